@@ -1,0 +1,208 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { SecretRecord, Store, VersionRecord } from "./store.ts";
+
+/**
+ * The Store contract, written against the interface alone. Each backend's
+ * test calls exerciseStore with a factory for a fresh, empty store and adds
+ * only what is specific to it.
+ */
+export function exerciseStore(name: string, makeStore: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const secret = (n: string, extra: Partial<SecretRecord> = {}): SecretRecord => ({
+      arn: `arn:aws:secretsmanager:us-east-1:111122223333:secret:${n}-AbCdEf`,
+      accountId: "111122223333",
+      name: n,
+      createdAt: 1000,
+      lastChangedAt: 1000,
+      tags: [{ key: "team", value: "a" }],
+      ...extra,
+    });
+    const version = (arn: string, id: string, stages: string[], createdAt = 1000): VersionRecord => ({
+      secretArn: arn,
+      versionId: id,
+      createdAt,
+      stages,
+      keyArn: "arn:aws:kms:us-east-1:111122223333:key/k",
+      valueKind: "string",
+      sealedValue: Buffer.from([1, 2, 3, id.length]),
+      wrappedDataKey: Buffer.from([9, 8, 7]),
+    });
+
+    it("round-trips a secret, by ARN and by name, and lists an account's secrets by name", async () => {
+      const b = secret("b", { description: "d", kmsKeyId: "alias/x", resourcePolicy: "{}", rotation: { x: 1 } });
+      await store.transaction(async (tx) => {
+        await tx.putSecret(b);
+        await tx.putSecret(secret("a"));
+        await tx.putSecret({ ...secret("c"), accountId: "999999999999", arn: "arn:other" });
+      });
+      expect(await store.getSecret(b.arn)).toEqual(b);
+      expect(await store.getSecretByName("111122223333", "b")).toEqual(b);
+      expect(await store.getSecretByName("999999999999", "b")).toBeUndefined();
+      expect((await store.listSecrets("111122223333")).map((s) => s.name)).toEqual(["a", "b"]);
+    });
+
+    it("replaces a secret on put and finds it due for purge", async () => {
+      const s = secret("s");
+      await store.transaction((tx) => tx.putSecret(s));
+      await store.transaction((tx) => tx.putSecret({ ...s, deletedAt: 5, purgeAt: 50 }));
+      expect((await store.getSecret(s.arn))?.purgeAt).toBe(50);
+      expect(await store.listSecretsDueForPurge(49)).toEqual([]);
+      expect((await store.listSecretsDueForPurge(50)).map((x) => x.name)).toEqual(["s"]);
+    });
+
+    it("keeps versions with their stages, newest first, and finds a version by stage", async () => {
+      const s = secret("v");
+      await store.transaction(async (tx) => {
+        await tx.putSecret(s);
+        await tx.putVersion(version(s.arn, "v1", ["AWSPREVIOUS"], 1));
+        await tx.putVersion(version(s.arn, "v2", ["AWSCURRENT", "custom"], 2));
+        await tx.putVersion({ ...version(s.arn, "v3", [], 3), valueKind: "none", sealedValue: undefined, wrappedDataKey: undefined });
+      });
+      const versions = await store.listVersions(s.arn);
+      expect(versions.map((v) => [v.versionId, v.stages])).toEqual([
+        ["v3", []],
+        ["v2", ["AWSCURRENT", "custom"]],
+        ["v1", ["AWSPREVIOUS"]],
+      ]);
+      expect(versions[0].sealedValue).toBeUndefined();
+      expect((await store.getVersionByStage(s.arn, "AWSCURRENT"))?.versionId).toBe("v2");
+      const v2 = await store.getVersion(s.arn, "v2");
+      expect(Buffer.compare(v2!.sealedValue!, Buffer.from([1, 2, 3, 2]))).toBe(0);
+      expect(await store.getVersionByStage(s.arn, "AWSPENDING")).toBeUndefined();
+    });
+
+    it("moves a stage when another version is written with it", async () => {
+      const s = secret("m");
+      await store.transaction(async (tx) => {
+        await tx.putSecret(s);
+        await tx.putVersion(version(s.arn, "v1", ["AWSCURRENT"]));
+        await tx.putVersion(version(s.arn, "v2", ["AWSCURRENT"]));
+      });
+      expect((await store.getVersion(s.arn, "v1"))?.stages).toEqual([]);
+      expect((await store.getVersionByStage(s.arn, "AWSCURRENT"))?.versionId).toBe("v2");
+    });
+
+    it("deletes a version, and a secret with all its versions", async () => {
+      const s = secret("d");
+      await store.transaction(async (tx) => {
+        await tx.putSecret(s);
+        await tx.putVersion(version(s.arn, "v1", ["AWSPREVIOUS"]));
+        await tx.putVersion(version(s.arn, "v2", ["AWSCURRENT"]));
+        await tx.deleteVersion(s.arn, "v1");
+      });
+      expect((await store.listVersions(s.arn)).map((v) => v.versionId)).toEqual(["v2"]);
+      expect(await store.getVersionByStage(s.arn, "AWSPREVIOUS")).toBeUndefined();
+      await store.transaction((tx) => tx.deleteSecret(s.arn));
+      expect(await store.getSecret(s.arn)).toBeUndefined();
+      expect(await store.listVersions(s.arn)).toEqual([]);
+    });
+
+    it("rolls back everything a failed transaction wrote", async () => {
+      const s = secret("r");
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.putSecret(s);
+          await tx.putVersion(version(s.arn, "v1", ["AWSCURRENT"]));
+          throw new Error("boom");
+        }),
+      ).rejects.toThrow("boom");
+      expect(await store.getSecret(s.arn)).toBeUndefined();
+      expect(await store.getVersion(s.arn, "v1")).toBeUndefined();
+    });
+
+    it("shows a transaction its own writes and hides them from readers until commit", async () => {
+      const s = secret("iso");
+      let seenInside: SecretRecord | undefined;
+      let seenOutside: SecretRecord | undefined = s;
+      await store.transaction(async (tx) => {
+        await tx.putSecret(s);
+        seenInside = await tx.getSecret(s.arn);
+        seenOutside = await store.getSecret(s.arn);
+      });
+      expect(seenInside).toEqual(s);
+      expect(seenOutside).toBeUndefined();
+      expect(await store.getSecret(s.arn)).toEqual(s);
+    });
+
+    it("serialises concurrent transactions (no lost updates)", async () => {
+      await store.transaction((tx) => tx.putSetting("counter", "0"));
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          store.transaction(async (tx) => {
+            const n = Number(await tx.getSetting("counter"));
+            await new Promise((r) => setTimeout(r, 1));
+            await tx.putSetting("counter", String(n + 1));
+          }),
+        ),
+      );
+      expect(await store.getSetting("counter")).toBe("20");
+    });
+
+    it("stores keys, aliases, access keys and settings", async () => {
+      await store.transaction(async (tx) => {
+        await tx.putKey({
+          keyId: "k1",
+          arn: "arn:aws:kms:us-east-1:111122223333:key/k1",
+          accountId: "111122223333",
+          createdAt: 7,
+          masterKeyId: "m1",
+          sealedMaterial: Buffer.from([5, 5]),
+          meta: { state: "Enabled" },
+        });
+        await tx.putAlias({ accountId: "111122223333", aliasName: "alias/a", keyId: "k1" });
+        await tx.putAccessKey({
+          accessKeyId: "AKIA1",
+          principalArn: "arn:aws:iam::111122223333:root",
+          accountId: "111122223333",
+          status: "Active",
+          createdAt: 3,
+          masterKeyId: "m1",
+          sealedSecret: Buffer.from([1]),
+        });
+        await tx.putAccessKey({
+          accessKeyId: "ASIA2",
+          principalArn: "arn:aws:iam::111122223333:root",
+          accountId: "111122223333",
+          status: "Active",
+          createdAt: 4,
+          masterKeyId: "m1",
+          sealedSecret: Buffer.from([2]),
+          expiresAt: 99,
+          session: { roleArn: "r" },
+        });
+        await tx.putSetting("s", "v");
+      });
+      expect((await store.getKey("k1"))?.meta).toEqual({ state: "Enabled" });
+      expect((await store.listKeys("111122223333")).length).toBe(1);
+      expect(await store.getAlias("111122223333", "alias/a")).toEqual({
+        accountId: "111122223333",
+        aliasName: "alias/a",
+        keyId: "k1",
+      });
+      expect((await store.listAliases("111122223333")).length).toBe(1);
+      expect((await store.getAccessKey("ASIA2"))?.session).toEqual({ roleArn: "r" });
+      expect((await store.listAccessKeys("arn:aws:iam::111122223333:root")).map((k) => k.accessKeyId)).toEqual([
+        "AKIA1",
+        "ASIA2",
+      ]);
+      await store.transaction(async (tx) => {
+        await tx.putAccessKey({ ...(await tx.getAccessKey("AKIA1"))!, status: "Inactive" });
+        await tx.deleteAccessKey("ASIA2");
+        await tx.deleteAlias("111122223333", "alias/a");
+      });
+      expect((await store.getAccessKey("AKIA1"))?.status).toBe("Inactive");
+      expect(await store.getAccessKey("ASIA2")).toBeUndefined();
+      expect(await store.getAlias("111122223333", "alias/a")).toBeUndefined();
+      expect(await store.getSetting("s")).toBe("v");
+      expect(await store.getSetting("missing")).toBeUndefined();
+    });
+  });
+}

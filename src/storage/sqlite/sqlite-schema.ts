@@ -1,0 +1,80 @@
+import type Database from "better-sqlite3";
+
+/**
+ * Schema migrations, applied in order and recorded in PRAGMA user_version.
+ * Append new steps; never edit a step that has shipped.
+ */
+const steps: string[] = [
+  `CREATE TABLE secrets (
+     arn TEXT PRIMARY KEY,
+     account_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     purge_at INTEGER,
+     doc TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX secrets_by_name ON secrets (account_id, name);
+   CREATE INDEX secrets_by_purge ON secrets (purge_at) WHERE purge_at IS NOT NULL;
+   CREATE TABLE versions (
+     secret_arn TEXT NOT NULL REFERENCES secrets (arn),
+     version_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     key_arn TEXT NOT NULL,
+     value_kind TEXT NOT NULL,
+     last_accessed_at INTEGER,
+     sealed_value BLOB,
+     wrapped_data_key BLOB,
+     PRIMARY KEY (secret_arn, version_id)
+   );
+   CREATE TABLE version_stages (
+     secret_arn TEXT NOT NULL,
+     stage TEXT NOT NULL,
+     version_id TEXT NOT NULL,
+     PRIMARY KEY (secret_arn, stage),
+     FOREIGN KEY (secret_arn, version_id) REFERENCES versions (secret_arn, version_id)
+   );
+   CREATE INDEX version_stages_by_version ON version_stages (secret_arn, version_id);
+   CREATE TABLE keys (
+     key_id TEXT PRIMARY KEY,
+     arn TEXT NOT NULL UNIQUE,
+     account_id TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     master_key_id TEXT NOT NULL,
+     sealed_material BLOB NOT NULL,
+     meta TEXT NOT NULL
+   );
+   CREATE TABLE aliases (
+     account_id TEXT NOT NULL,
+     alias_name TEXT NOT NULL,
+     key_id TEXT NOT NULL REFERENCES keys (key_id),
+     PRIMARY KEY (account_id, alias_name)
+   );
+   CREATE TABLE access_keys (
+     access_key_id TEXT PRIMARY KEY,
+     principal_arn TEXT NOT NULL,
+     account_id TEXT NOT NULL,
+     status TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     master_key_id TEXT NOT NULL,
+     sealed_secret BLOB NOT NULL,
+     expires_at INTEGER,
+     session TEXT
+   );
+   CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
+   CREATE TABLE settings (
+     name TEXT PRIMARY KEY,
+     value TEXT NOT NULL
+   );`,
+];
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > steps.length) {
+    throw new Error(`database schema version ${current} is newer than this Coffer (${steps.length})`);
+  }
+  for (let i = current; i < steps.length; i++) {
+    db.transaction(() => {
+      db.exec(steps[i]);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,310 @@
+import Database from "better-sqlite3";
+import type {
+  AccessKeyRecord,
+  AliasRecord,
+  KeyRecord,
+  SecretRecord,
+  Store,
+  StoreReader,
+  StoreTx,
+  VersionRecord,
+} from "../store.ts";
+import { migrate } from "./sqlite-schema.ts";
+
+type Db = Database.Database;
+type Row = Record<string, unknown>;
+
+/**
+ * The embedded default backend. One writer connection runs transactions one
+ * at a time (BEGIN IMMEDIATE ... COMMIT, WAL, synchronous=FULL, so a resolved
+ * transaction survives kill -9 and power loss); a second, read-only
+ * connection serves reads outside transactions and so sees only committed data.
+ */
+export function openSqliteStore(path: string): Store {
+  const writer = new Database(path);
+  writer.pragma("journal_mode = WAL");
+  writer.pragma("synchronous = FULL");
+  writer.pragma("foreign_keys = ON");
+  writer.pragma("busy_timeout = 5000");
+  migrate(writer);
+  const reader = path === ":memory:" ? writer : new Database(path, { readonly: true });
+  reader.pragma("busy_timeout = 5000");
+
+  const reads = sqliteReader(reader);
+  const tx = sqliteTx(writer);
+  let queue: Promise<unknown> = Promise.resolve();
+
+  async function run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    writer.exec("BEGIN IMMEDIATE");
+    try {
+      const result = await fn(tx);
+      writer.exec("COMMIT");
+      return result;
+    } catch (err) {
+      if (writer.inTransaction) writer.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  return {
+    ...reads,
+    transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+      // better-sqlite3 is synchronous and has one connection, so async
+      // transactions are queued rather than interleaved.
+      const result = queue.then(() => run(fn));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    async close() {
+      await queue;
+      if (reader !== writer) reader.close();
+      writer.close();
+    },
+  };
+}
+
+function statements(db: Db) {
+  const cache = new Map<string, Database.Statement>();
+  return (sql: string): Database.Statement => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = db.prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  };
+}
+
+function sqliteReader(db: Db): StoreReader {
+  const sql = statements(db);
+  const stagesOf = (secretArn: string, versionId: string): string[] =>
+    (
+      sql("SELECT stage FROM version_stages WHERE secret_arn = ? AND version_id = ? ORDER BY stage").all(
+        secretArn,
+        versionId,
+      ) as Row[]
+    ).map((r) => r.stage as string);
+  const version = (row: Row | undefined): VersionRecord | undefined =>
+    row && toVersion(row, stagesOf(row.secret_arn as string, row.version_id as string));
+
+  return {
+    async getSecret(arn) {
+      return toSecret(sql("SELECT doc FROM secrets WHERE arn = ?").get(arn) as Row | undefined);
+    },
+    async getSecretByName(accountId, name) {
+      return toSecret(sql("SELECT doc FROM secrets WHERE account_id = ? AND name = ?").get(accountId, name) as Row);
+    },
+    async listSecrets(accountId) {
+      return (sql("SELECT doc FROM secrets WHERE account_id = ? ORDER BY name").all(accountId) as Row[]).map(
+        (r) => toSecret(r)!,
+      );
+    },
+    async listSecretsDueForPurge(now) {
+      return (
+        sql("SELECT doc FROM secrets WHERE purge_at IS NOT NULL AND purge_at <= ? ORDER BY purge_at").all(now) as Row[]
+      ).map((r) => toSecret(r)!);
+    },
+    async getVersion(secretArn, versionId) {
+      return version(sql("SELECT * FROM versions WHERE secret_arn = ? AND version_id = ?").get(secretArn, versionId) as Row);
+    },
+    async getVersionByStage(secretArn, stage) {
+      return version(
+        sql(
+          `SELECT v.* FROM version_stages s JOIN versions v
+             ON v.secret_arn = s.secret_arn AND v.version_id = s.version_id
+           WHERE s.secret_arn = ? AND s.stage = ?`,
+        ).get(secretArn, stage) as Row,
+      );
+    },
+    async listVersions(secretArn) {
+      const rows = sql(
+        "SELECT * FROM versions WHERE secret_arn = ? ORDER BY created_at DESC, version_id DESC",
+      ).all(secretArn) as Row[];
+      const stages = new Map<string, string[]>();
+      for (const r of sql("SELECT version_id, stage FROM version_stages WHERE secret_arn = ? ORDER BY stage").all(
+        secretArn,
+      ) as Row[]) {
+        const list = stages.get(r.version_id as string) ?? [];
+        list.push(r.stage as string);
+        stages.set(r.version_id as string, list);
+      }
+      return rows.map((r) => toVersion(r, stages.get(r.version_id as string) ?? []));
+    },
+    async getKey(keyId) {
+      return toKey(sql("SELECT * FROM keys WHERE key_id = ?").get(keyId) as Row);
+    },
+    async listKeys(accountId) {
+      return (sql("SELECT * FROM keys WHERE account_id = ? ORDER BY key_id").all(accountId) as Row[]).map(
+        (r) => toKey(r)!,
+      );
+    },
+    async getAlias(accountId, aliasName) {
+      return toAlias(sql("SELECT * FROM aliases WHERE account_id = ? AND alias_name = ?").get(accountId, aliasName) as Row);
+    },
+    async listAliases(accountId) {
+      return (sql("SELECT * FROM aliases WHERE account_id = ? ORDER BY alias_name").all(accountId) as Row[]).map(
+        (r) => toAlias(r)!,
+      );
+    },
+    async getAccessKey(accessKeyId) {
+      return toAccessKey(sql("SELECT * FROM access_keys WHERE access_key_id = ?").get(accessKeyId) as Row);
+    },
+    async listAccessKeys(principalArn) {
+      return (
+        sql("SELECT * FROM access_keys WHERE principal_arn = ? ORDER BY created_at, access_key_id").all(
+          principalArn,
+        ) as Row[]
+      ).map((r) => toAccessKey(r)!);
+    },
+    async getSetting(name) {
+      const row = sql("SELECT value FROM settings WHERE name = ?").get(name) as Row | undefined;
+      return row?.value as string | undefined;
+    },
+  };
+}
+
+function sqliteTx(db: Db): StoreTx {
+  const sql = statements(db);
+  return {
+    ...sqliteReader(db),
+    async putSecret(s) {
+      sql(
+        `INSERT INTO secrets (arn, account_id, name, purge_at, doc) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET name = excluded.name, purge_at = excluded.purge_at, doc = excluded.doc`,
+      ).run(s.arn, s.accountId, s.name, s.purgeAt ?? null, JSON.stringify(s));
+    },
+    async deleteSecret(arn) {
+      sql("DELETE FROM version_stages WHERE secret_arn = ?").run(arn);
+      sql("DELETE FROM versions WHERE secret_arn = ?").run(arn);
+      sql("DELETE FROM secrets WHERE arn = ?").run(arn);
+    },
+    async putVersion(v) {
+      sql(
+        `INSERT INTO versions (secret_arn, version_id, created_at, key_arn, value_kind, last_accessed_at, sealed_value, wrapped_data_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (secret_arn, version_id) DO UPDATE SET key_arn = excluded.key_arn,
+           value_kind = excluded.value_kind, last_accessed_at = excluded.last_accessed_at,
+           sealed_value = excluded.sealed_value, wrapped_data_key = excluded.wrapped_data_key`,
+      ).run(
+        v.secretArn,
+        v.versionId,
+        v.createdAt,
+        v.keyArn,
+        v.valueKind,
+        v.lastAccessedAt ?? null,
+        v.sealedValue ?? null,
+        v.wrappedDataKey ?? null,
+      );
+      sql("DELETE FROM version_stages WHERE secret_arn = ? AND version_id = ?").run(v.secretArn, v.versionId);
+      // A label sits on one version only: writing it here moves it from wherever it was.
+      const put = sql(
+        `INSERT INTO version_stages (secret_arn, stage, version_id) VALUES (?, ?, ?)
+         ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = excluded.version_id`,
+      );
+      for (const stage of v.stages) put.run(v.secretArn, stage, v.versionId);
+    },
+    async deleteVersion(secretArn, versionId) {
+      sql("DELETE FROM version_stages WHERE secret_arn = ? AND version_id = ?").run(secretArn, versionId);
+      sql("DELETE FROM versions WHERE secret_arn = ? AND version_id = ?").run(secretArn, versionId);
+    },
+    async putKey(k) {
+      sql(
+        `INSERT INTO keys (key_id, arn, account_id, created_at, master_key_id, sealed_material, meta)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key_id) DO UPDATE SET master_key_id = excluded.master_key_id,
+           sealed_material = excluded.sealed_material, meta = excluded.meta`,
+      ).run(k.keyId, k.arn, k.accountId, k.createdAt, k.masterKeyId, k.sealedMaterial, JSON.stringify(k.meta));
+    },
+    async putAlias(a) {
+      sql(
+        `INSERT INTO aliases (account_id, alias_name, key_id) VALUES (?, ?, ?)
+         ON CONFLICT (account_id, alias_name) DO UPDATE SET key_id = excluded.key_id`,
+      ).run(a.accountId, a.aliasName, a.keyId);
+    },
+    async deleteAlias(accountId, aliasName) {
+      sql("DELETE FROM aliases WHERE account_id = ? AND alias_name = ?").run(accountId, aliasName);
+    },
+    async putAccessKey(k) {
+      sql(
+        `INSERT INTO access_keys (access_key_id, principal_arn, account_id, status, created_at, master_key_id,
+           sealed_secret, expires_at, session)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (access_key_id) DO UPDATE SET status = excluded.status, master_key_id = excluded.master_key_id,
+           sealed_secret = excluded.sealed_secret, expires_at = excluded.expires_at, session = excluded.session`,
+      ).run(
+        k.accessKeyId,
+        k.principalArn,
+        k.accountId,
+        k.status,
+        k.createdAt,
+        k.masterKeyId,
+        k.sealedSecret,
+        k.expiresAt ?? null,
+        k.session ? JSON.stringify(k.session) : null,
+      );
+    },
+    async deleteAccessKey(accessKeyId) {
+      sql("DELETE FROM access_keys WHERE access_key_id = ?").run(accessKeyId);
+    },
+    async putSetting(name, value) {
+      sql(
+        "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+      ).run(name, value);
+    },
+  };
+}
+
+function toSecret(row: Row | undefined): SecretRecord | undefined {
+  return row && (JSON.parse(row.doc as string) as SecretRecord);
+}
+
+function toVersion(row: Row, stages: string[]): VersionRecord {
+  const v: VersionRecord = {
+    secretArn: row.secret_arn as string,
+    versionId: row.version_id as string,
+    createdAt: row.created_at as number,
+    stages,
+    keyArn: row.key_arn as string,
+    valueKind: row.value_kind as VersionRecord["valueKind"],
+  };
+  if (row.last_accessed_at != null) v.lastAccessedAt = row.last_accessed_at as number;
+  if (row.sealed_value != null) v.sealedValue = row.sealed_value as Buffer;
+  if (row.wrapped_data_key != null) v.wrappedDataKey = row.wrapped_data_key as Buffer;
+  return v;
+}
+
+function toKey(row: Row | undefined): KeyRecord | undefined {
+  return (
+    row && {
+      keyId: row.key_id as string,
+      arn: row.arn as string,
+      accountId: row.account_id as string,
+      createdAt: row.created_at as number,
+      masterKeyId: row.master_key_id as string,
+      sealedMaterial: row.sealed_material as Buffer,
+      meta: JSON.parse(row.meta as string) as Record<string, unknown>,
+    }
+  );
+}
+
+function toAlias(row: Row | undefined): AliasRecord | undefined {
+  return (
+    row && { accountId: row.account_id as string, aliasName: row.alias_name as string, keyId: row.key_id as string }
+  );
+}
+
+function toAccessKey(row: Row | undefined): AccessKeyRecord | undefined {
+  if (!row) return undefined;
+  const k: AccessKeyRecord = {
+    accessKeyId: row.access_key_id as string,
+    principalArn: row.principal_arn as string,
+    accountId: row.account_id as string,
+    status: row.status as AccessKeyRecord["status"],
+    createdAt: row.created_at as number,
+    masterKeyId: row.master_key_id as string,
+    sealedSecret: row.sealed_secret as Buffer,
+  };
+  if (row.expires_at != null) k.expiresAt = row.expires_at as number;
+  if (row.session != null) k.session = JSON.parse(row.session as string) as Record<string, unknown>;
+  return k;
+}

@@ -1,0 +1,142 @@
+import { randomUUID } from "node:crypto";
+import { CofferError } from "../services/errors.ts";
+import type { KeyRecord, Store } from "../storage/store.ts";
+import { open, randomKey, seal } from "./aead.ts";
+import type { MasterKey } from "./master-key.ts";
+
+/** The alias every account's default secret key carries, as on AWS. */
+export const DEFAULT_SECRET_KEY_ALIAS = "alias/aws/secretsmanager";
+
+export interface Envelope {
+  keyArn: string;
+  wrappedDataKey: Buffer;
+  sealedValue: Buffer;
+}
+
+export interface Keyring {
+  /**
+   * Finds the key a secret names (key id, key ARN, alias name or alias ARN) in
+   * the account; with no name, the account's default key, created on first use.
+   */
+  resolve(accountId: string, keyName?: string): Promise<KeyRecord>;
+  /** Seals `plaintext` under a fresh data key, wrapped by `key`; `aad` binds the ciphertext to its place. */
+  seal(key: KeyRecord, plaintext: Buffer, aad: string): Envelope;
+  /** Opens an envelope sealed by `seal` with the same `aad`. */
+  open(envelope: Envelope, aad: string): Promise<Buffer>;
+  /** Seals a small secret (an access key's secret) directly under the master key. */
+  sealWithMaster(plaintext: Buffer, aad: string): { masterKeyId: string; sealed: Buffer };
+  openWithMaster(masterKeyId: string, sealed: Buffer, aad: string): Buffer;
+}
+
+interface KeyringDeps {
+  store: Pick<Store, "transaction" | "getKey" | "getAlias">;
+  masterKey: MasterKey;
+  region: string;
+  clock: { now(): number };
+}
+
+/**
+ * Three tiers, as KMS and Secrets Manager do it: the master key wraps each
+ * KMS-style key's material; a key's material wraps each version's data key;
+ * the data key seals the value. Rotating the master key re-wraps key
+ * material only. Unwrapped key material is cached in memory; data keys are
+ * never kept.
+ */
+export function createKeyring({ store, masterKey, region, clock }: KeyringDeps): Keyring {
+  const material = new Map<string, Buffer>();
+
+  function unwrapMaterial(key: KeyRecord): Buffer {
+    let m = material.get(key.keyId);
+    if (!m) {
+      m = openWithMaster(key.masterKeyId, key.sealedMaterial, key.arn);
+      material.set(key.keyId, m);
+    }
+    return m;
+  }
+
+  function openWithMaster(masterKeyId: string, sealed: Buffer, aad: string): Buffer {
+    if (masterKeyId !== masterKey.id) {
+      throw new CofferError(
+        "DecryptionFailure",
+        `This item is sealed under master key ${masterKeyId}, but the loaded master key is ${masterKey.id}.`,
+      );
+    }
+    return open(masterKey.key, sealed, aad);
+  }
+
+  async function findKey(accountId: string, keyName: string): Promise<KeyRecord | undefined> {
+    const arnMatch = /^arn:[^:]+:kms:[^:]*:(\d{12}):(key|alias)\/(.+)$/.exec(keyName);
+    if (arnMatch) {
+      const [, account, kind, rest] = arnMatch;
+      if (kind === "key") return store.getKey(rest);
+      return findKey(account, `alias/${rest}`);
+    }
+    if (keyName.startsWith("alias/")) {
+      const alias = await store.getAlias(accountId, keyName);
+      return alias && store.getKey(alias.keyId);
+    }
+    const key = await store.getKey(keyName);
+    return key && key.accountId === accountId ? key : undefined;
+  }
+
+  async function createDefaultKey(accountId: string): Promise<KeyRecord> {
+    return store.transaction(async (tx) => {
+      const existing = await tx.getAlias(accountId, DEFAULT_SECRET_KEY_ALIAS);
+      if (existing) return (await tx.getKey(existing.keyId))!;
+      const keyId = randomUUID();
+      const arn = `arn:aws:kms:${region}:${accountId}:key/${keyId}`;
+      const key: KeyRecord = {
+        keyId,
+        arn,
+        accountId,
+        createdAt: clock.now(),
+        masterKeyId: masterKey.id,
+        sealedMaterial: seal(masterKey.key, randomKey(), arn),
+        meta: { description: "Default key that protects my Secrets Manager data", managedBy: "AWS", state: "Enabled" },
+      };
+      await tx.putKey(key);
+      await tx.putAlias({ accountId, aliasName: DEFAULT_SECRET_KEY_ALIAS, keyId });
+      return key;
+    });
+  }
+
+  return {
+    async resolve(accountId, keyName) {
+      const key = await findKey(accountId, keyName ?? DEFAULT_SECRET_KEY_ALIAS);
+      if (key) return key;
+      if (!keyName || keyName === DEFAULT_SECRET_KEY_ALIAS) return createDefaultKey(accountId);
+      throw new CofferError("NotFound", `The KMS key ${keyName} can't be found in account ${accountId}.`);
+    },
+
+    seal(key, plaintext, aad) {
+      const dataKey = randomKey();
+      try {
+        return {
+          keyArn: key.arn,
+          wrappedDataKey: seal(unwrapMaterial(key), dataKey, `${key.arn}\n${aad}`),
+          sealedValue: seal(dataKey, plaintext, aad),
+        };
+      } finally {
+        dataKey.fill(0);
+      }
+    },
+
+    async open(envelope, aad) {
+      const keyId = envelope.keyArn.slice(envelope.keyArn.lastIndexOf("/") + 1);
+      const key = await store.getKey(keyId);
+      if (!key) throw new CofferError("DecryptionFailure", "The key that encrypted this secret no longer exists.");
+      const dataKey = open(unwrapMaterial(key), envelope.wrappedDataKey, `${key.arn}\n${aad}`);
+      try {
+        return open(dataKey, envelope.sealedValue, aad);
+      } finally {
+        dataKey.fill(0);
+      }
+    },
+
+    sealWithMaster(plaintext, aad) {
+      return { masterKeyId: masterKey.id, sealed: seal(masterKey.key, plaintext, aad) };
+    },
+
+    openWithMaster,
+  };
+}

@@ -1,0 +1,32 @@
+import type { ErrorCode } from "../../services/errors.ts";
+
+/**
+ * Domain error code -> the AWS error Secrets Manager clients expect. AWS
+ * sends client errors as HTTP 400 (AccessDeniedException included) and its
+ * own failures as 5xx. docs/errors.md lists the same table; a test keeps
+ * the two in step.
+ */
+export const secretsManagerErrors: Record<ErrorCode, { type: string; status: number }> = {
+  NotFound: { type: "ResourceNotFoundException", status: 400 },
+  AlreadyExists: { type: "ResourceExistsException", status: 400 },
+  InvalidParameter: { type: "InvalidParameterException", status: 400 },
+  InvalidRequest: { type: "InvalidRequestException", status: 400 },
+  Validation: { type: "ValidationException", status: 400 },
+  Serialization: { type: "SerializationException", status: 400 },
+  UnknownOperation: { type: "UnknownOperationException", status: 400 },
+  LimitExceeded: { type: "LimitExceededException", status: 400 },
+  EncryptionFailure: { type: "EncryptionFailure", status: 400 },
+  DecryptionFailure: { type: "DecryptionFailure", status: 400 },
+  InvalidNextToken: { type: "InvalidNextTokenException", status: 400 },
+  AccessDenied: { type: "AccessDeniedException", status: 400 },
+  MissingAuthenticationToken: { type: "MissingAuthenticationTokenException", status: 400 },
+  IncompleteSignature: { type: "IncompleteSignatureException", status: 400 },
+  InvalidSignature: { type: "InvalidSignatureException", status: 400 },
+  UnrecognizedClient: { type: "UnrecognizedClientException", status: 400 },
+  PayloadTooLarge: { type: "RequestEntityTooLargeException", status: 413 },
+  Internal: { type: "InternalServiceError", status: 500 },
+};
+
+export function secretsManagerError(code: ErrorCode): { type: string; status: number } {
+  return secretsManagerErrors[code];
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CofferError } from "../services/errors.ts";
-import type { KeyRecord, Store } from "../storage/store.ts";
+import type { KeyRecord, Store, StoreTx } from "../storage/store.ts";
 import { open, randomKey, seal } from "./aead.ts";
 import type { MasterKey } from "./master-key.ts";
 
@@ -18,7 +18,7 @@ export interface Keyring {
    * Finds the key a secret names (key id, key ARN, alias name or alias ARN) in
    * the account; with no name, the account's default key, created on first use.
    */
-  resolve(accountId: string, keyName?: string): Promise<KeyRecord>;
+  resolve(accountId: string, keyName?: string, tx?: KeyTx): Promise<KeyRecord>;
   /** Seals `plaintext` under a fresh data key, wrapped by `key`; `aad` binds the ciphertext to its place. */
   seal(key: KeyRecord, plaintext: Buffer, aad: string): Envelope;
   /** Opens an envelope sealed by `seal` with the same `aad`. */
@@ -27,6 +27,9 @@ export interface Keyring {
   sealWithMaster(plaintext: Buffer, aad: string): { masterKeyId: string; sealed: Buffer };
   openWithMaster(masterKeyId: string, sealed: Buffer, aad: string): Buffer;
 }
+
+/** The transaction a caller already holds: key lookups and the default key's creation join it. */
+export type KeyTx = Pick<StoreTx, "getKey" | "getAlias" | "putKey" | "putAlias">;
 
 interface KeyringDeps {
   store: Pick<Store, "transaction" | "getKey" | "getAlias">;
@@ -64,47 +67,51 @@ export function createKeyring({ store, masterKey, region, clock }: KeyringDeps):
     return open(masterKey.key, sealed, aad);
   }
 
-  async function findKey(accountId: string, keyName: string): Promise<KeyRecord | undefined> {
+  async function findKey(
+    reader: Pick<Store, "getKey" | "getAlias">,
+    accountId: string,
+    keyName: string,
+  ): Promise<KeyRecord | undefined> {
     const arnMatch = /^arn:[^:]+:kms:[^:]*:(\d{12}):(key|alias)\/(.+)$/.exec(keyName);
     if (arnMatch) {
       const [, account, kind, rest] = arnMatch;
-      if (kind === "key") return store.getKey(rest);
-      return findKey(account, `alias/${rest}`);
+      if (kind === "key") return reader.getKey(rest);
+      return findKey(reader, account, `alias/${rest}`);
     }
     if (keyName.startsWith("alias/")) {
-      const alias = await store.getAlias(accountId, keyName);
-      return alias && store.getKey(alias.keyId);
+      const alias = await reader.getAlias(accountId, keyName);
+      return alias && reader.getKey(alias.keyId);
     }
-    const key = await store.getKey(keyName);
+    const key = await reader.getKey(keyName);
     return key && key.accountId === accountId ? key : undefined;
   }
 
-  async function createDefaultKey(accountId: string): Promise<KeyRecord> {
-    return store.transaction(async (tx) => {
-      const existing = await tx.getAlias(accountId, DEFAULT_SECRET_KEY_ALIAS);
-      if (existing) return (await tx.getKey(existing.keyId))!;
-      const keyId = randomUUID();
-      const arn = `arn:aws:kms:${region}:${accountId}:key/${keyId}`;
-      const key: KeyRecord = {
-        keyId,
-        arn,
-        accountId,
-        createdAt: clock.now(),
-        masterKeyId: masterKey.id,
-        sealedMaterial: seal(masterKey.key, randomKey(), arn),
-        meta: { description: "Default key that protects my Secrets Manager data", managedBy: "AWS", state: "Enabled" },
-      };
-      await tx.putKey(key);
-      await tx.putAlias({ accountId, aliasName: DEFAULT_SECRET_KEY_ALIAS, keyId });
-      return key;
-    });
+  async function createDefaultKey(tx: KeyTx, accountId: string): Promise<KeyRecord> {
+    const existing = await tx.getAlias(accountId, DEFAULT_SECRET_KEY_ALIAS);
+    if (existing) return (await tx.getKey(existing.keyId))!;
+    const keyId = randomUUID();
+    const arn = `arn:aws:kms:${region}:${accountId}:key/${keyId}`;
+    const key: KeyRecord = {
+      keyId,
+      arn,
+      accountId,
+      createdAt: clock.now(),
+      masterKeyId: masterKey.id,
+      sealedMaterial: seal(masterKey.key, randomKey(), arn),
+      meta: { description: "Default key that protects my Secrets Manager data", managedBy: "AWS", state: "Enabled" },
+    };
+    await tx.putKey(key);
+    await tx.putAlias({ accountId, aliasName: DEFAULT_SECRET_KEY_ALIAS, keyId });
+    return key;
   }
 
   return {
-    async resolve(accountId, keyName) {
-      const key = await findKey(accountId, keyName ?? DEFAULT_SECRET_KEY_ALIAS);
+    async resolve(accountId, keyName, tx) {
+      const key = await findKey(tx ?? store, accountId, keyName ?? DEFAULT_SECRET_KEY_ALIAS);
       if (key) return key;
-      if (!keyName || keyName === DEFAULT_SECRET_KEY_ALIAS) return createDefaultKey(accountId);
+      if (!keyName || keyName === DEFAULT_SECRET_KEY_ALIAS) {
+        return tx ? createDefaultKey(tx, accountId) : store.transaction((t) => createDefaultKey(t, accountId));
+      }
       throw new CofferError("NotFound", `The KMS key ${keyName} can't be found in account ${accountId}.`);
     },
 

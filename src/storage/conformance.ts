@@ -132,6 +132,11 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
       expect(await store.getSecret(s.arn)).toEqual(s);
     });
 
+    it("refuses a transaction nested in another rather than deadlocking", async () => {
+      await expect(store.transaction(() => store.transaction(async () => 1))).rejects.toThrow(/inside a transaction/);
+      expect(await store.transaction(async () => 2)).toBe(2);
+    });
+
     it("serialises concurrent transactions (no lost updates)", async () => {
       await store.transaction((tx) => tx.putSetting("counter", "0"));
       await Promise.all(

@@ -125,7 +125,8 @@ export interface Store extends StoreReader {
    * Runs `fn` in one transaction. Transactions are serialisable: a
    * transaction's reads and writes behave as if no other transaction ran
    * between them. If `fn` throws, nothing it wrote is kept and the error is
-   * rethrown. When the promise resolves, the writes are durable.
+   * rethrown. When the promise resolves, the writes are durable. Calling
+   * transaction from inside `fn` is an error (it would wait on itself).
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   close(): Promise<void>;

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import Database from "better-sqlite3";
 import type {
   AccessKeyRecord,
@@ -33,6 +34,8 @@ export function openSqliteStore(path: string): Store {
   const reads = sqliteReader(reader);
   const tx = sqliteTx(writer);
   let queue: Promise<unknown> = Promise.resolve();
+  // Marks code running inside a transaction, so a nested call fails loudly instead of waiting on itself forever.
+  const inside = new AsyncLocalStorage<true>();
 
   async function run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     writer.exec("BEGIN IMMEDIATE");
@@ -49,9 +52,10 @@ export function openSqliteStore(path: string): Store {
   return {
     ...reads,
     transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+      if (inside.getStore()) return Promise.reject(new Error("Store.transaction called inside a transaction"));
       // better-sqlite3 is synchronous and has one connection, so async
       // transactions are queued rather than interleaved.
-      const result = queue.then(() => run(fn));
+      const result = queue.then(() => inside.run(true, () => run(fn)));
       queue = result.catch(() => undefined);
       return result;
     },

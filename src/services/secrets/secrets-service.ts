@@ -1,0 +1,568 @@
+import { randomInt, randomUUID, timingSafeEqual } from "node:crypto";
+import type { Keyring } from "../../crypto/keyring.ts";
+import { randomPassword, type PasswordOptions } from "../../crypto/password.ts";
+import type { SecretRecord, Store, StoreTx, VersionRecord } from "../../storage/store.ts";
+import { CofferError } from "../errors.ts";
+import type { Authorizer, Principal } from "../identity/identity-types.ts";
+import { matchesFilters, paginate, sortSecrets } from "./secrets-list.ts";
+import {
+  AWSCURRENT,
+  MAX_TAGS,
+  MAX_VERSIONS,
+  type BatchGetInput,
+  type BatchGetResult,
+  type CreateSecretInput,
+  type DeleteSecretInput,
+  type GetValueInput,
+  type ListSecretsInput,
+  type ListVersionsInput,
+  type Page,
+  type PutValueInput,
+  type SecretDescription,
+  type SecretRef,
+  type SecretValue,
+  type SecretVersionValue,
+  type Tag,
+  type UpdateSecretInput,
+  type UpdateStageInput,
+  type VersionSummary,
+  type VersionedRef,
+} from "./secrets-types.ts";
+import { attachStages, detachStage, versionsToPrune, type StageChanges } from "./secrets-versions.ts";
+
+const DAY_MS = 86_400_000;
+const NAME_PATTERN = /^[A-Za-z0-9/_+=.@-]+$/;
+const SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+export interface SecretsDeps {
+  store: Store;
+  keyring: Keyring;
+  authorizer: Authorizer;
+  clock: { now(): number };
+  region: string;
+}
+
+const msg = {
+  notFound: "Secrets Manager can't find the specified secret.",
+  markedForDeletion: "You can't perform this operation on the secret because it was marked for deletion.",
+};
+
+function startOfDay(ms: number): number {
+  return ms - (ms % DAY_MS);
+}
+
+function sameValue(a: SecretValue, b: Buffer, kind: VersionRecord["valueKind"]): boolean {
+  const bytes = a.kind === "string" ? Buffer.from(a.text) : a.bytes;
+  return a.kind === kind && bytes.length === b.length && timingSafeEqual(bytes, b);
+}
+
+function encodeValue(value: SecretValue): Buffer {
+  return value.kind === "string" ? Buffer.from(value.text, "utf8") : value.bytes;
+}
+
+function versionAad(arn: string, versionId: string): string {
+  return `${arn}\n${versionId}`;
+}
+
+export function createSecretsService(deps: SecretsDeps) {
+  const { store, keyring, authorizer, clock, region } = deps;
+
+  function newArn(accountId: string, name: string): string {
+    let suffix = "";
+    for (let i = 0; i < 6; i++) suffix += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
+    return `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`;
+  }
+
+  /** Resolves a name, full ARN or partial ARN (no random suffix) to a secret the caller's account can name. */
+  async function find(reader: Pick<Store, "getSecret" | "getSecretByName">, principal: Principal, secretId: string) {
+    if (secretId.startsWith("arn:")) {
+      const parts = secretId.split(":");
+      if (parts.length >= 7 && parts[2] === "secretsmanager" && parts[5] === "secret") {
+        const exact = await reader.getSecret(secretId);
+        if (exact) return exact;
+        const partial = await reader.getSecretByName(parts[4], parts.slice(6).join(":"));
+        if (partial && parts[3] === region) return partial;
+      }
+      return undefined;
+    }
+    return reader.getSecretByName(principal.accountId, secretId);
+  }
+
+  /** Looks the secret up, authorises `action` on it, and refuses it if scheduled for deletion unless allowed. */
+  async function load(
+    reader: Pick<Store, "getSecret" | "getSecretByName">,
+    principal: Principal,
+    secretId: string,
+    action: string,
+    opts: { allowDeleted?: boolean; context?: Record<string, string | undefined> } = {},
+  ): Promise<SecretRecord> {
+    const secret = await find(reader, principal, secretId);
+    if (!secret) {
+      // Authorise against the ARN the caller named so a denial does not reveal existence.
+      const resource = secretId.startsWith("arn:")
+        ? secretId
+        : `arn:aws:secretsmanager:${region}:${principal.accountId}:secret:${secretId}`;
+      await authorizer.authorize({ principal, action, resource, context: { "secretsmanager:SecretId": resource } });
+      throw new CofferError("NotFound", msg.notFound);
+    }
+    await authorizer.authorize({
+      principal,
+      action,
+      resource: secret.arn,
+      context: { "secretsmanager:SecretId": secret.arn, "secretsmanager:Name": secret.name, ...opts.context },
+    });
+    if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", msg.markedForDeletion);
+    return secret;
+  }
+
+  async function writeChanges(tx: StoreTx, versions: VersionRecord[], changes: StageChanges, skip?: string) {
+    for (const [versionId, stages] of changes) {
+      if (versionId === skip) continue;
+      const v = versions.find((x) => x.versionId === versionId);
+      if (v) await tx.putVersion({ ...v, stages });
+    }
+  }
+
+  /**
+   * Adds a version (or fills an AWSPENDING placeholder) carrying `value` and
+   * `stages`, moving those labels from other versions, then prunes old
+   * deprecated versions. Idempotent on the token: the same token with the same
+   * value is a no-op; with another value it is refused.
+   */
+  async function addVersion(
+    tx: StoreTx,
+    secret: SecretRecord,
+    value: SecretValue,
+    stages: string[],
+    token: string | undefined,
+  ): Promise<{ versionId: string; stages: string[]; created: boolean }> {
+    const versionId = token ?? randomUUID();
+    const versions = await tx.listVersions(secret.arn);
+    const existing = versions.find((v) => v.versionId === versionId);
+    const aad = versionAad(secret.arn, versionId);
+    if (existing && existing.valueKind !== "none") {
+      const old = await keyring.open(
+        { keyArn: existing.keyArn, wrappedDataKey: existing.wrappedDataKey!, sealedValue: existing.sealedValue! },
+        aad,
+      );
+      if (sameValue(value, old, existing.valueKind)) {
+        return { versionId, stages: existing.stages, created: false };
+      }
+      throw new CofferError(
+        "AlreadyExists",
+        `You can't modify an existing version, you can only create a new version. VersionId: ${versionId}`,
+      );
+    }
+    const key = await keyring.resolve(secret.accountId, secret.kmsKeyId, tx);
+    const envelope = keyring.seal(key, encodeValue(value), aad);
+    const now = clock.now();
+    const record: VersionRecord = {
+      secretArn: secret.arn,
+      versionId,
+      createdAt: existing?.createdAt ?? now,
+      stages: [],
+      keyArn: envelope.keyArn,
+      valueKind: value.kind,
+      sealedValue: envelope.sealedValue,
+      wrappedDataKey: envelope.wrappedDataKey,
+    };
+    const all = existing ? versions : [record, ...versions];
+    const changes = attachStages(all, versionId, stages);
+    record.stages = changes.get(versionId) ?? existing?.stages ?? [];
+    await tx.putVersion(record);
+    await writeChanges(tx, all, changes, versionId);
+    const after = all.map((v) => ({ ...v, stages: changes.get(v.versionId) ?? v.stages }));
+    for (const v of versionsToPrune(after, MAX_VERSIONS)) await tx.deleteVersion(v.secretArn, v.versionId);
+    await tx.putSecret({ ...secret, lastChangedAt: now });
+    return { versionId, stages: record.stages, created: true };
+  }
+
+  function validateTags(tags: Tag[]): void {
+    if (tags.length > MAX_TAGS) throw new CofferError("InvalidParameter", `A secret can have at most ${MAX_TAGS} tags.`);
+    if (tags.some((t) => t.key.toLowerCase().startsWith("aws:"))) {
+      throw new CofferError("InvalidParameter", "Tag keys that start with aws: are reserved for AWS use.");
+    }
+  }
+
+  function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
+    const merged = new Map(existing.map((t) => [t.key, t.value]));
+    for (const t of added) merged.set(t.key, t.value);
+    return [...merged].map(([key, value]) => ({ key, value }));
+  }
+
+  async function readValue(secret: SecretRecord, input: Omit<GetValueInput, "secretId">): Promise<SecretVersionValue> {
+    let version: VersionRecord | undefined;
+    if (input.versionId !== undefined) {
+      version = await store.getVersion(secret.arn, input.versionId);
+      if (version && input.versionStage !== undefined && !version.stages.includes(input.versionStage)) {
+        throw new CofferError("InvalidRequest", "You provided a VersionStage that is not associated to the provided VersionId.");
+      }
+    } else {
+      version = await store.getVersionByStage(secret.arn, input.versionStage ?? AWSCURRENT);
+    }
+    if (!version || version.valueKind === "none") {
+      const what =
+        input.versionId !== undefined
+          ? `VersionId: ${input.versionId}`
+          : `staging label: ${input.versionStage ?? AWSCURRENT}`;
+      throw new CofferError("NotFound", `Secrets Manager can't find the specified secret value for ${what}`);
+    }
+    const plaintext = await keyring.open(
+      { keyArn: version.keyArn, wrappedDataKey: version.wrappedDataKey!, sealedValue: version.sealedValue! },
+      versionAad(secret.arn, version.versionId),
+    );
+    await recordAccess(secret, version);
+    return {
+      arn: secret.arn,
+      name: secret.name,
+      versionId: version.versionId,
+      value: version.valueKind === "string" ? { kind: "string", text: plaintext.toString("utf8") } : { kind: "binary", bytes: plaintext },
+      stages: version.stages,
+      createdAt: version.createdAt,
+    };
+  }
+
+  /** LastAccessedDate has day resolution, so a read writes at most once a day per secret and version. */
+  async function recordAccess(secret: SecretRecord, version: VersionRecord): Promise<void> {
+    const today = startOfDay(clock.now());
+    if (secret.lastAccessedAt === today && version.lastAccessedAt === today) return;
+    await store.transaction(async (tx) => {
+      const s = await tx.getSecret(secret.arn);
+      const v = await tx.getVersion(secret.arn, version.versionId);
+      if (s && s.lastAccessedAt !== today) await tx.putSecret({ ...s, lastAccessedAt: today });
+      if (v && v.lastAccessedAt !== today) await tx.putVersion({ ...v, lastAccessedAt: today });
+    });
+  }
+
+  function checkStage(label: string): void {
+    if (label.length < 1 || label.length > 256) {
+      throw new CofferError("InvalidParameter", "A staging label must be 1 to 256 characters long.");
+    }
+  }
+
+  const service = {
+    async create(principal: Principal, input: CreateSecretInput): Promise<VersionedRef> {
+      if (!NAME_PATTERN.test(input.name)) {
+        throw new CofferError(
+          "Validation",
+          "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
+        );
+      }
+      validateTags(input.tags ?? []);
+      const resource = `arn:aws:secretsmanager:${region}:${principal.accountId}:secret:${input.name}`;
+      await authorizer.authorize({
+        principal,
+        action: "secretsmanager:CreateSecret",
+        resource,
+        context: { "secretsmanager:Name": input.name, "secretsmanager:KmsKeyId": input.kmsKeyId },
+      });
+      if (input.kmsKeyId !== undefined) await keyring.resolve(principal.accountId, input.kmsKeyId);
+      return store.transaction(async (tx) => {
+        const existing = await tx.getSecretByName(principal.accountId, input.name);
+        if (existing) {
+          if (existing.purgeAt !== undefined) {
+            throw new CofferError(
+              "InvalidRequest",
+              "You can't create this secret because a secret with this name is already scheduled for deletion.",
+            );
+          }
+          // A retried CreateSecret (same token, same value) succeeds again, as AWS's idempotency promises.
+          if (input.clientRequestToken && input.value) {
+            const v = await tx.getVersion(existing.arn, input.clientRequestToken);
+            if (v && v.valueKind !== "none") {
+              const old = await keyring.open(
+                { keyArn: v.keyArn, wrappedDataKey: v.wrappedDataKey!, sealedValue: v.sealedValue! },
+                versionAad(existing.arn, v.versionId),
+              );
+              if (sameValue(input.value, old, v.valueKind)) {
+                return { arn: existing.arn, name: existing.name, versionId: v.versionId };
+              }
+            }
+          }
+          throw new CofferError("AlreadyExists", `The operation failed because the secret ${input.name} already exists.`);
+        }
+        const now = clock.now();
+        const secret: SecretRecord = {
+          arn: newArn(principal.accountId, input.name),
+          accountId: principal.accountId,
+          name: input.name,
+          createdAt: now,
+          lastChangedAt: now,
+          tags: input.tags ?? [],
+        };
+        if (input.description !== undefined) secret.description = input.description;
+        if (input.kmsKeyId !== undefined) secret.kmsKeyId = input.kmsKeyId;
+        await tx.putSecret(secret);
+        const ref: VersionedRef = { arn: secret.arn, name: secret.name };
+        if (input.value) {
+          ref.versionId = (await addVersion(tx, secret, input.value, [AWSCURRENT], input.clientRequestToken)).versionId;
+        }
+        return ref;
+      });
+    },
+
+    async getValue(principal: Principal, input: GetValueInput): Promise<SecretVersionValue> {
+      const secret = await load(store, principal, input.secretId, "secretsmanager:GetSecretValue", {
+        context: { "secretsmanager:VersionId": input.versionId, "secretsmanager:VersionStage": input.versionStage },
+      });
+      return readValue(secret, input);
+    },
+
+    async batchGetValue(principal: Principal, input: BatchGetInput): Promise<BatchGetResult> {
+      await authorizer.authorize({ principal, action: "secretsmanager:BatchGetSecretValue", resource: "*" });
+      const result: BatchGetResult = { values: [], errors: [] };
+      let ids: string[];
+      if (input.secretIds) {
+        ids = input.secretIds;
+      } else {
+        const page = await service.list(principal, {
+          filters: input.filters,
+          maxResults: input.maxResults ?? 20,
+          nextToken: input.nextToken,
+        });
+        ids = page.items.map((s) => s.arn);
+        if (page.nextToken) result.nextToken = page.nextToken;
+      }
+      for (const secretId of ids) {
+        try {
+          result.values.push(await service.getValue(principal, { secretId }));
+        } catch (err) {
+          if (!(err instanceof CofferError)) throw err;
+          result.errors.push({ secretId, code: err.code, message: err.message });
+        }
+      }
+      return result;
+    },
+
+    async putValue(principal: Principal, input: PutValueInput): Promise<VersionedRef & { stages: string[] }> {
+      const stages = input.stages ?? [AWSCURRENT];
+      stages.forEach(checkStage);
+      return store.transaction(async (tx) => {
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:PutSecretValue");
+        const v = await addVersion(tx, secret, input.value, stages, input.clientRequestToken);
+        return { arn: secret.arn, name: secret.name, versionId: v.versionId, stages: v.stages };
+      });
+    },
+
+    async update(principal: Principal, input: UpdateSecretInput): Promise<VersionedRef> {
+      return store.transaction(async (tx) => {
+        let secret = await load(tx, principal, input.secretId, "secretsmanager:UpdateSecret", {
+          context: { "secretsmanager:Description": input.description, "secretsmanager:KmsKeyId": input.kmsKeyId },
+        });
+        if (input.kmsKeyId !== undefined) await keyring.resolve(secret.accountId, input.kmsKeyId, tx);
+        secret = { ...secret, lastChangedAt: clock.now() };
+        if (input.description !== undefined) secret.description = input.description;
+        if (input.kmsKeyId !== undefined) secret.kmsKeyId = input.kmsKeyId;
+        await tx.putSecret(secret);
+        const ref: VersionedRef = { arn: secret.arn, name: secret.name };
+        if (input.value) {
+          ref.versionId = (await addVersion(tx, secret, input.value, [AWSCURRENT], input.clientRequestToken)).versionId;
+        }
+        return ref;
+      });
+    },
+
+    async updateVersionStage(principal: Principal, input: UpdateStageInput): Promise<SecretRef> {
+      checkStage(input.stage);
+      return store.transaction(async (tx) => {
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:UpdateSecretVersionStage", {
+          context: { "secretsmanager:VersionStage": input.stage },
+        });
+        const versions = await tx.listVersions(secret.arn);
+        const holder = versions.find((v) => v.stages.includes(input.stage));
+        const mustExist = (id: string | undefined) => {
+          if (id !== undefined && !versions.some((v) => v.versionId === id)) {
+            throw new CofferError("NotFound", `Secrets Manager can't find the specified secret version: ${id}`);
+          }
+        };
+        mustExist(input.moveToVersionId);
+        mustExist(input.removeFromVersionId);
+        if (input.removeFromVersionId !== undefined && holder?.versionId !== input.removeFromVersionId) {
+          throw new CofferError(
+            "InvalidParameter",
+            `The staging label ${input.stage} is not attached to version ${input.removeFromVersionId}, so it can't be removed from it.`,
+          );
+        }
+        let changes: StageChanges;
+        if (input.moveToVersionId !== undefined) {
+          if (holder && holder.versionId !== input.moveToVersionId && input.removeFromVersionId === undefined) {
+            throw new CofferError(
+              "InvalidParameter",
+              `The staging label ${input.stage} is currently attached to version ${holder.versionId}. Specify that version as RemoveFromVersionId to move the label.`,
+            );
+          }
+          changes = attachStages(versions, input.moveToVersionId, [input.stage]);
+        } else {
+          if (input.removeFromVersionId === undefined) {
+            throw new CofferError("InvalidParameter", "Specify MoveToVersionId, RemoveFromVersionId, or both.");
+          }
+          if (input.stage === AWSCURRENT) {
+            throw new CofferError(
+              "InvalidParameter",
+              "You can only move staging label AWSCURRENT to a different secret version. It can't be completely removed.",
+            );
+          }
+          changes = detachStage(versions, input.stage, input.removeFromVersionId);
+        }
+        await writeChanges(tx, versions, changes);
+        await tx.putSecret({ ...secret, lastChangedAt: clock.now() });
+        return { arn: secret.arn, name: secret.name };
+      });
+    },
+
+    async describe(principal: Principal, input: { secretId: string }): Promise<SecretDescription> {
+      const secret = await load(store, principal, input.secretId, "secretsmanager:DescribeSecret", { allowDeleted: true });
+      const versionStages: Record<string, string[]> = {};
+      for (const v of await store.listVersions(secret.arn)) {
+        if (v.stages.length > 0) versionStages[v.versionId] = v.stages;
+      }
+      return describeRecord(secret, versionStages);
+    },
+
+    async list(principal: Principal, input: ListSecretsInput): Promise<Page<SecretDescription>> {
+      await authorizer.authorize({ principal, action: "secretsmanager:ListSecrets", resource: "*" });
+      const secrets = (await store.listSecrets(principal.accountId)).filter(
+        (s) =>
+          (input.includePlannedDeletion || s.purgeAt === undefined) && matchesFilters(s, input.filters ?? [], region),
+      );
+      const page = paginate(sortSecrets(secrets, input), input.maxResults ?? 100, input.nextToken);
+      const items: SecretDescription[] = [];
+      for (const s of page.items) {
+        const versionStages: Record<string, string[]> = {};
+        for (const v of await store.listVersions(s.arn)) {
+          if (v.stages.length > 0) versionStages[v.versionId] = v.stages;
+        }
+        items.push(describeRecord(s, versionStages));
+      }
+      return { items, nextToken: page.nextToken };
+    },
+
+    async listVersions(
+      principal: Principal,
+      input: ListVersionsInput,
+    ): Promise<SecretRef & Page<VersionSummary>> {
+      const secret = await load(store, principal, input.secretId, "secretsmanager:ListSecretVersionIds", {
+        allowDeleted: true,
+      });
+      const versions = (await store.listVersions(secret.arn)).filter(
+        (v) => input.includeDeprecated || v.stages.length > 0,
+      );
+      const page = paginate(versions, input.maxResults ?? 100, input.nextToken);
+      return {
+        arn: secret.arn,
+        name: secret.name,
+        nextToken: page.nextToken,
+        items: page.items.map((v) => {
+          const summary: VersionSummary = { versionId: v.versionId, stages: v.stages, createdAt: v.createdAt, keyArn: v.keyArn };
+          if (v.lastAccessedAt !== undefined) summary.lastAccessedAt = v.lastAccessedAt;
+          return summary;
+        }),
+      };
+    },
+
+    async delete(principal: Principal, input: DeleteSecretInput): Promise<SecretRef & { deletionDate: number }> {
+      if (input.forceDeleteWithoutRecovery && input.recoveryWindowInDays !== undefined) {
+        throw new CofferError(
+          "InvalidParameter",
+          "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+        );
+      }
+      const days = input.recoveryWindowInDays ?? 30;
+      if (!Number.isInteger(days) || days < 7 || days > 30) {
+        throw new CofferError("InvalidParameter", "RecoveryWindowInDays value must be between 7 and 30 days (inclusive).");
+      }
+      return store.transaction(async (tx) => {
+        const now = clock.now();
+        const context = {
+          "secretsmanager:ForceDeleteWithoutRecovery": String(Boolean(input.forceDeleteWithoutRecovery)),
+          "secretsmanager:RecoveryWindowInDays": String(days),
+        };
+        if (input.forceDeleteWithoutRecovery) {
+          const found = await find(tx, principal, input.secretId);
+          if (!found) {
+            // Force-deleting a secret that is already gone succeeds, as on AWS.
+            await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", { context }).catch((err) => {
+              if (!(err instanceof CofferError) || err.code !== "NotFound") throw err;
+            });
+            const name = input.secretId.startsWith("arn:") ? input.secretId.split(":").slice(6).join(":") : input.secretId;
+            return { arn: input.secretId.startsWith("arn:") ? input.secretId : "", name, deletionDate: now };
+          }
+          const secret = await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", {
+            allowDeleted: true,
+            context,
+          });
+          await tx.deleteSecret(secret.arn);
+          return { arn: secret.arn, name: secret.name, deletionDate: now };
+        }
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", { context });
+        const purgeAt = now + days * DAY_MS;
+        await tx.putSecret({ ...secret, deletedAt: now, purgeAt });
+        return { arn: secret.arn, name: secret.name, deletionDate: purgeAt };
+      });
+    },
+
+    async restore(principal: Principal, input: { secretId: string }): Promise<SecretRef> {
+      return store.transaction(async (tx) => {
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:RestoreSecret", { allowDeleted: true });
+        const { deletedAt: _deleted, purgeAt: _purge, ...restored } = secret;
+        await tx.putSecret({ ...restored, lastChangedAt: clock.now() });
+        return { arn: secret.arn, name: secret.name };
+      });
+    },
+
+    async tag(principal: Principal, input: { secretId: string; tags: Tag[] }): Promise<void> {
+      await store.transaction(async (tx) => {
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:TagResource");
+        const tags = mergeTags(secret.tags, input.tags);
+        validateTags(tags);
+        await tx.putSecret({ ...secret, tags, lastChangedAt: clock.now() });
+      });
+    },
+
+    async untag(principal: Principal, input: { secretId: string; tagKeys: string[] }): Promise<void> {
+      await store.transaction(async (tx) => {
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:UntagResource");
+        const tags = secret.tags.filter((t) => !input.tagKeys.includes(t.key));
+        await tx.putSecret({ ...secret, tags, lastChangedAt: clock.now() });
+      });
+    },
+
+    /** Removes secrets whose recovery window has ended; returns how many. */
+    async purgeDue(): Promise<number> {
+      const due = await store.listSecretsDueForPurge(clock.now());
+      for (const s of due) {
+        await store.transaction(async (tx) => {
+          const current = await tx.getSecret(s.arn);
+          if (current?.purgeAt !== undefined && current.purgeAt <= clock.now()) await tx.deleteSecret(s.arn);
+        });
+      }
+      return due.length;
+    },
+
+    async randomPassword(principal: Principal, options: PasswordOptions): Promise<string> {
+      await authorizer.authorize({ principal, action: "secretsmanager:GetRandomPassword", resource: "*" });
+      return randomPassword(options);
+    },
+  };
+  return service;
+
+  function describeRecord(secret: SecretRecord, versionStages: Record<string, string[]>): SecretDescription {
+    const d: SecretDescription = {
+      arn: secret.arn,
+      name: secret.name,
+      createdAt: secret.createdAt,
+      lastChangedAt: secret.lastChangedAt,
+      tags: secret.tags,
+      versionStages,
+      primaryRegion: region,
+    };
+    if (secret.description !== undefined) d.description = secret.description;
+    if (secret.kmsKeyId !== undefined) d.kmsKeyId = secret.kmsKeyId;
+    if (secret.lastAccessedAt !== undefined) d.lastAccessedAt = secret.lastAccessedAt;
+    if (secret.deletedAt !== undefined) d.deletedAt = secret.deletedAt;
+    if (secret.rotation !== undefined) d.rotation = secret.rotation;
+    return d;
+  }
+}
+
+export type SecretsService = ReturnType<typeof createSecretsService>;

@@ -1,0 +1,99 @@
+import { mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { pino, type Logger } from "pino";
+import { secretsManagerApi } from "../api/secretsmanager/secretsmanager-handlers.ts";
+import { createKeyring } from "../crypto/keyring.ts";
+import { loadMasterKey, type MasterKeySource } from "../crypto/master-key.ts";
+import { createServer } from "../server/app.ts";
+import { autoCertificate } from "../server/tls.ts";
+import { createIdentityService, createRootOnlyAuthorizer, type NewAccessKey } from "../services/identity/identity-service.ts";
+import { createSecretsService } from "../services/secrets/secrets-service.ts";
+import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
+import type { Config } from "./config.ts";
+
+export interface Coffer {
+  server: FastifyInstance;
+  /** The administrator key, present only on the first start of a data directory. */
+  adminKey?: NewAccessKey;
+  identity: ReturnType<typeof createIdentityService>;
+  secrets: ReturnType<typeof createSecretsService>;
+  config: Config;
+  /** Listens; resolves to the URL clients should use. */
+  start(): Promise<string>;
+  /** Stops accepting requests, lets in-flight ones finish, then closes the store. */
+  stop(): Promise<void>;
+}
+
+/** The one composition root: config -> store -> crypto -> services -> api -> server. */
+export async function createCoffer(
+  config: Config,
+  opts: { logger?: Logger; clock?: { now(): number } } = {},
+): Promise<Coffer> {
+  const logger = opts.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization"] });
+  const clock = opts.clock ?? { now: () => Date.now() };
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const masterKey = await loadMasterKey(masterKeySource(config));
+  const store = openSqliteStore(join(config.dataDir, "coffer.db"));
+  const keyring = createKeyring({ store, masterKey, region: config.region, clock });
+  const identity = createIdentityService({ store, keyring, clock });
+  const authorizer = createRootOnlyAuthorizer();
+  const secrets = createSecretsService({ store, keyring, authorizer, clock, region: config.region });
+  const adminKey = await identity.bootstrap(config.accountId);
+
+  const https =
+    config.tls === "auto"
+      ? await autoCertificate(config.dataDir, config.host)
+      : config.tls === "files"
+        ? { key: await readFile(config.tlsKey!), cert: await readFile(config.tlsCert!) }
+        : undefined;
+  const server = createServer({
+    logger,
+    services: [secretsManagerApi(secrets)],
+    lookupCredential: identity.lookupCredential,
+    region: config.region,
+    clock,
+    bodyLimit: config.bodyLimit,
+    https,
+  });
+
+  let purgeTimer: NodeJS.Timeout | undefined;
+  const purge = () =>
+    secrets.purgeDue().then(
+      (n) => n > 0 && logger.info({ purged: n }, "purged secrets past their recovery window"),
+      (err: Error) => logger.error({ err: { message: err.message } }, "purge failed"),
+    );
+
+  return {
+    server,
+    adminKey,
+    identity,
+    secrets,
+    config,
+    async start() {
+      await server.listen({ host: config.host, port: config.port });
+      await purge();
+      purgeTimer = setInterval(purge, config.purgeIntervalSeconds * 1000);
+      purgeTimer.unref();
+      const address = server.server.address();
+      const port = typeof address === "object" && address ? address.port : config.port;
+      const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+      return `${https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+    },
+    async stop() {
+      clearInterval(purgeTimer);
+      await server.close();
+      await store.close();
+    },
+  };
+}
+
+function masterKeySource(config: Config): MasterKeySource {
+  if (config.masterKey) return { kind: "env", base64: config.masterKey };
+  if (config.masterPassphrase) {
+    return { kind: "passphrase", passphrase: config.masterPassphrase, saltPath: join(config.dataDir, "master.salt") };
+  }
+  return { kind: "file", path: config.masterKeyFile };
+}

@@ -1,0 +1,116 @@
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+/**
+ * Configuration, resolved as flags > environment (COFFER_*) > config file >
+ * defaults. docs/configuration.md and the README table list every setting.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  region: string;
+  accountId: string;
+  /** "off": plain HTTP; "auto": a self-signed certificate in the data directory; "files": tlsCert/tlsKey. */
+  tls: "off" | "auto" | "files";
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Master key: a key file (default <dataDir>/master.key), base64 in COFFER_MASTER_KEY, or a passphrase. */
+  masterKeyFile: string;
+  masterKey?: string;
+  masterPassphrase?: string;
+  logLevel: string;
+  bodyLimit: number;
+  purgeIntervalSeconds: number;
+}
+
+/** Every setting: its flag-style name, environment variable, and how to read a string. */
+const settings = {
+  host: { env: "COFFER_HOST", parse: String },
+  port: { env: "COFFER_PORT", parse: Number },
+  dataDir: { env: "COFFER_DATA_DIR", parse: String },
+  region: { env: "COFFER_REGION", parse: String },
+  accountId: { env: "COFFER_ACCOUNT_ID", parse: String },
+  tls: { env: "COFFER_TLS", parse: String },
+  tlsCert: { env: "COFFER_TLS_CERT", parse: String },
+  tlsKey: { env: "COFFER_TLS_KEY", parse: String },
+  masterKeyFile: { env: "COFFER_MASTER_KEY_FILE", parse: String },
+  masterKey: { env: "COFFER_MASTER_KEY", parse: String },
+  masterPassphrase: { env: "COFFER_MASTER_PASSPHRASE", parse: String },
+  logLevel: { env: "COFFER_LOG_LEVEL", parse: String },
+  bodyLimit: { env: "COFFER_BODY_LIMIT", parse: Number },
+  purgeIntervalSeconds: { env: "COFFER_PURGE_INTERVAL_SECONDS", parse: Number },
+} as const;
+
+export type ConfigInput = Partial<Record<keyof typeof settings, string | number>> & { config?: string };
+
+const defaults = {
+  host: "127.0.0.1",
+  port: 4599,
+  dataDir: ".coffer",
+  region: "us-east-1",
+  accountId: "000000000000",
+  logLevel: "info",
+  bodyLimit: 1024 * 1024,
+  purgeIntervalSeconds: 3600,
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
+  const configPath = flags.config ?? env.COFFER_CONFIG;
+  const file: Record<string, unknown> = configPath ? readConfigFile(configPath) : {};
+  const pick = (name: keyof typeof settings): unknown => {
+    if (flags[name] !== undefined) return settings[name].parse(String(flags[name]));
+    const fromEnv = env[settings[name].env];
+    if (fromEnv !== undefined && fromEnv !== "") return settings[name].parse(fromEnv);
+    if (file[name] !== undefined) return file[name];
+    return (defaults as Record<string, unknown>)[name];
+  };
+  const dataDir = resolve(String(pick("dataDir")));
+  const tlsCert = pick("tlsCert") as string | undefined;
+  const tlsKey = pick("tlsKey") as string | undefined;
+  let tls = (pick("tls") as string | undefined) ?? (tlsCert || tlsKey ? "files" : "off");
+  if (tls === "files" && !(tlsCert && tlsKey)) throw new ConfigError("TLS needs both --tls-cert and --tls-key.");
+  if (!["off", "auto", "files"].includes(tls)) throw new ConfigError(`--tls must be "auto" or "off", not "${tls}".`);
+  if (tlsCert && tlsKey) tls = "files";
+  const config: Config = {
+    host: String(pick("host")),
+    port: pick("port") as number,
+    dataDir,
+    region: String(pick("region")),
+    accountId: String(pick("accountId")),
+    tls: tls as Config["tls"],
+    tlsCert,
+    tlsKey,
+    masterKeyFile: String(pick("masterKeyFile") ?? join(dataDir, "master.key")),
+    masterKey: pick("masterKey") as string | undefined,
+    masterPassphrase: pick("masterPassphrase") as string | undefined,
+    logLevel: String(pick("logLevel")),
+    bodyLimit: pick("bodyLimit") as number,
+    purgeIntervalSeconds: pick("purgeIntervalSeconds") as number,
+  };
+  validate(config);
+  return config;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(readFileSync(path, "utf8")) as unknown;
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  throw new ConfigError(`Config file ${path} must hold a JSON object.`);
+}
+
+function validate(c: Config): void {
+  if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new ConfigError(`Invalid port: ${c.port}`);
+  if (!/^\d{12}$/.test(c.accountId)) throw new ConfigError(`The account id must be 12 digits, not "${c.accountId}".`);
+  if (!/^([a-z]+-)+\d+$/.test(c.region)) throw new ConfigError(`Invalid region: "${c.region}".`);
+  if (!Number.isInteger(c.bodyLimit) || c.bodyLimit < 1024) throw new ConfigError("The body limit must be at least 1024 bytes.");
+  if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");
+  if ([c.masterKey, c.masterPassphrase].filter(Boolean).length > 1) {
+    throw new ConfigError("Give either COFFER_MASTER_KEY or COFFER_MASTER_PASSPHRASE, not both.");
+  }
+}

@@ -1,0 +1,71 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
+import { createCoffer } from "../app/compose.ts";
+
+const program = new Command("coffer").description("Coffer: a self-hosted secret store with the AWS Secrets Manager API");
+
+program
+  .command("server")
+  .description("run the Coffer server")
+  .option("--host <host>", "address to listen on (COFFER_HOST, default 127.0.0.1)")
+  .option("--port <port>", "port to listen on (COFFER_PORT, default 4599)")
+  .option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)")
+  .option("--region <region>", "region this server serves (COFFER_REGION, default us-east-1)")
+  .option("--account-id <id>", "account id of the administrator (COFFER_ACCOUNT_ID, default 000000000000)")
+  .addOption(new Option("--tls <mode>", "auto: self-signed certificate in the data directory (COFFER_TLS)").choices(["auto", "off"]))
+  .option("--tls-cert <file>", "TLS certificate, PEM (COFFER_TLS_CERT)")
+  .option("--tls-key <file>", "TLS private key, PEM (COFFER_TLS_KEY)")
+  .option("--master-key-file <file>", "master key file (COFFER_MASTER_KEY_FILE, default <data-dir>/master.key)")
+  .option("--log-level <level>", "trace, debug, info, warn, error (COFFER_LOG_LEVEL, default info)")
+  .option("--body-limit <bytes>", "largest request body accepted (COFFER_BODY_LIMIT, default 1048576)")
+  .option("--config <file>", "JSON config file (COFFER_CONFIG)")
+  .action(async (flags: ConfigInput) => {
+    const config = loadConfig(flags);
+    const coffer = await createCoffer(config);
+    const url = await coffer.start();
+    if (coffer.adminKey) {
+      const file = join(config.dataDir, "admin-credentials");
+      writeFileSync(
+        file,
+        `[default]\naws_access_key_id = ${coffer.adminKey.accessKeyId}\naws_secret_access_key = ${coffer.adminKey.secretAccessKey}\n`,
+        { mode: 0o600 },
+      );
+      // Printed once, on first start, to the terminal only (never to the log).
+      process.stdout.write(
+        [
+          "",
+          "Coffer administrator credentials (shown once; also saved to " + file + ", mode 0600):",
+          `  AWS_ACCESS_KEY_ID=${coffer.adminKey.accessKeyId}`,
+          `  AWS_SECRET_ACCESS_KEY=${coffer.adminKey.secretAccessKey}`,
+          "",
+          `  export AWS_SHARED_CREDENTIALS_FILE=${file} AWS_REGION=${config.region}`,
+          `  aws --endpoint-url ${url} secretsmanager list-secrets`,
+          "",
+        ].join("\n") + "\n",
+      );
+    }
+    coffer.server.log.info({ url, dataDir: config.dataDir, region: config.region }, "coffer listening");
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      coffer.server.log.info({ signal }, "shutting down; in-flight requests finish first");
+      coffer.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError || (err instanceof Error && err.name === "CofferError")) {
+    process.stderr.write(`coffer: ${err.message}\n`);
+  } else {
+    process.stderr.write(`coffer: ${err instanceof Error ? err.stack : String(err)}\n`);
+  }
+  process.exit(1);
+});

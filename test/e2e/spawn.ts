@@ -1,0 +1,48 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const bin = fileURLToPath(new URL("../../bin/coffer.js", import.meta.url));
+
+export interface Spawned {
+  child: ChildProcess;
+  url: string;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+/** Runs `coffer server` as its own process, the way `npm start` does, and waits until it listens. */
+export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
+  const child = spawn(process.execPath, [bin, "server", "--port", "0", ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
+    const check = () => {
+      const m = /"msg":"coffer listening"/.test(out) && /"url":"([^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on("data", check);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${out}`));
+    });
+  });
+  return { child, url, output: () => out, exited };
+}
+
+/** Reads the administrator credentials the first start printed. */
+export function printedCredentials(output: string): { accessKeyId: string; secretAccessKey: string } {
+  const id = /AWS_ACCESS_KEY_ID=(\S+)/.exec(output);
+  const secret = /AWS_SECRET_ACCESS_KEY=(\S+)/.exec(output);
+  if (!id || !secret) throw new Error(`no credentials printed:\n${output}`);
+  return { accessKeyId: id[1], secretAccessKey: secret[1] };
+}

@@ -47,6 +47,7 @@ program
       );
     }
     coffer.server.log.info({ url, dataDir: config.dataDir, region: config.region }, "coffer listening");
+    process.stderr.write(`Coffer listening on ${url}\n`);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

@@ -12,8 +12,12 @@ export interface Spawned {
 }
 
 /** Runs `coffer server` as its own process, the way `npm start` does, and waits until it listens. */
-export async function spawnServer(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
-  const child = spawn(process.execPath, [bin, "server", "--port", "0", ...args], {
+export async function spawnServer(
+  args: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<Spawned> {
+  const child = spawn(process.execPath, [...nodeArgs, bin, "server", "--port", "0", ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -24,13 +28,14 @@ export async function spawnServer(args: string[], env: Record<string, string> = 
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 20_000);
     const check = () => {
-      const m = /"msg":"coffer listening"/.test(out) && /"url":"([^"]+)"/.exec(out);
+      const m = /Coffer listening on (\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
       }
     };
     child.stdout!.on("data", check);
+    child.stderr!.on("data", check);
     exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code}:\n${out}`));

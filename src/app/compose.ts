@@ -10,6 +10,7 @@ import { createServer } from "../server/app.ts";
 import { autoCertificate } from "../server/tls.ts";
 import { createIdentityService, createRootOnlyAuthorizer, type NewAccessKey } from "../services/identity/identity-service.ts";
 import { createSecretsService } from "../services/secrets/secrets-service.ts";
+import { withReadCache } from "../storage/cached-store.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Config } from "./config.ts";
 
@@ -36,7 +37,7 @@ export async function createCoffer(
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const masterKey = await loadMasterKey(masterKeySource(config));
-  const store = openSqliteStore(join(config.dataDir, "coffer.db"));
+  const store = withReadCache(openSqliteStore(join(config.dataDir, "coffer.db")));
   const keyring = createKeyring({ store, masterKey, region: config.region, clock });
   const identity = createIdentityService({ store, keyring, clock });
   const authorizer = createRootOnlyAuthorizer();

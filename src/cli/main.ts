@@ -24,6 +24,18 @@ program
   .action(async (flags: ConfigInput) => {
     const config = loadConfig(flags);
     const coffer = await createCoffer(config);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      coffer.server.log.info({ signal }, "shutting down; in-flight requests finish first");
+      coffer.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
     const url = await coffer.start();
     if (coffer.adminKey) {
       const file = join(config.dataDir, "admin-credentials");
@@ -47,19 +59,7 @@ program
       );
     }
     coffer.server.log.info({ url, dataDir: config.dataDir, region: config.region }, "coffer listening");
-    process.stderr.write(`Coffer listening on ${url}\n`);
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      coffer.server.log.info({ signal }, "shutting down; in-flight requests finish first");
-      coffer.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.stdout.write(`Coffer listening on ${url}\n`);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

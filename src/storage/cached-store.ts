@@ -1,0 +1,68 @@
+import type { Store, StoreReader } from "./store.ts";
+
+/** The reads that sit on the GetSecretValue path and are worth keeping in memory. */
+const CACHED = ["getSecret", "getSecretByName", "getVersion", "getVersionByStage", "getKey", "getAlias"] as const;
+type CachedRead = (typeof CACHED)[number];
+
+/**
+ * A read-through cache in front of a Store for a process that is the only
+ * writer (the embedded SQLite default): every committed transaction empties
+ * it, so a read never sees older data than the last commit it could have
+ * observed. Cached records are frozen, because callers share them. Several
+ * nodes over one database need cross-node invalidation, which this does not do.
+ */
+export function withReadCache(store: Store, maxEntries = 10_000): Store {
+  const cache = new Map<string, unknown>();
+  // Bumped by every transaction; a read that overlapped one does not fill the cache.
+  let generation = 0;
+
+  const cachedRead = <K extends CachedRead>(name: K): StoreReader[K] =>
+    (async (...args: string[]) => {
+      const key = `${name}\u0000${args.join("\u0000")}`;
+      if (cache.has(key)) return cache.get(key);
+      const before = generation;
+      const value = await (store[name] as (...a: string[]) => Promise<unknown>)(...args);
+      if (before === generation) {
+        if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
+        cache.set(key, deepFreeze(value));
+      }
+      return value;
+    }) as StoreReader[K];
+
+  const reads = Object.fromEntries(CACHED.map((name) => [name, cachedRead(name)])) as Pick<StoreReader, CachedRead>;
+
+  return {
+    getSecret: reads.getSecret,
+    getSecretByName: reads.getSecretByName,
+    getVersion: reads.getVersion,
+    getVersionByStage: reads.getVersionByStage,
+    getKey: reads.getKey,
+    getAlias: reads.getAlias,
+    listSecrets: (...a) => store.listSecrets(...a),
+    listSecretsDueForPurge: (...a) => store.listSecretsDueForPurge(...a),
+    listVersions: (...a) => store.listVersions(...a),
+    listKeys: (...a) => store.listKeys(...a),
+    listAliases: (...a) => store.listAliases(...a),
+    getAccessKey: (...a) => store.getAccessKey(...a),
+    listAccessKeys: (...a) => store.listAccessKeys(...a),
+    getSetting: (...a) => store.getSetting(...a),
+    async transaction(fn) {
+      generation++;
+      try {
+        return await store.transaction(fn);
+      } finally {
+        generation++;
+        cache.clear();
+      }
+    },
+    close: () => store.close(),
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

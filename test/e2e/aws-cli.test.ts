@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -81,5 +81,35 @@ describe.skipIf(!haveCli)("the aws CLI v2 against a real server", () => {
     expect(await awsFails("get-secret-value", "--secret-id", "cli/none")).toContain("ResourceNotFoundException");
     const password = await aws("get-random-password", "--password-length", "24", "--exclude-punctuation");
     expect(password.RandomPassword).toMatch(/^[A-Za-z0-9]{24}$/);
+  });
+});
+
+describe.skipIf(!haveCli)("HTTPS with --tls auto", () => {
+  it("serves TLS with a self-signed certificate the CLI trusts through AWS_CA_BUNDLE", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "coffer-tls-"));
+    const server = await spawnServer(["--data-dir", dataDir, "--tls", "auto"]);
+    try {
+      expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(statSync(join(dataDir, "tls-key.pem")).mode & 0o777).toBe(0o600);
+      const env = {
+        PATH: process.env.PATH,
+        HOME: dataDir,
+        AWS_SHARED_CREDENTIALS_FILE: join(dataDir, "admin-credentials"),
+        AWS_CONFIG_FILE: join(dataDir, "no-config"),
+        AWS_REGION: "us-east-1",
+        AWS_CA_BUNDLE: join(dataDir, "tls-cert.pem"),
+      };
+      const base = ["--endpoint-url", server.url, "--output", "json", "secretsmanager"];
+      await run(AWS_V2, [...base, "create-secret", "--name", "tls/a", "--secret-string", "over-tls"], { env });
+      const { stdout } = await run(AWS_V2, [...base, "get-secret-value", "--secret-id", "tls/a"], { env });
+      expect(JSON.parse(stdout).SecretString).toBe("over-tls");
+      // Without trusting the certificate the CLI refuses to talk to it.
+      const { AWS_CA_BUNDLE: _trusted, ...untrusted } = env;
+      await expect(run(AWS_V2, [...base, "list-secrets"], { env: untrusted })).rejects.toThrow(/SSL|certificate/i);
+    } finally {
+      server.child.kill("SIGTERM");
+      await server.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

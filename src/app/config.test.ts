@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "coffer-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("loadConfig", () => {
+  it("has the documented defaults", () => {
+    const c = loadConfig({}, {});
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 4599,
+      dataDir: resolve(".coffer"),
+      region: "us-east-1",
+      accountId: "000000000000",
+      tls: "off",
+      logLevel: "info",
+      bodyLimit: 1048576,
+    });
+    expect(c.masterKeyFile).toBe(join(resolve(".coffer"), "master.key"));
+  });
+
+  it("takes flags over environment over file over defaults", () => {
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ port: 1111, region: "eu-west-1", host: "0.0.0.0", accountId: "111122223333" }));
+    const env = { COFFER_PORT: "2222", COFFER_REGION: "eu-central-1" };
+    const c = loadConfig({ config: file, port: "3333" }, env);
+    expect(c.port).toBe(3333);
+    expect(c.region).toBe("eu-central-1");
+    expect(c.host).toBe("0.0.0.0");
+    expect(c.accountId).toBe("111122223333");
+  });
+
+  it("turns TLS on with a certificate pair or auto", () => {
+    expect(loadConfig({ tlsCert: "c.pem", tlsKey: "k.pem" }, {}).tls).toBe("files");
+    expect(loadConfig({ tls: "auto" }, {}).tls).toBe("auto");
+    expect(() => loadConfig({ tlsCert: "c.pem" }, {})).toThrow(ConfigError);
+    expect(() => loadConfig({ tls: "sometimes" }, {})).toThrow(ConfigError);
+  });
+
+  it("refuses bad values with a clear message", () => {
+    expect(() => loadConfig({ port: "70000" }, {})).toThrow(/port/);
+    expect(() => loadConfig({ accountId: "12" }, {})).toThrow(/12 digits/);
+    expect(() => loadConfig({ region: "Mars" }, {})).toThrow(/region/);
+    expect(() => loadConfig({}, { COFFER_MASTER_KEY: "a", COFFER_MASTER_PASSPHRASE: "b" })).toThrow(/not both/);
+    expect(() => loadConfig({ config: join(dir, "missing.json") }, {})).toThrow(ConfigError);
+  });
+});

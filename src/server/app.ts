@@ -162,7 +162,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
         secureTransport: Boolean(options.https),
       };
       const output = await handler(credential.principal, input, ctx);
-      reply.header("content-type", "application/x-amz-json-1.1").send(Buffer.from(serializeOutput(output)));
+      reply.header("content-type", "application/x-amz-json-1.1").send(Buffer.from(serializeOutput(service.shapes, spec.output, output)));
     } catch (err) {
       sendError(reply, service, err);
     }

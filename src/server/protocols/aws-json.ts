@@ -51,14 +51,41 @@ export function decodeInput(shapes: Shapes, shapeName: string, value: unknown): 
   }
 }
 
-/** Serialises an output object: Dates become epoch seconds, byte arrays base64, undefined members vanish. */
-export function serializeOutput(output: unknown): string {
-  return JSON.stringify(output ?? {}, function replacer(this: Record<string, unknown>, key, value) {
-    const original = this[key];
-    if (original instanceof Date) return original.getTime() / 1000;
-    if (original instanceof Uint8Array) return Buffer.from(original).toString("base64");
-    return value;
-  });
+/**
+ * Serialises an output by its shape: timestamps become epoch seconds, blobs
+ * base64, members the shape does not know and undefined values are left out.
+ */
+export function serializeOutput(shapes: Shapes, shapeName: string | undefined, output: unknown): string {
+  return shapeName === undefined ? "{}" : JSON.stringify(encodeOutput(shapes, shapeName, output ?? {}));
+}
+
+function encodeOutput(shapes: Shapes, shapeName: string, value: unknown): unknown {
+  const shape = shapes[shapeName];
+  if (value === null || value === undefined || !shape) return value;
+  switch (shape.type) {
+    case "timestamp":
+      return value instanceof Date ? value.getTime() / 1000 : value;
+    case "blob":
+      return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64") : value;
+    case "structure": {
+      const out: Record<string, unknown> = {};
+      for (const name in value as Record<string, unknown>) {
+        const v = (value as Record<string, unknown>)[name];
+        const member = shape.members[name];
+        if (v !== undefined && member) out[name] = encodeOutput(shapes, member.shape, v);
+      }
+      return out;
+    }
+    case "list":
+      return (value as unknown[]).map((v) => encodeOutput(shapes, shape.member.shape, v));
+    case "map": {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = encodeOutput(shapes, shape.value.shape, v);
+      return out;
+    }
+    default:
+      return value;
+  }
 }
 
 export function serializeError(type: string, message: string): string {

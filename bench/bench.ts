@@ -34,7 +34,7 @@ async function startBare(): Promise<{ url: string; stop(): void }> {
 
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), "coffer-bench-"));
-  const coffer = await spawnServer(["--data-dir", dataDir, "--log-level", "warn"]);
+  const coffer = await spawnServer(["--data-dir", dataDir, "--log-level", process.env.BENCH_LOG_LEVEL ?? "info"]);
   const bare = await startBare();
   try {
     const credentials = printedCredentials(coffer.output());

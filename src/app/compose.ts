@@ -32,7 +32,13 @@ export async function createCoffer(
   config: Config,
   opts: { logger?: Logger; clock?: { now(): number } } = {},
 ): Promise<Coffer> {
-  const logger = opts.logger ?? pino({ level: config.logLevel, redact: ["req.headers.authorization"] });
+  const logger =
+    opts.logger ??
+    pino(
+      { level: config.logLevel, redact: ["req.headers.authorization"] },
+      // Buffered: a write per request line would cost a third of the throughput; pino flushes on exit.
+      pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    );
   const clock = opts.clock ?? { now: () => Date.now() };
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 

@@ -52,7 +52,7 @@ program
           `  AWS_ACCESS_KEY_ID=${coffer.adminKey.accessKeyId}`,
           `  AWS_SECRET_ACCESS_KEY=${coffer.adminKey.secretAccessKey}`,
           "",
-          `  export AWS_SHARED_CREDENTIALS_FILE=${file} AWS_REGION=${config.region}`,
+          `  export AWS_SHARED_CREDENTIALS_FILE=${file} AWS_REGION=${config.region} AWS_DEFAULT_REGION=${config.region}`,
           `  aws --endpoint-url ${url} secretsmanager list-secrets`,
           "",
         ].join("\n") + "\n",

@@ -83,7 +83,6 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.addHook("onResponse", async (request, reply) => {
     request.log.info(
       {
-        reqId: request.id,
         target: request.headers["x-amz-target"],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,

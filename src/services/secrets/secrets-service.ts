@@ -1,9 +1,20 @@
-import { randomInt, randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
 import { randomPassword, type PasswordOptions } from "../../crypto/password.ts";
 import type { SecretRecord, Store, StoreTx, VersionRecord } from "../../storage/store.ts";
 import { CofferError } from "../errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
+import {
+  DAY_MS,
+  NAME_PATTERN,
+  describeRecord,
+  encodeValue,
+  messages,
+  newSecretArn,
+  sameValue,
+  startOfDay,
+  versionAad,
+} from "./secrets-fns.ts";
 import { matchesFilters, paginate, sortSecrets } from "./secrets-list.ts";
 import {
   AWSCURRENT,
@@ -30,10 +41,6 @@ import {
 } from "./secrets-types.ts";
 import { attachStages, detachStage, versionsToPrune, type StageChanges } from "./secrets-versions.ts";
 
-const DAY_MS = 86_400_000;
-const NAME_PATTERN = /^[A-Za-z0-9/_+=.@-]+$/;
-const SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
 export interface SecretsDeps {
   store: Store;
   keyring: Keyring;
@@ -42,36 +49,8 @@ export interface SecretsDeps {
   region: string;
 }
 
-const msg = {
-  notFound: "Secrets Manager can't find the specified secret.",
-  markedForDeletion: "You can't perform this operation on the secret because it was marked for deletion.",
-};
-
-function startOfDay(ms: number): number {
-  return ms - (ms % DAY_MS);
-}
-
-function sameValue(a: SecretValue, b: Buffer, kind: VersionRecord["valueKind"]): boolean {
-  const bytes = a.kind === "string" ? Buffer.from(a.text) : a.bytes;
-  return a.kind === kind && bytes.length === b.length && timingSafeEqual(bytes, b);
-}
-
-function encodeValue(value: SecretValue): Buffer {
-  return value.kind === "string" ? Buffer.from(value.text, "utf8") : value.bytes;
-}
-
-function versionAad(arn: string, versionId: string): string {
-  return `${arn}\n${versionId}`;
-}
-
 export function createSecretsService(deps: SecretsDeps) {
   const { store, keyring, authorizer, clock, region } = deps;
-
-  function newArn(accountId: string, name: string): string {
-    let suffix = "";
-    for (let i = 0; i < 6; i++) suffix += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
-    return `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`;
-  }
 
   /** Resolves a name, full ARN or partial ARN (no random suffix) to a secret the caller's account can name. */
   async function find(reader: Pick<Store, "getSecret" | "getSecretByName">, principal: Principal, secretId: string) {
@@ -103,7 +82,7 @@ export function createSecretsService(deps: SecretsDeps) {
         ? secretId
         : `arn:aws:secretsmanager:${region}:${principal.accountId}:secret:${secretId}`;
       await authorizer.authorize({ principal, action, resource, context: { "secretsmanager:SecretId": resource } });
-      throw new CofferError("NotFound", msg.notFound);
+      throw new CofferError("NotFound", messages.notFound);
     }
     await authorizer.authorize({
       principal,
@@ -111,7 +90,7 @@ export function createSecretsService(deps: SecretsDeps) {
       resource: secret.arn,
       context: { "secretsmanager:SecretId": secret.arn, "secretsmanager:Name": secret.name, ...opts.context },
     });
-    if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", msg.markedForDeletion);
+    if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", messages.markedForDeletion);
     return secret;
   }
 
@@ -121,6 +100,29 @@ export function createSecretsService(deps: SecretsDeps) {
       const v = versions.find((x) => x.versionId === versionId);
       if (v) await tx.putVersion({ ...v, stages });
     }
+  }
+
+  /** Whether `version` already holds exactly `value` (a retried request), compared in constant time. */
+  async function holds(secretArn: string, version: VersionRecord, value: SecretValue): Promise<boolean> {
+    if (version.valueKind === "none") return false;
+    const old = await keyring.open(
+      { keyArn: version.keyArn, wrappedDataKey: version.wrappedDataKey!, sealedValue: version.sealedValue! },
+      versionAad(secretArn, version.versionId),
+    );
+    return sameValue(value, old, version.valueKind);
+  }
+
+  /** Writes the secret and, when a value is given, a new AWSCURRENT version of it. */
+  async function saveWithValue(
+    tx: StoreTx,
+    secret: SecretRecord,
+    value: SecretValue | undefined,
+    token: string | undefined,
+  ): Promise<VersionedRef> {
+    await tx.putSecret(secret);
+    const ref: VersionedRef = { arn: secret.arn, name: secret.name };
+    if (value) ref.versionId = (await addVersion(tx, secret, value, [AWSCURRENT], token)).versionId;
+    return ref;
   }
 
   /**
@@ -141,13 +143,7 @@ export function createSecretsService(deps: SecretsDeps) {
     const existing = versions.find((v) => v.versionId === versionId);
     const aad = versionAad(secret.arn, versionId);
     if (existing && existing.valueKind !== "none") {
-      const old = await keyring.open(
-        { keyArn: existing.keyArn, wrappedDataKey: existing.wrappedDataKey!, sealedValue: existing.sealedValue! },
-        aad,
-      );
-      if (sameValue(value, old, existing.valueKind)) {
-        return { versionId, stages: existing.stages, created: false };
-      }
+      if (await holds(secret.arn, existing, value)) return { versionId, stages: existing.stages, created: false };
       throw new CofferError(
         "AlreadyExists",
         `You can't modify an existing version, you can only create a new version. VersionId: ${versionId}`,
@@ -269,21 +265,15 @@ export function createSecretsService(deps: SecretsDeps) {
           // A retried CreateSecret (same token, same value) succeeds again, as AWS's idempotency promises.
           if (input.clientRequestToken && input.value) {
             const v = await tx.getVersion(existing.arn, input.clientRequestToken);
-            if (v && v.valueKind !== "none") {
-              const old = await keyring.open(
-                { keyArn: v.keyArn, wrappedDataKey: v.wrappedDataKey!, sealedValue: v.sealedValue! },
-                versionAad(existing.arn, v.versionId),
-              );
-              if (sameValue(input.value, old, v.valueKind)) {
-                return { arn: existing.arn, name: existing.name, versionId: v.versionId };
-              }
+            if (v && (await holds(existing.arn, v, input.value))) {
+              return { arn: existing.arn, name: existing.name, versionId: v.versionId };
             }
           }
           throw new CofferError("AlreadyExists", `The operation failed because the secret ${input.name} already exists.`);
         }
         const now = clock.now();
         const secret: SecretRecord = {
-          arn: newArn(principal.accountId, input.name),
+          arn: newSecretArn(region, principal.accountId, input.name),
           accountId: principal.accountId,
           name: input.name,
           createdAt: now,
@@ -292,12 +282,7 @@ export function createSecretsService(deps: SecretsDeps) {
         };
         if (input.description !== undefined) secret.description = input.description;
         if (input.kmsKeyId !== undefined) secret.kmsKeyId = input.kmsKeyId;
-        await tx.putSecret(secret);
-        const ref: VersionedRef = { arn: secret.arn, name: secret.name };
-        if (input.value) {
-          ref.versionId = (await addVersion(tx, secret, input.value, [AWSCURRENT], input.clientRequestToken)).versionId;
-        }
-        return ref;
+        return saveWithValue(tx, secret, input.value, input.clientRequestToken);
       });
     },
 
@@ -353,12 +338,7 @@ export function createSecretsService(deps: SecretsDeps) {
         secret = { ...secret, lastChangedAt: clock.now() };
         if (input.description !== undefined) secret.description = input.description;
         if (input.kmsKeyId !== undefined) secret.kmsKeyId = input.kmsKeyId;
-        await tx.putSecret(secret);
-        const ref: VersionedRef = { arn: secret.arn, name: secret.name };
-        if (input.value) {
-          ref.versionId = (await addVersion(tx, secret, input.value, [AWSCURRENT], input.clientRequestToken)).versionId;
-        }
-        return ref;
+        return saveWithValue(tx, secret, input.value, input.clientRequestToken);
       });
     },
 
@@ -416,7 +396,7 @@ export function createSecretsService(deps: SecretsDeps) {
       for (const v of await store.listVersions(secret.arn)) {
         if (v.stages.length > 0) versionStages[v.versionId] = v.stages;
       }
-      return describeRecord(secret, versionStages);
+      return describeRecord(secret, versionStages, region);
     },
 
     async list(principal: Principal, input: ListSecretsInput): Promise<Page<SecretDescription>> {
@@ -432,7 +412,7 @@ export function createSecretsService(deps: SecretsDeps) {
         for (const v of await store.listVersions(s.arn)) {
           if (v.stages.length > 0) versionStages[v.versionId] = v.stages;
         }
-        items.push(describeRecord(s, versionStages));
+        items.push(describeRecord(s, versionStages, region));
       }
       return { items, nextToken: page.nextToken };
     },
@@ -545,24 +525,6 @@ export function createSecretsService(deps: SecretsDeps) {
     },
   };
   return service;
-
-  function describeRecord(secret: SecretRecord, versionStages: Record<string, string[]>): SecretDescription {
-    const d: SecretDescription = {
-      arn: secret.arn,
-      name: secret.name,
-      createdAt: secret.createdAt,
-      lastChangedAt: secret.lastChangedAt,
-      tags: secret.tags,
-      versionStages,
-      primaryRegion: region,
-    };
-    if (secret.description !== undefined) d.description = secret.description;
-    if (secret.kmsKeyId !== undefined) d.kmsKeyId = secret.kmsKeyId;
-    if (secret.lastAccessedAt !== undefined) d.lastAccessedAt = secret.lastAccessedAt;
-    if (secret.deletedAt !== undefined) d.deletedAt = secret.deletedAt;
-    if (secret.rotation !== undefined) d.rotation = secret.rotation;
-    return d;
-  }
 }
 
 export type SecretsService = ReturnType<typeof createSecretsService>;

@@ -46,6 +46,8 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     getAccessKey: (...a) => store.getAccessKey(...a),
     listAccessKeys: (...a) => store.listAccessKeys(...a),
     getSetting: (...a) => store.getSetting(...a),
+    getPrincipal: (...a) => store.getPrincipal(...a),
+    listPrincipals: (...a) => store.listPrincipals(...a),
     async transaction(fn) {
       generation++;
       try {

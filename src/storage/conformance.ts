@@ -151,6 +151,44 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
       expect(await store.getSetting("counter")).toBe("20");
     });
 
+    it("stores users and roles, unique by account, kind and name", async () => {
+      const user = {
+        arn: "arn:aws:iam::111122223333:user/dev/alice",
+        accountId: "111122223333",
+        kind: "user" as const,
+        name: "alice",
+        path: "/dev/",
+        id: "AIDAEXAMPLE",
+        createdAt: 5,
+        inlinePolicies: { read: '{"Version":"2012-10-17","Statement":[]}' },
+        tags: [{ key: "team", value: "a" }],
+      };
+      const role = {
+        ...user,
+        arn: "arn:aws:iam::111122223333:role/app",
+        kind: "role" as const,
+        name: "app",
+        path: "/",
+        id: "AROAEXAMPLE",
+        trustPolicy: "{}",
+        maxSessionDuration: 3600,
+      };
+      await store.transaction(async (tx) => {
+        await tx.putPrincipal(user);
+        await tx.putPrincipal(role);
+      });
+      expect(await store.getPrincipal(user.arn)).toEqual(user);
+      expect((await store.listPrincipals("111122223333", "role")).map((p) => p.name)).toEqual(["app"]);
+      expect((await store.listPrincipals("111122223333", "user")).map((p) => p.name)).toEqual(["alice"]);
+      await store.transaction((tx) => tx.putPrincipal({ ...user, inlinePolicies: {} }));
+      expect((await store.getPrincipal(user.arn))?.inlinePolicies).toEqual({});
+      await expect(
+        store.transaction((tx) => tx.putPrincipal({ ...user, arn: "arn:aws:iam::111122223333:user/alice" })),
+      ).rejects.toThrow();
+      await store.transaction((tx) => tx.deletePrincipal(role.arn));
+      expect(await store.getPrincipal(role.arn)).toBeUndefined();
+    });
+
     it("stores keys, aliases, access keys and settings", async () => {
       await store.transaction(async (tx) => {
         await tx.putKey({

@@ -80,6 +80,24 @@ export interface AccessKeyRecord {
   session?: Record<string, unknown>;
 }
 
+/** An IAM user or role. Policies are stored as the JSON text the caller gave. */
+export interface PrincipalRecord {
+  arn: string;
+  accountId: string;
+  kind: "user" | "role";
+  name: string;
+  path: string;
+  /** AIDA... for users, AROA... for roles, as IAM's unique ids look. */
+  id: string;
+  createdAt: number;
+  description?: string;
+  /** Roles: who may assume the role, and the longest session in seconds (3600-43200). */
+  trustPolicy?: string;
+  maxSessionDuration?: number;
+  inlinePolicies: Record<string, string>;
+  tags: Tag[];
+}
+
 /** Reads. Outside a transaction they see only committed data. */
 export interface StoreReader {
   getSecret(arn: string): Promise<SecretRecord | undefined>;
@@ -101,6 +119,9 @@ export interface StoreReader {
   getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
   listAccessKeys(principalArn: string): Promise<AccessKeyRecord[]>;
   getSetting(name: string): Promise<string | undefined>;
+  getPrincipal(arn: string): Promise<PrincipalRecord | undefined>;
+  /** Users and roles of an account, of one kind, ordered by name. */
+  listPrincipals(accountId: string, kind: PrincipalRecord["kind"]): Promise<PrincipalRecord[]>;
 }
 
 /** Writes happen only inside a transaction; reads there see the transaction's own writes. */
@@ -118,6 +139,9 @@ export interface StoreTx extends StoreReader {
   putAccessKey(key: AccessKeyRecord): Promise<void>;
   deleteAccessKey(accessKeyId: string): Promise<void>;
   putSetting(name: string, value: string): Promise<void>;
+  /** Inserts or replaces the principal with this ARN. */
+  putPrincipal(principal: PrincipalRecord): Promise<void>;
+  deletePrincipal(arn: string): Promise<void>;
 }
 
 export interface Store extends StoreReader {

@@ -64,6 +64,14 @@ const steps: string[] = [
      name TEXT PRIMARY KEY,
      value TEXT NOT NULL
    );`,
+  `CREATE TABLE principals (
+     arn TEXT PRIMARY KEY,
+     account_id TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     doc TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX principals_by_name ON principals (account_id, kind, name);`,
 ];
 
 export function migrate(db: Database.Database): void {

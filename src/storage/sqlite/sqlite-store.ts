@@ -4,6 +4,7 @@ import type {
   AccessKeyRecord,
   AliasRecord,
   KeyRecord,
+  PrincipalRecord,
   SecretRecord,
   Store,
   StoreReader,
@@ -166,6 +167,15 @@ function sqliteReader(db: Db): StoreReader {
       const row = sql("SELECT value FROM settings WHERE name = ?").get(name) as Row | undefined;
       return row?.value as string | undefined;
     },
+    async getPrincipal(arn) {
+      const row = sql("SELECT doc FROM principals WHERE arn = ?").get(arn) as Row | undefined;
+      return row && (JSON.parse(row.doc as string) as PrincipalRecord);
+    },
+    async listPrincipals(accountId, kind) {
+      return (
+        sql("SELECT doc FROM principals WHERE account_id = ? AND kind = ? ORDER BY name").all(accountId, kind) as Row[]
+      ).map((r) => JSON.parse(r.doc as string) as PrincipalRecord);
+    },
   };
 }
 
@@ -251,6 +261,15 @@ function sqliteTx(db: Db): StoreTx {
     },
     async deleteAccessKey(accessKeyId) {
       sql("DELETE FROM access_keys WHERE access_key_id = ?").run(accessKeyId);
+    },
+    async putPrincipal(p) {
+      sql(
+        `INSERT INTO principals (arn, account_id, kind, name, doc) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET doc = excluded.doc`,
+      ).run(p.arn, p.accountId, p.kind, p.name, JSON.stringify(p));
+    },
+    async deletePrincipal(arn) {
+      sql("DELETE FROM principals WHERE arn = ?").run(arn);
     },
     async putSetting(name, value) {
       sql(

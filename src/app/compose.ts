@@ -8,7 +8,14 @@ import { createKeyring } from "../crypto/keyring.ts";
 import { loadMasterKey, type MasterKeySource } from "../crypto/master-key.ts";
 import { createServer } from "../server/app.ts";
 import { autoCertificate } from "../server/tls.ts";
-import { createIdentityService, createRootOnlyAuthorizer, type NewAccessKey } from "../services/identity/identity-service.ts";
+import { iamApi } from "../api/iam/iam-handlers.ts";
+import { kmsApi } from "../api/kms/kms-handlers.ts";
+import { stsApi } from "../api/sts/sts-handlers.ts";
+import { createIamService } from "../services/identity/iam-service.ts";
+import { createIdentityService, type NewAccessKey } from "../services/identity/identity-service.ts";
+import { createPolicyAuthorizer } from "../services/identity/policy-authorizer.ts";
+import { createStsService } from "../services/identity/sts-service.ts";
+import { createKeysService } from "../services/keys/keys-service.ts";
 import { createSecretsService } from "../services/secrets/secrets-service.ts";
 import { withReadCache } from "../storage/cached-store.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
@@ -20,6 +27,7 @@ export interface Coffer {
   adminKey?: NewAccessKey;
   identity: ReturnType<typeof createIdentityService>;
   secrets: ReturnType<typeof createSecretsService>;
+  iam: ReturnType<typeof createIamService>;
   config: Config;
   /** Listens; resolves to the URL clients should use. */
   start(): Promise<string>;
@@ -46,8 +54,11 @@ export async function createCoffer(
   const store = withReadCache(openSqliteStore(join(config.dataDir, "coffer.db")));
   const keyring = createKeyring({ store, masterKey, region: config.region, clock });
   const identity = createIdentityService({ store, keyring, clock });
-  const authorizer = createRootOnlyAuthorizer();
-  const secrets = createSecretsService({ store, keyring, authorizer, clock, region: config.region });
+  const authorizer = createPolicyAuthorizer({ store, clock });
+  const keys = createKeysService({ store, keyring, authorizer, clock, region: config.region });
+  const secrets = createSecretsService({ store, keyring, authorizer, keyAccess: keys, clock, region: config.region });
+  const iam = createIamService({ store, identity, authorizer, clock });
+  const sts = createStsService({ store, identity, authorizer, clock });
   const adminKey = await identity.bootstrap(config.accountId);
 
   const https =
@@ -58,7 +69,7 @@ export async function createCoffer(
         : undefined;
   const server = createServer({
     logger,
-    services: [secretsManagerApi(secrets)],
+    services: [secretsManagerApi(secrets), kmsApi(keys), iamApi(iam), stsApi(sts)],
     lookupCredential: identity.lookupCredential,
     region: config.region,
     clock,
@@ -78,6 +89,7 @@ export async function createCoffer(
     adminKey,
     identity,
     secrets,
+    iam,
     config,
     async start() {
       await server.listen({ host: config.host, port: config.port });

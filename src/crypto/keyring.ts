@@ -23,6 +23,11 @@ export interface Keyring {
   seal(key: KeyRecord, plaintext: Buffer, aad: string): Envelope;
   /** Opens an envelope sealed by `seal` with the same `aad`. */
   open(envelope: Envelope, aad: string): Promise<Buffer>;
+  /** A new key: fresh material sealed under the master key (the caller stores it). */
+  newKey(input: { keyId: string; accountId: string; meta: Record<string, unknown> }): KeyRecord;
+  /** KMS Encrypt: seals up to 4 KiB directly under a key's material. */
+  sealWithKey(key: KeyRecord, plaintext: Buffer, aad: string): Buffer;
+  openWithKey(key: KeyRecord, sealed: Buffer, aad: string): Buffer;
   /** Seals a small secret (an access key's secret) directly under the master key. */
   sealWithMaster(plaintext: Buffer, aad: string): { masterKeyId: string; sealed: Buffer };
   openWithMaster(masterKeyId: string, sealed: Buffer, aad: string): Buffer;
@@ -86,20 +91,28 @@ export function createKeyring({ store, masterKey, region, clock }: KeyringDeps):
     return key && key.accountId === accountId ? key : undefined;
   }
 
-  async function createDefaultKey(tx: KeyTx, accountId: string): Promise<KeyRecord> {
-    const existing = await tx.getAlias(accountId, DEFAULT_SECRET_KEY_ALIAS);
-    if (existing) return (await tx.getKey(existing.keyId))!;
-    const keyId = randomUUID();
+  function newKey({ keyId, accountId, meta }: { keyId: string; accountId: string; meta: Record<string, unknown> }): KeyRecord {
     const arn = `arn:aws:kms:${region}:${accountId}:key/${keyId}`;
-    const key: KeyRecord = {
+    return {
       keyId,
       arn,
       accountId,
       createdAt: clock.now(),
       masterKeyId: masterKey.id,
       sealedMaterial: seal(masterKey.key, randomKey(), arn),
-      meta: { description: "Default key that protects my Secrets Manager data", managedBy: "AWS", state: "Enabled" },
+      meta,
     };
+  }
+
+  async function createDefaultKey(tx: KeyTx, accountId: string): Promise<KeyRecord> {
+    const existing = await tx.getAlias(accountId, DEFAULT_SECRET_KEY_ALIAS);
+    if (existing) return (await tx.getKey(existing.keyId))!;
+    const keyId = randomUUID();
+    const key = newKey({
+      keyId,
+      accountId,
+      meta: { description: "Default key that protects my Secrets Manager data", managedBy: "AWS", state: "Enabled" },
+    });
     await tx.putKey(key);
     await tx.putAlias({ accountId, aliasName: DEFAULT_SECRET_KEY_ALIAS, keyId });
     return key;
@@ -138,6 +151,17 @@ export function createKeyring({ store, masterKey, region, clock }: KeyringDeps):
       } finally {
         dataKey.fill(0);
       }
+    },
+
+    newKey,
+
+    sealWithKey(key, plaintext, aad) {
+      // Domain-separated from data-key wrapping, so no KMS ciphertext can ever pass for a wrapped data key.
+      return seal(unwrapMaterial(key), plaintext, `kms\n${key.arn}\n${aad}`);
+    },
+
+    openWithKey(key, sealed, aad) {
+      return open(unwrapMaterial(key), sealed, `kms\n${key.arn}\n${aad}`);
     },
 
     sealWithMaster(plaintext, aad) {

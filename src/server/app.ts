@@ -6,6 +6,7 @@ import { validateInput } from "../api/validate.ts";
 import { CofferError, type ErrorCode } from "../services/errors.ts";
 import type { Credential, Principal } from "../services/identity/identity-types.ts";
 import { decodeInput, parseJsonBody, serializeError, serializeOutput } from "./protocols/aws-json.ts";
+import { decodeQueryInput, parseQueryBody, serializeQueryError, serializeQueryOutput } from "./protocols/aws-query.ts";
 import { authenticate, type CredentialLookup } from "./authenticate.ts";
 
 /** What a handler learns about the request beyond its input. */
@@ -49,8 +50,28 @@ export const protocolErrors: Partial<Record<ErrorCode, { type: string; status: n
   Validation: { type: "ValidationException", status: 400 },
   PayloadTooLarge: { type: "RequestEntityTooLargeException", status: 413 },
   AccessDenied: { type: "AccessDeniedException", status: 400 },
+  ExpiredToken: { type: "ExpiredTokenException", status: 400 },
   Internal: { type: "InternalFailure", status: 500 },
 };
+
+/** The same failures on the Query protocol (IAM, STS), as those services name them. */
+export const queryProtocolErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
+  MissingAuthenticationToken: { type: "MissingAuthenticationToken", status: 403 },
+  IncompleteSignature: { type: "IncompleteSignature", status: 403 },
+  InvalidSignature: { type: "SignatureDoesNotMatch", status: 403 },
+  UnrecognizedClient: { type: "InvalidClientTokenId", status: 403 },
+  ExpiredToken: { type: "ExpiredToken", status: 403 },
+  UnknownOperation: { type: "InvalidAction", status: 400 },
+  Serialization: { type: "MalformedInput", status: 400 },
+  Validation: { type: "ValidationError", status: 400 },
+  PayloadTooLarge: { type: "RequestEntityTooLarge", status: 413 },
+  AccessDenied: { type: "AccessDenied", status: 403 },
+  Internal: { type: "InternalFailure", status: 500 },
+};
+
+function isForm(request: FastifyRequest): boolean {
+  return (request.headers["content-type"] ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded");
+}
 
 const JSON_CONTENT_TYPES = new Set(["application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"]);
 
@@ -71,7 +92,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 
-  const byPrefix = new Map(options.services.map((s) => [s.metadata.targetPrefix!, s]));
+  const byPrefix = new Map(
+    options.services.filter((s) => s.metadata.targetPrefix).map((s) => [s.metadata.targetPrefix!, s]),
+  );
 
   // Every body is read raw: SigV4 hashes the exact bytes, and the codec parses them itself.
   app.removeAllContentTypeParsers();
@@ -91,7 +114,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
     );
   });
 
-  const sendError = (reply: FastifyReply, service: ApiService | undefined, err: unknown) => {
+  const jsonServices = options.services.filter((s) => s.metadata.protocol === "json");
+  const queryServices = options.services.filter((s) => s.metadata.protocol === "query");
+
+  const sendError = (reply: FastifyReply, service: ApiService | undefined, err: unknown, query = false) => {
     let code: ErrorCode = "Internal";
     let message = "An internal error occurred.";
     if (err instanceof CofferError) {
@@ -103,6 +129,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
     } else {
       reply.request.log.error({ err: scrub(err) }, "unexpected error");
     }
+    if (query) {
+      const mapped = service?.errorFor(code) ?? queryProtocolErrors[code] ?? queryProtocolErrors.Internal!;
+      const ns = service?.metadata.xmlNamespace ?? "https://iam.amazonaws.com/doc/2010-05-08/";
+      reply
+        .code(mapped.status)
+        .header("content-type", "text/xml")
+        .send(Buffer.from(serializeQueryError(ns, mapped.status >= 500 ? "Receiver" : "Sender", mapped.type, message, reply.request.id)));
+      return;
+    }
     const mapped = service?.errorFor(code) ?? protocolErrors[code] ?? protocolErrors.Internal!;
     reply
       .code(mapped.status)
@@ -112,28 +147,83 @@ export function createServer(options: ServerOptions): FastifyInstance {
   };
 
   app.setErrorHandler((err, request, reply) => {
-    sendError(reply, serviceOf(request), err);
+    sendError(reply, jsonServiceOf(request), err, isForm(request));
   });
   app.setNotFoundHandler((request, reply) => {
     sendError(reply, undefined, new CofferError("UnknownOperation", `No operation is served at ${request.method} ${request.url}.`));
   });
 
-  function serviceOf(request: FastifyRequest): ApiService | undefined {
+  function jsonServiceOf(request: FastifyRequest): ApiService | undefined {
     const target = request.headers["x-amz-target"];
     return typeof target === "string" ? byPrefix.get(target.slice(0, target.indexOf("."))) : undefined;
+  }
+
+  /** Query-protocol services share one endpoint: the signature's scope names the service, else the Action does. */
+  function queryServiceOf(request: FastifyRequest, action: string): ApiService | undefined {
+    const scope = /Credential=[^/,\s]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(String(request.headers.authorization ?? ""));
+    if (scope) return queryServices.find((s) => s.metadata.signingName === scope[1]);
+    return queryServices.find((s) => Object.hasOwn(s.operations, action));
+  }
+
+  async function run(
+    request: FastifyRequest,
+    service: ApiService,
+    operation: string,
+    body: Buffer,
+    decode: (spec: OperationSpec) => unknown,
+  ): Promise<{ spec: OperationSpec; output: unknown }> {
+    const spec = service.operations[operation];
+    const credential: Credential = await authenticate(
+      { method: request.method, url: request.raw.url ?? "/", headers: request.raw.headersDistinct, body },
+      { service: service.metadata.signingName, region: options.region, now: options.clock.now(), lookup: options.lookupCredential },
+    );
+    const handler = service.handlers[operation];
+    if (!handler) throw new CofferError("UnknownOperation", `The operation ${operation} is not yet supported by Coffer.`);
+    const input = decode(spec);
+    const ctx: RequestContext = {
+      requestId: request.id,
+      sourceIp: request.ip,
+      userAgent: String(request.headers["user-agent"] ?? ""),
+      secureTransport: Boolean(options.https),
+    };
+    const principal = { ...credential.principal, sourceIp: ctx.sourceIp, secureTransport: ctx.secureTransport };
+    return { spec, output: await handler(principal, input, ctx) };
   }
 
   app.get("/health", async () => ({ status: "ok" }));
 
   app.post("/", async (request, reply) => {
+    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    if (isForm(request)) {
+      let service: ApiService | undefined;
+      try {
+        const params = parseQueryBody(body);
+        const action = params.get("Action") ?? "";
+        service = queryServiceOf(request, action);
+        if (!service || !Object.hasOwn(service.operations, action)) {
+          throw new CofferError("UnknownOperation", `Could not find operation ${action || "(no Action)"}.`);
+        }
+        const { spec, output } = await run(request, service, action, body, (spec) => {
+          if (!spec.input) return {};
+          const raw = decodeQueryInput(service!.shapes, spec.input, params);
+          validateInput(service!.shapes, spec.input, raw);
+          return decodeInput(service!.shapes, spec.input, raw);
+        });
+        const ns = service.metadata.xmlNamespace ?? "";
+        reply
+          .header("content-type", "text/xml")
+          .send(Buffer.from(serializeQueryOutput(service.shapes, action, spec, ns, output, request.id)));
+      } catch (err) {
+        sendError(reply, service, err, true);
+      }
+      return reply;
+    }
+
     const target = request.headers["x-amz-target"];
-    const service = serviceOf(request);
-    const dot = typeof target === "string" ? target.indexOf(".") : -1;
-    const operation = dot >= 0 ? (target as string).slice(dot + 1) : "";
-    const spec = service && Object.hasOwn(service.operations, operation) ? service.operations[operation] : undefined;
-    const handler = spec && service!.handlers[operation];
+    const service = jsonServiceOf(request);
+    const operation = typeof target === "string" ? target.slice(target.indexOf(".") + 1) : "";
     try {
-      if (!service || !spec) {
+      if (!service || !Object.hasOwn(service.operations, operation)) {
         throw new CofferError("UnknownOperation", `The operation ${target ?? "(no X-Amz-Target)"} is not known.`);
       }
       const contentType = (request.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
@@ -143,25 +233,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
           `Unsupported Content-Type "${contentType}": send application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}.`,
         );
       }
-      const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-      const credential: Credential = await authenticate(
-        { method: request.method, url: request.raw.url ?? "/", headers: request.raw.headersDistinct, body },
-        { service: service.metadata.signingName, region: options.region, now: options.clock.now(), lookup: options.lookupCredential },
-      );
-      if (!handler) {
-        throw new CofferError("UnknownOperation", `The operation ${operation} is not yet supported by Coffer.`);
-      }
-      const raw = parseJsonBody(body);
-      if (spec.input) validateInput(service.shapes, spec.input, raw);
-      const input = spec.input ? decodeInput(service.shapes, spec.input, raw) : {};
-      const ctx: RequestContext = {
-        requestId: request.id,
-        sourceIp: request.ip,
-        userAgent: String(request.headers["user-agent"] ?? ""),
-        secureTransport: Boolean(options.https),
-      };
-      const output = await handler(credential.principal, input, ctx);
-      reply.header("content-type", "application/x-amz-json-1.1").send(Buffer.from(serializeOutput(service.shapes, spec.output, output)));
+      const { spec, output } = await run(request, service, operation, body, (spec) => {
+        const raw = parseJsonBody(body);
+        if (!spec.input) return {};
+        validateInput(service.shapes, spec.input, raw);
+        return decodeInput(service.shapes, spec.input, raw);
+      });
+      reply
+        .header("content-type", `application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}`)
+        .send(Buffer.from(serializeOutput(service.shapes, spec.output, output)));
     } catch (err) {
       sendError(reply, service, err);
     }

@@ -1,4 +1,6 @@
+import { timingSafeEqual } from "node:crypto";
 import { CofferError } from "../services/errors.ts";
+import { sha256Hex } from "../services/identity/identity-service.ts";
 import type { Credential } from "../services/identity/identity-types.ts";
 import { checkFreshness, parseSignature, SigV4Error, verifySignature, type HttpRequestParts } from "./sigv4/sigv4.ts";
 
@@ -39,7 +41,7 @@ export async function authenticate(
       throw new CofferError("InvalidSignature", `Credential should be scoped to a valid region. This server serves '${opts.region}'.`);
     }
     const credential = await opts.lookup(sig.accessKeyId);
-    if (!credential || (credential.sessionToken ?? undefined) !== (sig.sessionToken ?? undefined)) {
+    if (!credential || !sessionTokenMatches(credential, sig.sessionToken)) {
       throw new CofferError("UnrecognizedClient", "The security token included in the request is invalid.");
     }
     if (!verifySignature(parts, sig, credential.secretAccessKey)) {
@@ -50,7 +52,14 @@ export async function authenticate(
     }
     return credential;
   } catch (err) {
-    if (err instanceof SigV4Error) throw new CofferError(err.code, err.message);
+    if (err instanceof SigV4Error) throw new CofferError(err.code, (err as Error).message);
     throw err;
   }
+}
+
+/** Temporary credentials need their session token; long-term keys must not carry one. */
+function sessionTokenMatches(credential: Credential, token: string | undefined): boolean {
+  if (credential.sessionTokenHash === undefined) return token === undefined;
+  if (token === undefined) return false;
+  return timingSafeEqual(Buffer.from(sha256Hex(token)), Buffer.from(credential.sessionTokenHash));
 }

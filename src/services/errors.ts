@@ -21,6 +21,14 @@ export type ErrorCode =
   | "InvalidSignature"
   | "UnrecognizedClient"
   | "PayloadTooLarge"
+  | "MalformedPolicy" // a policy document is not valid JSON or breaks the grammar
+  | "PublicPolicy" // a resource policy would grant public access while that is blocked
+  | "Conflict" // the resource still has dependents (e.g. a user with access keys)
+  | "ExpiredToken" // temporary credentials past their expiry
+  | "Disabled" // a key is disabled
+  | "InvalidAliasName"
+  | "IncorrectKey" // the key named does not match the one that encrypted the ciphertext
+  | "InvalidState" // a key or resource is in a state that forbids the operation (disabled, pending deletion)
   | "Internal";
 
 export class CofferError extends Error {

@@ -1,7 +1,7 @@
 import type { Store, StoreReader } from "./store.ts";
 
 /** The reads that sit on the GetSecretValue path and are worth keeping in memory. */
-const CACHED = ["getSecret", "getSecretByName", "getVersion", "getVersionByStage", "getKey", "getAlias"] as const;
+const CACHED = ["getSecret", "getSecretByName", "getVersion", "getVersionByStage", "getKey", "getAlias", "getPrincipal"] as const;
 type CachedRead = (typeof CACHED)[number];
 
 /**
@@ -38,6 +38,7 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     getVersionByStage: reads.getVersionByStage,
     getKey: reads.getKey,
     getAlias: reads.getAlias,
+    getPrincipal: reads.getPrincipal,
     listSecrets: (...a) => store.listSecrets(...a),
     listSecretsDueForPurge: (...a) => store.listSecretsDueForPurge(...a),
     listVersions: (...a) => store.listVersions(...a),
@@ -46,7 +47,6 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     getAccessKey: (...a) => store.getAccessKey(...a),
     listAccessKeys: (...a) => store.listAccessKeys(...a),
     getSetting: (...a) => store.getSetting(...a),
-    getPrincipal: (...a) => store.getPrincipal(...a),
     listPrincipals: (...a) => store.listPrincipals(...a),
     async transaction(fn) {
       generation++;

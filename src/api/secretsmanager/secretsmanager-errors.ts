@@ -24,6 +24,14 @@ export const secretsManagerErrors: Record<ErrorCode, { type: string; status: num
   InvalidSignature: { type: "InvalidSignatureException", status: 400 },
   UnrecognizedClient: { type: "UnrecognizedClientException", status: 400 },
   PayloadTooLarge: { type: "RequestEntityTooLargeException", status: 413 },
+  MalformedPolicy: { type: "MalformedPolicyDocumentException", status: 400 },
+  PublicPolicy: { type: "PublicPolicyException", status: 400 },
+  Conflict: { type: "InvalidRequestException", status: 400 },
+  ExpiredToken: { type: "ExpiredTokenException", status: 400 },
+  InvalidState: { type: "InvalidRequestException", status: 400 },
+  Disabled: { type: "InvalidRequestException", status: 400 },
+  InvalidAliasName: { type: "InvalidParameterException", status: 400 },
+  IncorrectKey: { type: "InvalidParameterException", status: 400 },
   Internal: { type: "InternalServiceError", status: 500 },
 };
 

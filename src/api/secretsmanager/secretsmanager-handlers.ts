@@ -216,6 +216,33 @@ export function secretsManagerApi(secrets: SecretsService): ApiService {
       await secrets.untag(p, { secretId: i.SecretId, tagKeys: i.TagKeys });
     },
 
+    async PutResourcePolicy(p, i: T.PutResourcePolicyRequest): Promise<T.PutResourcePolicyResponse> {
+      const r = await secrets.putResourcePolicy(p, {
+        secretId: i.SecretId,
+        policy: i.ResourcePolicy,
+        blockPublicPolicy: i.BlockPublicPolicy,
+      });
+      return { ARN: r.arn, Name: r.name };
+    },
+
+    async GetResourcePolicy(p, i: T.GetResourcePolicyRequest): Promise<T.GetResourcePolicyResponse> {
+      const r = await secrets.getResourcePolicy(p, { secretId: i.SecretId });
+      return { ARN: r.arn, Name: r.name, ResourcePolicy: r.policy };
+    },
+
+    async DeleteResourcePolicy(p, i: T.DeleteResourcePolicyRequest): Promise<T.DeleteResourcePolicyResponse> {
+      const r = await secrets.deleteResourcePolicy(p, { secretId: i.SecretId });
+      return { ARN: r.arn, Name: r.name };
+    },
+
+    async ValidateResourcePolicy(p, i: T.ValidateResourcePolicyRequest): Promise<T.ValidateResourcePolicyResponse> {
+      const r = await secrets.validateResourcePolicy(p, { secretId: i.SecretId, policy: i.ResourcePolicy });
+      return {
+        PolicyValidationPassed: r.passed,
+        ValidationErrors: r.errors.map((e) => ({ CheckName: e.checkName, ErrorMessage: e.message })),
+      };
+    },
+
     async GetRandomPassword(p, i: T.GetRandomPasswordRequest): Promise<T.GetRandomPasswordResponse> {
       const password = await secrets.randomPassword(p, {
         length: i.PasswordLength,

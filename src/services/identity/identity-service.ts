@@ -1,13 +1,27 @@
-import { randomBytes, randomInt } from "node:crypto";
+import { createHash, randomBytes, randomInt } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
 import type { AccessKeyRecord, Store } from "../../storage/store.ts";
 import { CofferError } from "../errors.ts";
-import type { AuthorizationRequest, Authorizer, Credential, Principal } from "./identity-types.ts";
+import type { Credential, Principal } from "./identity-types.ts";
 
 const BOOTSTRAP_SETTING = "identity.bootstrapped";
 const KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /** How long a looked-up credential is trusted before the store is asked again (bounds staleness across nodes). */
 const CREDENTIAL_CACHE_MS = 5_000;
+
+/** What an assumed-role session's temporary key remembers. */
+export interface SessionInfo {
+  roleArn: string;
+  roleId: string;
+  sessionName: string;
+  tags?: { key: string; value: string }[];
+  /** SHA-256 (hex) of the session token; the token itself is never stored. */
+  tokenHash: string;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
 
 export interface NewAccessKey {
   accessKeyId: string;
@@ -38,7 +52,7 @@ function newSecretAccessKey(): string {
 }
 
 export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
-  const cache = new Map<string, { credential: Credential | undefined; until: number }>();
+  const cache = new Map<string, { credential: Credential | undefined; expiresAt?: number; until: number }>();
 
   async function createAccessKey(principal: Omit<Principal, "accessKeyId">): Promise<NewAccessKey> {
     const accessKeyId = newAccessKeyId("AKIA");
@@ -63,7 +77,14 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
       : record.principalArn.includes(":assumed-role/")
         ? "assumed-role"
         : "user";
-    return { arn: record.principalArn, accountId: record.accountId, accessKeyId: record.accessKeyId, kind };
+    const principal: Principal = { arn: record.principalArn, accountId: record.accountId, accessKeyId: record.accessKeyId, kind };
+    const session = record.session as SessionInfo | undefined;
+    if (session) {
+      principal.roleArn = session.roleArn;
+      principal.sessionName = session.sessionName;
+      principal.sessionTags = session.tags;
+    }
+    return principal;
   }
 
   return {
@@ -80,22 +101,61 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
 
     createAccessKey,
 
-    /** The active credential for an access key id, or undefined (unknown, inactive or expired). */
+    /**
+     * The active credential for an access key id, or undefined (unknown or
+     * inactive). Temporary credentials past their expiry are ExpiredToken.
+     */
     async lookupCredential(accessKeyId: string): Promise<Credential | undefined> {
       const now = clock.now();
       const hit = cache.get(accessKeyId);
-      if (hit && hit.until > now) return hit.credential;
-      const record = await store.getAccessKey(accessKeyId);
       let credential: Credential | undefined;
-      if (record && record.status === "Active" && (record.expiresAt === undefined || record.expiresAt > now)) {
-        const secret = keyring.openWithMaster(record.masterKeyId, record.sealedSecret, accessKeyId);
-        credential = { principal: principalOf(record), secretAccessKey: secret.toString() };
+      let expiresAt: number | undefined;
+      if (hit && hit.until > now) {
+        ({ credential, expiresAt } = hit);
+      } else {
+        const record = await store.getAccessKey(accessKeyId);
+        if (record && record.status === "Active") {
+          const secret = keyring.openWithMaster(record.masterKeyId, record.sealedSecret, accessKeyId);
+          credential = { principal: principalOf(record), secretAccessKey: secret.toString() };
+          const session = record.session as SessionInfo | undefined;
+          if (session) credential.sessionTokenHash = session.tokenHash;
+        }
+        expiresAt = record?.expiresAt;
+        if (cache.size > 10_000) cache.clear();
+        cache.set(accessKeyId, { credential, expiresAt, until: now + CREDENTIAL_CACHE_MS });
       }
-      let until = now + CREDENTIAL_CACHE_MS;
-      if (record?.expiresAt !== undefined) until = Math.min(until, record.expiresAt);
-      if (cache.size > 10_000) cache.clear();
-      cache.set(accessKeyId, { credential, until });
+      if (credential && expiresAt !== undefined && expiresAt <= now) {
+        throw new CofferError("ExpiredToken", "The security token included in the request is expired");
+      }
       return credential;
+    },
+
+    /** Temporary credentials for an assumed-role session, valid until `expiresAt`. */
+    async createSessionKey(input: {
+      accountId: string;
+      sessionArn: string;
+      expiresAt: number;
+      session: Omit<SessionInfo, "tokenHash">;
+    }): Promise<NewAccessKey & { sessionToken: string }> {
+      const accessKeyId = newAccessKeyId("ASIA");
+      const secretAccessKey = newSecretAccessKey();
+      const sessionToken = randomBytes(96).toString("base64");
+      const { masterKeyId, sealed } = keyring.sealWithMaster(Buffer.from(secretAccessKey), accessKeyId);
+      const session: SessionInfo = { ...input.session, tokenHash: sha256Hex(sessionToken) };
+      await store.transaction((tx) =>
+        tx.putAccessKey({
+          accessKeyId,
+          principalArn: input.sessionArn,
+          accountId: input.accountId,
+          status: "Active",
+          createdAt: clock.now(),
+          masterKeyId,
+          sealedSecret: sealed,
+          expiresAt: input.expiresAt,
+          session: session as unknown as Record<string, unknown>,
+        }),
+      );
+      return { accessKeyId, secretAccessKey, sessionToken, principalArn: input.sessionArn };
     },
 
     /** Forget cached credentials, e.g. after a key was deactivated on this node. */
@@ -107,21 +167,3 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
 }
 
 export type IdentityService = ReturnType<typeof createIdentityService>;
-
-/**
- * Until identity and resource policies exist, an account's root (the
- * administrator key) may do everything in its own account, and nobody else
- * anything; the denial reads as AWS words it.
- */
-export function createRootOnlyAuthorizer(): Authorizer {
-  return {
-    async authorize({ principal, action, resource }: AuthorizationRequest) {
-      const sameAccount = resource === "*" || resource.split(":")[4] === principal.accountId;
-      if (principal.kind === "root" && sameAccount) return;
-      throw new CofferError(
-        "AccessDenied",
-        `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`,
-      );
-    },
-  };
-}

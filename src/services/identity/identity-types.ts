@@ -5,13 +5,21 @@ export interface Principal {
   accountId: string;
   accessKeyId: string;
   kind: "root" | "user" | "assumed-role";
+  /** Assumed-role sessions: the role, the session's name and its tags. */
+  roleArn?: string;
+  sessionName?: string;
+  sessionTags?: { key: string; value: string }[];
+  /** Facts of the current request, added by the server for policy conditions. */
+  sourceIp?: string;
+  secureTransport?: boolean;
 }
 
 /** A verified caller's key material, as the SigV4 check needs it. */
 export interface Credential {
   principal: Principal;
   secretAccessKey: string;
-  sessionToken?: string;
+  /** Temporary credentials: SHA-256 (hex) of the session token the request must carry. */
+  sessionTokenHash?: string;
 }
 
 export interface AuthorizationRequest {
@@ -22,6 +30,10 @@ export interface AuthorizationRequest {
   resource: string;
   /** Condition keys and their values (aws:SourceIp, secretsmanager:VersionStage, ...). */
   context?: Record<string, string | string[] | undefined>;
+  /** The resource's own policy (a secret's resource policy, a key policy, a role's trust policy). */
+  resourcePolicy?: string;
+  /** How the resource policy combines with identity policies: secrets (default), KMS keys, role trust. */
+  mode?: "default" | "key" | "trust";
 }
 
 /** Decides whether a request may proceed; throws CofferError("AccessDenied") if not. */

@@ -8,7 +8,8 @@ import { loadMasterKey } from "../../crypto/master-key.ts";
 import { openSqliteStore } from "../../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../../storage/store.ts";
 import { CofferError } from "../errors.ts";
-import { createRootOnlyAuthorizer } from "../identity/identity-service.ts";
+import { createPolicyAuthorizer } from "../identity/policy-authorizer.ts";
+import { createKeysService } from "../keys/keys-service.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import { createSecretsService, type SecretsService } from "./secrets-service.ts";
 
@@ -26,7 +27,9 @@ beforeEach(async () => {
   const clock = { now: () => now };
   const masterKey = await loadMasterKey({ kind: "env", base64: randomBytes(32).toString("base64") });
   const keyring = createKeyring({ store, masterKey, region: "us-east-1", clock });
-  secrets = createSecretsService({ store, keyring, authorizer: createRootOnlyAuthorizer(), clock, region: "us-east-1" });
+  const authorizer = createPolicyAuthorizer({ store, clock });
+  const keyAccess = createKeysService({ store, keyring, authorizer, clock, region: "us-east-1" });
+  secrets = createSecretsService({ store, keyring, authorizer, keyAccess, clock, region: "us-east-1" });
 });
 afterEach(async () => {
   await store.close();

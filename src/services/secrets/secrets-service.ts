@@ -4,6 +4,9 @@ import { randomPassword, type PasswordOptions } from "../../crypto/password.ts";
 import type { SecretRecord, Store, StoreTx, VersionRecord } from "../../storage/store.ts";
 import { CofferError } from "../errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
+import type { KeysService } from "../keys/keys-service.ts";
+import { isPublicPolicy, parsePolicy, validatePolicy } from "../../policy/policy-parse.ts";
+import { PolicyError } from "../../policy/policy-types.ts";
 import {
   DAY_MS,
   NAME_PATTERN,
@@ -45,12 +48,23 @@ export interface SecretsDeps {
   store: Store;
   keyring: Keyring;
   authorizer: Authorizer;
+  /** Reading or writing a value also needs permission on its KMS key. */
+  keyAccess: Pick<KeysService, "checkSecretKeyUse">;
   clock: { now(): number };
   region: string;
 }
 
+function parsePolicyOrThrow(text: string) {
+  try {
+    return parsePolicy(text, "resource");
+  } catch (err) {
+    if (err instanceof PolicyError) throw new CofferError("MalformedPolicy", err.message);
+    throw err;
+  }
+}
+
 export function createSecretsService(deps: SecretsDeps) {
-  const { store, keyring, authorizer, clock, region } = deps;
+  const { store, keyring, authorizer, keyAccess, clock, region } = deps;
 
   /** Resolves a name, full ARN or partial ARN (no random suffix) to a secret the caller's account can name. */
   async function find(reader: Pick<Store, "getSecret" | "getSecretByName">, principal: Principal, secretId: string) {
@@ -84,11 +98,21 @@ export function createSecretsService(deps: SecretsDeps) {
       await authorizer.authorize({ principal, action, resource, context: { "secretsmanager:SecretId": resource } });
       throw new CofferError("NotFound", messages.notFound);
     }
+    const context: Record<string, string | undefined> = {
+      "secretsmanager:SecretId": secret.arn,
+      "secretsmanager:Name": secret.name,
+      "secretsmanager:KmsKeyId": secret.kmsKeyId,
+    };
+    for (const t of secret.tags) {
+      context[`secretsmanager:ResourceTag/${t.key}`] = t.value;
+      context[`aws:ResourceTag/${t.key}`] = t.value;
+    }
     await authorizer.authorize({
       principal,
       action,
       resource: secret.arn,
-      context: { "secretsmanager:SecretId": secret.arn, "secretsmanager:Name": secret.name, ...opts.context },
+      resourcePolicy: secret.resourcePolicy,
+      context: { ...context, ...opts.context },
     });
     if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", messages.markedForDeletion);
     return secret;
@@ -114,6 +138,7 @@ export function createSecretsService(deps: SecretsDeps) {
 
   /** Writes the secret and, when a value is given, a new AWSCURRENT version of it. */
   async function saveWithValue(
+    principal: Principal,
     tx: StoreTx,
     secret: SecretRecord,
     value: SecretValue | undefined,
@@ -121,7 +146,7 @@ export function createSecretsService(deps: SecretsDeps) {
   ): Promise<VersionedRef> {
     await tx.putSecret(secret);
     const ref: VersionedRef = { arn: secret.arn, name: secret.name };
-    if (value) ref.versionId = (await addVersion(tx, secret, value, [AWSCURRENT], token)).versionId;
+    if (value) ref.versionId = (await addVersion(principal, tx, secret, value, [AWSCURRENT], token)).versionId;
     return ref;
   }
 
@@ -132,6 +157,7 @@ export function createSecretsService(deps: SecretsDeps) {
    * value is a no-op; with another value it is refused.
    */
   async function addVersion(
+    principal: Principal,
     tx: StoreTx,
     secret: SecretRecord,
     value: SecretValue,
@@ -150,6 +176,7 @@ export function createSecretsService(deps: SecretsDeps) {
       );
     }
     const key = await keyring.resolve(secret.accountId, secret.kmsKeyId, tx);
+    await keyAccess.checkSecretKeyUse(principal, key, secret.arn, "kms:GenerateDataKey");
     const envelope = keyring.seal(key, encodeValue(value), aad);
     const now = clock.now();
     const record: VersionRecord = {
@@ -186,7 +213,11 @@ export function createSecretsService(deps: SecretsDeps) {
     return [...merged].map(([key, value]) => ({ key, value }));
   }
 
-  async function readValue(secret: SecretRecord, input: Omit<GetValueInput, "secretId">): Promise<SecretVersionValue> {
+  async function readValue(
+    principal: Principal,
+    secret: SecretRecord,
+    input: Omit<GetValueInput, "secretId">,
+  ): Promise<SecretVersionValue> {
     let version: VersionRecord | undefined;
     if (input.versionId !== undefined) {
       version = await store.getVersion(secret.arn, input.versionId);
@@ -203,6 +234,7 @@ export function createSecretsService(deps: SecretsDeps) {
           : `staging label: ${input.versionStage ?? AWSCURRENT}`;
       throw new CofferError("NotFound", `Secrets Manager can't find the specified secret value for ${what}`);
     }
+    await keyAccess.checkSecretKeyUse(principal, version.keyArn, secret.arn, "kms:Decrypt");
     const plaintext = await keyring.open(
       { keyArn: version.keyArn, wrappedDataKey: version.wrappedDataKey!, sealedValue: version.sealedValue! },
       versionAad(secret.arn, version.versionId),
@@ -282,7 +314,7 @@ export function createSecretsService(deps: SecretsDeps) {
         };
         if (input.description !== undefined) secret.description = input.description;
         if (input.kmsKeyId !== undefined) secret.kmsKeyId = input.kmsKeyId;
-        return saveWithValue(tx, secret, input.value, input.clientRequestToken);
+        return saveWithValue(principal, tx, secret, input.value, input.clientRequestToken);
       });
     },
 
@@ -290,7 +322,7 @@ export function createSecretsService(deps: SecretsDeps) {
       const secret = await load(store, principal, input.secretId, "secretsmanager:GetSecretValue", {
         context: { "secretsmanager:VersionId": input.versionId, "secretsmanager:VersionStage": input.versionStage },
       });
-      return readValue(secret, input);
+      return readValue(principal, secret, input);
     },
 
     async batchGetValue(principal: Principal, input: BatchGetInput): Promise<BatchGetResult> {
@@ -324,7 +356,7 @@ export function createSecretsService(deps: SecretsDeps) {
       stages.forEach(checkStage);
       return store.transaction(async (tx) => {
         const secret = await load(tx, principal, input.secretId, "secretsmanager:PutSecretValue");
-        const v = await addVersion(tx, secret, input.value, stages, input.clientRequestToken);
+        const v = await addVersion(principal, tx, secret, input.value, stages, input.clientRequestToken);
         return { arn: secret.arn, name: secret.name, versionId: v.versionId, stages: v.stages };
       });
     },
@@ -338,7 +370,7 @@ export function createSecretsService(deps: SecretsDeps) {
         secret = { ...secret, lastChangedAt: clock.now() };
         if (input.description !== undefined) secret.description = input.description;
         if (input.kmsKeyId !== undefined) secret.kmsKeyId = input.kmsKeyId;
-        return saveWithValue(tx, secret, input.value, input.clientRequestToken);
+        return saveWithValue(principal, tx, secret, input.value, input.clientRequestToken);
       });
     },
 
@@ -517,6 +549,62 @@ export function createSecretsService(deps: SecretsDeps) {
         });
       }
       return due.length;
+    },
+
+    async putResourcePolicy(
+      principal: Principal,
+      input: { secretId: string; policy: string; blockPublicPolicy?: boolean },
+    ): Promise<SecretRef> {
+      const parsed = parsePolicyOrThrow(input.policy);
+      return store.transaction(async (tx) => {
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:PutResourcePolicy", {
+          context: { "secretsmanager:BlockPublicPolicy": String(Boolean(input.blockPublicPolicy)) },
+        });
+        if (input.blockPublicPolicy && isPublicPolicy(parsed, secret.accountId)) {
+          throw new CofferError(
+            "PublicPolicy",
+            "This resource policy contains a statement that grants public access (a principal of \"*\" without a condition that limits it to your accounts), and BlockPublicPolicy is set.",
+          );
+        }
+        await tx.putSecret({ ...secret, resourcePolicy: input.policy, lastChangedAt: clock.now() });
+        return { arn: secret.arn, name: secret.name };
+      });
+    },
+
+    async getResourcePolicy(principal: Principal, input: { secretId: string }): Promise<SecretRef & { policy?: string }> {
+      const secret = await load(store, principal, input.secretId, "secretsmanager:GetResourcePolicy", { allowDeleted: true });
+      return { arn: secret.arn, name: secret.name, policy: secret.resourcePolicy };
+    },
+
+    async deleteResourcePolicy(principal: Principal, input: { secretId: string }): Promise<SecretRef> {
+      return store.transaction(async (tx) => {
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:DeleteResourcePolicy");
+        const { resourcePolicy: _gone, ...rest } = secret;
+        await tx.putSecret({ ...rest, lastChangedAt: clock.now() });
+        return { arn: secret.arn, name: secret.name };
+      });
+    },
+
+    /** Checks a policy's grammar; invalid JSON is MalformedPolicyDocument, other problems are listed. */
+    async validateResourcePolicy(
+      principal: Principal,
+      input: { secretId?: string; policy: string },
+    ): Promise<{ passed: boolean; errors: { checkName: string; message: string }[] }> {
+      if (input.secretId !== undefined) {
+        await load(store, principal, input.secretId, "secretsmanager:ValidateResourcePolicy", { allowDeleted: true });
+      } else {
+        await authorizer.authorize({ principal, action: "secretsmanager:ValidateResourcePolicy", resource: "*" });
+      }
+      try {
+        JSON.parse(input.policy);
+      } catch {
+        throw new CofferError("MalformedPolicy", "The resource policy is not valid JSON.");
+      }
+      const errors = validatePolicy(input.policy, "resource").map((p) => ({
+        checkName: "SYNTAX_CHECKING",
+        message: p.path ? `${p.path}: ${p.message}` : p.message,
+      }));
+      return { passed: errors.length === 0, errors };
     },
 
     async randomPassword(principal: Principal, options: PasswordOptions): Promise<string> {

@@ -1,0 +1,46 @@
+import type { ApiService, Handler } from "../../server/app.ts";
+import { queryProtocolErrors } from "../../server/app.ts";
+import type { ErrorCode } from "../../services/errors.ts";
+import type { StsService } from "../../services/identity/sts-service.ts";
+import { metadata, operations } from "./generated/operations.ts";
+import { shapes } from "./generated/shapes.ts";
+import type * as T from "./generated/types.ts";
+
+const stsErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
+  MalformedPolicy: { type: "MalformedPolicyDocument", status: 400 },
+  InvalidParameter: { type: "ValidationError", status: 400 },
+};
+
+export function stsError(code: ErrorCode): { type: string; status: number } {
+  return stsErrors[code] ?? queryProtocolErrors[code] ?? queryProtocolErrors.Internal!;
+}
+
+/** STS over the Query protocol: AssumeRole and GetCallerIdentity. */
+export function stsApi(sts: StsService): ApiService {
+  const handlers: Record<string, Handler> = {
+    async AssumeRole(p, i: T.AssumeRoleRequest): Promise<T.AssumeRoleResponse> {
+      const r = await sts.assumeRole(p, {
+        roleArn: i.RoleArn,
+        roleSessionName: i.RoleSessionName,
+        durationSeconds: i.DurationSeconds,
+        tags: i.Tags?.map((t) => ({ key: t.Key, value: t.Value })),
+        externalId: i.ExternalId,
+      });
+      return {
+        Credentials: {
+          AccessKeyId: r.accessKeyId,
+          SecretAccessKey: r.secretAccessKey,
+          SessionToken: r.sessionToken,
+          Expiration: new Date(r.expiration),
+        },
+        AssumedRoleUser: { Arn: r.assumedRoleArn, AssumedRoleId: r.assumedRoleId },
+        PackedPolicySize: 0,
+      };
+    },
+    async GetCallerIdentity(p): Promise<T.GetCallerIdentityResponse> {
+      const who = await sts.callerIdentity(p);
+      return { Account: who.account, Arn: who.arn, UserId: who.userId };
+    },
+  };
+  return { metadata, shapes, operations, handlers, errorFor: stsError };
+}

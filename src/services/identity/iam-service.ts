@@ -1,0 +1,299 @@
+import { randomInt } from "node:crypto";
+import { parsePolicy } from "../../policy/policy-parse.ts";
+import { PolicyError } from "../../policy/policy-types.ts";
+import type { PrincipalRecord, Store, StoreTx, Tag } from "../../storage/store.ts";
+import { CofferError } from "../errors.ts";
+import type { IdentityService } from "./identity-service.ts";
+import type { Authorizer, Principal } from "./identity-types.ts";
+
+/**
+ * IAM users, roles, their access keys and inline policies, per account. The
+ * account root (the administrator key) is not a stored principal: it may do
+ * everything in its account unless a policy explicitly denies it.
+ */
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const MAX_KEYS_PER_USER = 2;
+const MAX_POLICY_CHARS = { user: 2048, role: 10240 };
+const MAX_TAGS = 50;
+
+export type PrincipalKind = PrincipalRecord["kind"];
+
+export interface AccessKeyInfo {
+  accessKeyId: string;
+  userName: string;
+  status: "Active" | "Inactive";
+  createdAt: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  marker?: string;
+}
+
+interface IamDeps {
+  store: Store;
+  identity: IdentityService;
+  authorizer: Authorizer;
+  clock: { now(): number };
+}
+
+export function principalArn(accountId: string, kind: PrincipalKind, path: string, name: string): string {
+  return `arn:aws:iam::${accountId}:${kind}${path}${name}`;
+}
+
+function uniqueId(kind: PrincipalKind): string {
+  let id = kind === "user" ? "AIDA" : "AROA";
+  for (let i = 0; i < 17; i++) id += BASE32[randomInt(BASE32.length)];
+  return id;
+}
+
+function checkPath(path: string): void {
+  if (!/^\/([\x21-\x7e]*\/)?$/.test(path) || path.length > 512) {
+    throw new CofferError("InvalidParameter", "The specified value for path is invalid. It must begin and end with / and contain only printable ASCII characters.");
+  }
+}
+
+function checkPolicyText(text: string, kind: "identity" | "trust"): void {
+  try {
+    parsePolicy(text, kind);
+  } catch (err) {
+    if (err instanceof PolicyError) throw new CofferError("MalformedPolicy", err.message);
+    throw err;
+  }
+}
+
+function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
+  const merged = new Map(existing.map((t) => [t.key, t.value]));
+  for (const t of added) merged.set(t.key, t.value);
+  if (merged.size > MAX_TAGS) throw new CofferError("LimitExceeded", `A user or role can have at most ${MAX_TAGS} tags.`);
+  return [...merged].map(([key, value]) => ({ key, value }));
+}
+
+const noun = (kind: PrincipalKind) => (kind === "user" ? "user" : "role");
+
+function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
+  const start = marker ? Number.parseInt(Buffer.from(marker, "base64url").toString(), 10) : 0;
+  if (!Number.isSafeInteger(start) || start < 0) throw new CofferError("InvalidParameter", "Invalid Marker.");
+  const page: Page<T> = { items: items.slice(start, start + maxItems) };
+  if (start + maxItems < items.length) page.marker = Buffer.from(String(start + maxItems)).toString("base64url");
+  return page;
+}
+
+export function createIamService({ store, identity, authorizer, clock }: IamDeps) {
+  async function authorize(caller: Principal, action: string, kind: PrincipalKind, name: string, path = "/") {
+    await authorizer.authorize({
+      principal: caller,
+      action,
+      resource: principalArn(caller.accountId, kind, path, name),
+    });
+  }
+
+  async function mustGet(reader: Pick<Store, "listPrincipals">, accountId: string, kind: PrincipalKind, name: string) {
+    const found = (await reader.listPrincipals(accountId, kind)).find((p) => p.name === name);
+    if (!found) throw new CofferError("NotFound", `The ${noun(kind)} with name ${name} cannot be found.`);
+    return found;
+  }
+
+  async function create(
+    caller: Principal,
+    kind: PrincipalKind,
+    input: { name: string; path?: string; tags?: Tag[]; description?: string; trustPolicy?: string; maxSessionDuration?: number },
+  ): Promise<PrincipalRecord> {
+    const path = input.path ?? "/";
+    checkPath(path);
+    await authorize(caller, kind === "user" ? "iam:CreateUser" : "iam:CreateRole", kind, input.name, path);
+    if (input.trustPolicy !== undefined) checkPolicyText(input.trustPolicy, "trust");
+    const maxSessionDuration = input.maxSessionDuration ?? (kind === "role" ? 3600 : undefined);
+    if (maxSessionDuration !== undefined && (maxSessionDuration < 3600 || maxSessionDuration > 43200)) {
+      throw new CofferError("InvalidParameter", "MaxSessionDuration must be between 3600 and 43200 seconds.");
+    }
+    return store.transaction(async (tx) => {
+      const all = await tx.listPrincipals(caller.accountId, kind);
+      // IAM names are unique per account regardless of case.
+      if (all.some((p) => p.name.toLowerCase() === input.name.toLowerCase())) {
+        throw new CofferError("AlreadyExists", `${kind === "user" ? "User" : "Role"} with name ${input.name} already exists.`);
+      }
+      const record: PrincipalRecord = {
+        arn: principalArn(caller.accountId, kind, path, input.name),
+        accountId: caller.accountId,
+        kind,
+        name: input.name,
+        path,
+        id: uniqueId(kind),
+        createdAt: clock.now(),
+        inlinePolicies: {},
+        tags: mergeTags([], input.tags ?? []),
+      };
+      if (input.description !== undefined) record.description = input.description;
+      if (input.trustPolicy !== undefined) record.trustPolicy = input.trustPolicy;
+      if (maxSessionDuration !== undefined) record.maxSessionDuration = maxSessionDuration;
+      await tx.putPrincipal(record);
+      return record;
+    });
+  }
+
+  /** The user a key operation is about: the named one, or the caller itself (a user, or root). */
+  async function keyOwner(reader: StoreTx | Store, caller: Principal, userName: string | undefined) {
+    if (userName !== undefined) return mustGet(reader, caller.accountId, "user", userName);
+    if (caller.kind === "user") return mustGet(reader, caller.accountId, "user", caller.arn.split("/").pop()!);
+    if (caller.kind === "root") return undefined;
+    throw new CofferError("InvalidParameter", "Must specify userName when calling with non-User credentials");
+  }
+
+  const ownerArn = (caller: Principal, owner: PrincipalRecord | undefined) => owner?.arn ?? `arn:aws:iam::${caller.accountId}:root`;
+
+  return {
+    create,
+
+    async get(caller: Principal, kind: PrincipalKind, name: string | undefined): Promise<PrincipalRecord> {
+      if (name === undefined) {
+        if (kind === "user" && caller.kind === "user") name = caller.arn.split("/").pop()!;
+        else throw new CofferError("InvalidParameter", `Must specify ${kind === "user" ? "userName" : "roleName"}.`);
+      }
+      const found = await mustGet(store, caller.accountId, kind, name);
+      await authorize(caller, kind === "user" ? "iam:GetUser" : "iam:GetRole", kind, name, found.path);
+      return found;
+    },
+
+    async list(caller: Principal, kind: PrincipalKind, input: { pathPrefix?: string; marker?: string; maxItems?: number }) {
+      await authorizer.authorize({
+        principal: caller,
+        action: kind === "user" ? "iam:ListUsers" : "iam:ListRoles",
+        resource: principalArn(caller.accountId, kind, "/", "*"),
+      });
+      const all = (await store.listPrincipals(caller.accountId, kind)).filter((p) => p.path.startsWith(input.pathPrefix ?? "/"));
+      return paginate(all, input.maxItems, input.marker);
+    },
+
+    async remove(caller: Principal, kind: PrincipalKind, name: string): Promise<void> {
+      await store.transaction(async (tx) => {
+        const found = await mustGet(tx, caller.accountId, kind, name);
+        await authorize(caller, kind === "user" ? "iam:DeleteUser" : "iam:DeleteRole", kind, name, found.path);
+        if (Object.keys(found.inlinePolicies).length > 0) {
+          throw new CofferError("Conflict", `Cannot delete entity, must delete policies first.`);
+        }
+        if (kind === "user" && (await tx.listAccessKeys(found.arn)).length > 0) {
+          throw new CofferError("Conflict", "Cannot delete entity, must delete access keys first.");
+        }
+        await tx.deletePrincipal(found.arn);
+      });
+    },
+
+    async updateTrustPolicy(caller: Principal, roleName: string, document: string): Promise<void> {
+      checkPolicyText(document, "trust");
+      await store.transaction(async (tx) => {
+        const role = await mustGet(tx, caller.accountId, "role", roleName);
+        await authorize(caller, "iam:UpdateAssumeRolePolicy", "role", roleName, role.path);
+        await tx.putPrincipal({ ...role, trustPolicy: document });
+      });
+    },
+
+    async putPolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string, document: string) {
+      if (document.length > MAX_POLICY_CHARS[kind]) {
+        throw new CofferError("LimitExceeded", `Maximum policy size of ${MAX_POLICY_CHARS[kind]} bytes exceeded for ${noun(kind)} ${name}`);
+      }
+      checkPolicyText(document, "identity");
+      await store.transaction(async (tx) => {
+        const found = await mustGet(tx, caller.accountId, kind, name);
+        await authorize(caller, kind === "user" ? "iam:PutUserPolicy" : "iam:PutRolePolicy", kind, name, found.path);
+        await tx.putPrincipal({ ...found, inlinePolicies: { ...found.inlinePolicies, [policyName]: document } });
+      });
+    },
+
+    async getPolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string): Promise<string> {
+      const found = await mustGet(store, caller.accountId, kind, name);
+      await authorize(caller, kind === "user" ? "iam:GetUserPolicy" : "iam:GetRolePolicy", kind, name, found.path);
+      const document = found.inlinePolicies[policyName];
+      if (document === undefined) {
+        throw new CofferError("NotFound", `The ${noun(kind)} policy with name ${policyName} cannot be found.`);
+      }
+      return document;
+    },
+
+    async listPolicies(caller: Principal, kind: PrincipalKind, name: string, input: { marker?: string; maxItems?: number }) {
+      const found = await mustGet(store, caller.accountId, kind, name);
+      await authorize(caller, kind === "user" ? "iam:ListUserPolicies" : "iam:ListRolePolicies", kind, name, found.path);
+      return paginate(Object.keys(found.inlinePolicies).sort(), input.maxItems, input.marker);
+    },
+
+    async deletePolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string): Promise<void> {
+      await store.transaction(async (tx) => {
+        const found = await mustGet(tx, caller.accountId, kind, name);
+        await authorize(caller, kind === "user" ? "iam:DeleteUserPolicy" : "iam:DeleteRolePolicy", kind, name, found.path);
+        if (found.inlinePolicies[policyName] === undefined) {
+          throw new CofferError("NotFound", `The ${noun(kind)} policy with name ${policyName} cannot be found.`);
+        }
+        const { [policyName]: _gone, ...rest } = found.inlinePolicies;
+        await tx.putPrincipal({ ...found, inlinePolicies: rest });
+      });
+    },
+
+    async tag(caller: Principal, kind: PrincipalKind, name: string, tags: Tag[]): Promise<void> {
+      await store.transaction(async (tx) => {
+        const found = await mustGet(tx, caller.accountId, kind, name);
+        await authorize(caller, kind === "user" ? "iam:TagUser" : "iam:TagRole", kind, name, found.path);
+        await tx.putPrincipal({ ...found, tags: mergeTags(found.tags, tags) });
+      });
+    },
+
+    async untag(caller: Principal, kind: PrincipalKind, name: string, keys: string[]): Promise<void> {
+      await store.transaction(async (tx) => {
+        const found = await mustGet(tx, caller.accountId, kind, name);
+        await authorize(caller, kind === "user" ? "iam:UntagUser" : "iam:UntagRole", kind, name, found.path);
+        await tx.putPrincipal({ ...found, tags: found.tags.filter((t) => !keys.includes(t.key)) });
+      });
+    },
+
+    async createAccessKey(caller: Principal, userName?: string) {
+      const owner = await keyOwner(store, caller, userName);
+      await authorizer.authorize({ principal: caller, action: "iam:CreateAccessKey", resource: ownerArn(caller, owner) });
+      const existing = await store.listAccessKeys(ownerArn(caller, owner));
+      if (existing.filter((k) => !k.accessKeyId.startsWith("ASIA")).length >= MAX_KEYS_PER_USER) {
+        throw new CofferError("LimitExceeded", `Cannot exceed quota for AccessKeysPerUser: ${MAX_KEYS_PER_USER}`);
+      }
+      const key = await identity.createAccessKey({
+        arn: ownerArn(caller, owner),
+        accountId: caller.accountId,
+        kind: owner ? "user" : "root",
+      });
+      return { ...key, userName: owner?.name ?? "root", status: "Active" as const, createdAt: clock.now() };
+    },
+
+    async listAccessKeys(caller: Principal, userName?: string): Promise<AccessKeyInfo[]> {
+      const owner = await keyOwner(store, caller, userName);
+      await authorizer.authorize({ principal: caller, action: "iam:ListAccessKeys", resource: ownerArn(caller, owner) });
+      return (await store.listAccessKeys(ownerArn(caller, owner)))
+        .filter((k) => !k.accessKeyId.startsWith("ASIA"))
+        .map((k) => ({ accessKeyId: k.accessKeyId, userName: owner?.name ?? "root", status: k.status, createdAt: k.createdAt }));
+    },
+
+    async updateAccessKey(caller: Principal, input: { userName?: string; accessKeyId: string; status: "Active" | "Inactive" }) {
+      await store.transaction(async (tx) => {
+        const owner = await keyOwner(tx, caller, input.userName);
+        await authorizer.authorize({ principal: caller, action: "iam:UpdateAccessKey", resource: ownerArn(caller, owner) });
+        const key = await tx.getAccessKey(input.accessKeyId);
+        if (!key || key.principalArn !== ownerArn(caller, owner)) {
+          throw new CofferError("NotFound", `The Access Key with id ${input.accessKeyId} cannot be found.`);
+        }
+        await tx.putAccessKey({ ...key, status: input.status });
+      });
+      identity.invalidate(input.accessKeyId);
+    },
+
+    async deleteAccessKey(caller: Principal, input: { userName?: string; accessKeyId: string }) {
+      await store.transaction(async (tx) => {
+        const owner = await keyOwner(tx, caller, input.userName);
+        await authorizer.authorize({ principal: caller, action: "iam:DeleteAccessKey", resource: ownerArn(caller, owner) });
+        const key = await tx.getAccessKey(input.accessKeyId);
+        if (!key || key.principalArn !== ownerArn(caller, owner)) {
+          throw new CofferError("NotFound", `The Access Key with id ${input.accessKeyId} cannot be found.`);
+        }
+        await tx.deleteAccessKey(input.accessKeyId);
+      });
+      identity.invalidate(input.accessKeyId);
+    },
+  };
+}
+
+export type IamService = ReturnType<typeof createIamService>;

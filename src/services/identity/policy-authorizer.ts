@@ -1,0 +1,83 @@
+import { evaluate, accessDeniedMessage } from "../../policy/policy-evaluate.ts";
+import { parsePolicy } from "../../policy/policy-parse.ts";
+import type { Policy, RequestContext } from "../../policy/policy-types.ts";
+import type { Store } from "../../storage/store.ts";
+import { CofferError } from "../errors.ts";
+import type { AuthorizationRequest, Authorizer } from "./identity-types.ts";
+
+const PARSED_CACHE_MAX = 1000;
+
+/**
+ * Authorises with IAM's rules (src/policy): the caller's identity policies
+ * (a user's inline policies; an assumed role's), the resource's policy, and
+ * the global condition keys of the request. Denials read as AWS writes them.
+ */
+export function createPolicyAuthorizer({ store, clock }: { store: Pick<Store, "getPrincipal">; clock: { now(): number } }): Authorizer {
+  const parsed = new Map<string, Policy>();
+
+  function policyOf(text: string, kind: "identity" | "resource" | "trust" | "key"): Policy {
+    const key = `${kind}\u0000${text}`;
+    let policy = parsed.get(key);
+    if (!policy) {
+      policy = parsePolicy(text, kind);
+      if (parsed.size >= PARSED_CACHE_MAX) parsed.delete(parsed.keys().next().value!);
+      parsed.set(key, policy);
+    }
+    return policy;
+  }
+
+  return {
+    async authorize(req: AuthorizationRequest) {
+      const { principal } = req;
+      const holder =
+        principal.kind === "user"
+          ? await store.getPrincipal(principal.arn)
+          : principal.kind === "assumed-role" && principal.roleArn
+            ? await store.getPrincipal(principal.roleArn)
+            : undefined;
+      const identityPolicies = Object.values(holder?.inlinePolicies ?? {}).map((t) => policyOf(t, "identity"));
+      const now = clock.now();
+      const context: RequestContext["context"] = {
+        "aws:CurrentTime": new Date(now).toISOString(),
+        "aws:EpochTime": String(Math.floor(now / 1000)),
+        "aws:PrincipalArn": principal.roleArn ?? principal.arn,
+        "aws:PrincipalAccount": principal.accountId,
+        "aws:PrincipalType": principal.kind === "root" ? "Account" : principal.kind === "user" ? "User" : "AssumedRole",
+        "aws:SourceIp": principal.sourceIp,
+        "aws:SecureTransport": principal.secureTransport === undefined ? undefined : String(principal.secureTransport),
+      };
+      if (principal.kind === "user") {
+        context["aws:username"] = principal.arn.split("/").pop();
+        context["aws:userid"] = holder?.id;
+      }
+      if (principal.kind === "assumed-role") context["aws:userid"] = `${holder?.id}:${principal.sessionName}`;
+      for (const t of holder?.tags ?? []) context[`aws:PrincipalTag/${t.key}`] = t.value;
+      for (const t of principal.sessionTags ?? []) context[`aws:PrincipalTag/${t.key}`] = t.value;
+      Object.assign(context, req.context);
+
+      const mode = req.mode ?? "default";
+      const resourceKind = mode === "default" ? "resource" : mode;
+      const request: RequestContext = {
+        principal: {
+          arn: principal.arn,
+          accountId: principal.accountId,
+          roleArn: principal.roleArn,
+          isRoot: principal.kind === "root",
+        },
+        action: req.action,
+        resource: req.resource,
+        resourceAccount: req.resource === "*" ? undefined : req.resource.split(":")[4] || undefined,
+        context,
+      };
+      const decision = evaluate(
+        {
+          identityPolicies,
+          resourcePolicy: req.resourcePolicy === undefined ? undefined : policyOf(req.resourcePolicy, resourceKind),
+          mode,
+        },
+        request,
+      );
+      if (decision.effect !== "Allow") throw new CofferError("AccessDenied", accessDeniedMessage(request, decision));
+    },
+  };
+}

@@ -1,0 +1,322 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { DEFAULT_SECRET_KEY_ALIAS, type Keyring } from "../../crypto/keyring.ts";
+import { parsePolicy } from "../../policy/policy-parse.ts";
+import { PolicyError } from "../../policy/policy-types.ts";
+import type { KeyRecord, Store, Tag } from "../../storage/store.ts";
+import { CofferError } from "../errors.ts";
+import type { Authorizer, Principal } from "../identity/identity-types.ts";
+
+/**
+ * KMS-style keys: customer keys with key policies, aliases, states, and the
+ * Encrypt/Decrypt/GenerateDataKey subset. Using a key needs its key policy to
+ * allow the caller (directly, or by delegating to the account's IAM
+ * policies). The AWS-managed alias/aws/secretsmanager key serves its own
+ * account only.
+ */
+
+export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
+
+export interface KeyMeta {
+  description: string;
+  state: KeyState;
+  managedBy: "AWS" | "CUSTOMER";
+  policy?: string;
+  rotationEnabled?: boolean;
+  rotationPeriodInDays?: number;
+  deletionDate?: number;
+  tags?: Tag[];
+}
+
+export interface KeyDescription {
+  keyId: string;
+  arn: string;
+  accountId: string;
+  createdAt: number;
+  meta: KeyMeta;
+}
+
+const CIPHERTEXT_VERSION = 1;
+const DAY_MS = 86_400_000;
+
+export function defaultKeyPolicy(accountId: string): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Id: "key-default-1",
+    Statement: [
+      {
+        Sid: "Enable IAM User Permissions",
+        Effect: "Allow",
+        Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+        Action: "kms:*",
+        Resource: "*",
+      },
+    ],
+  });
+}
+
+/** Encryption context as associated data: keys sorted so the order a client sends them in does not matter. */
+function contextAad(context: Record<string, string> | undefined): string {
+  return JSON.stringify(Object.entries(context ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function checkPolicy(text: string): void {
+  try {
+    parsePolicy(text, "key");
+  } catch (err) {
+    if (err instanceof PolicyError) throw new CofferError("MalformedPolicy", err.message);
+    throw err;
+  }
+}
+
+interface KeysDeps {
+  store: Store;
+  keyring: Keyring;
+  authorizer: Authorizer;
+  clock: { now(): number };
+  region: string;
+}
+
+export function createKeysService({ store, keyring, authorizer, clock, region }: KeysDeps) {
+  const metaOf = (key: KeyRecord) => key.meta as unknown as KeyMeta;
+
+  async function find(caller: Principal, keyName: string): Promise<KeyRecord> {
+    let key: KeyRecord | undefined;
+    const arn = /^arn:[^:]+:kms:[^:]*:(\d{12}):(key|alias)\/(.+)$/.exec(keyName);
+    if (arn) {
+      key = arn[2] === "key" ? await store.getKey(arn[3]) : await aliasTarget(arn[1], `alias/${arn[3]}`);
+      if (key && key.accountId !== arn[1]) key = undefined;
+    } else if (keyName.startsWith("alias/")) {
+      key = await aliasTarget(caller.accountId, keyName);
+    } else {
+      key = await store.getKey(keyName);
+      if (key && key.accountId !== caller.accountId) key = undefined; // other accounts' keys need their ARN
+    }
+    if (!key) throw new CofferError("NotFound", `Key '${keyName}' does not exist`);
+    return key;
+  }
+
+  async function aliasTarget(accountId: string, aliasName: string): Promise<KeyRecord | undefined> {
+    const alias = await store.getAlias(accountId, aliasName);
+    return alias && store.getKey(alias.keyId);
+  }
+
+  /** Authorises `action` on the key by its key policy (AWS-managed keys: the owning account only). */
+  async function authorizeUse(caller: Principal, key: KeyRecord, action: string, context?: Record<string, string | undefined>) {
+    const meta = metaOf(key);
+    if (meta.managedBy === "AWS") {
+      if (caller.accountId === key.accountId) return;
+      throw new CofferError(
+        "AccessDenied",
+        `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${key.arn} because an AWS managed key can be used only by its own account`,
+      );
+    }
+    await authorizer.authorize({
+      principal: caller,
+      action,
+      resource: key.arn,
+      resourcePolicy: meta.policy ?? defaultKeyPolicy(key.accountId),
+      mode: "key",
+      context,
+    });
+  }
+
+  function requireEnabled(key: KeyRecord): void {
+    const { state } = metaOf(key);
+    if (state === "Disabled") throw new CofferError("Disabled", `${key.arn} is disabled.`);
+    if (state === "PendingDeletion") throw new CofferError("InvalidState", `${key.arn} is pending deletion.`);
+  }
+
+  async function update(caller: Principal, keyName: string, action: string, change: (meta: KeyMeta) => KeyMeta) {
+    const key = await find(caller, keyName);
+    await authorizeUse(caller, key, action);
+    if (metaOf(key).managedBy === "AWS") {
+      throw new CofferError("AccessDenied", `${action} is not permitted on an AWS managed key.`);
+    }
+    const updated = { ...key, meta: change(metaOf(key)) as unknown as Record<string, unknown> };
+    await store.transaction((tx) => tx.putKey(updated));
+    return { keyId: updated.keyId, arn: updated.arn, accountId: updated.accountId, createdAt: updated.createdAt, meta: metaOf(updated) };
+  }
+
+  const describeKey = (key: KeyRecord): KeyDescription => ({
+    keyId: key.keyId,
+    arn: key.arn,
+    accountId: key.accountId,
+    createdAt: key.createdAt,
+    meta: metaOf(key),
+  });
+
+  const service = {
+    async create(caller: Principal, input: { description?: string; policy?: string; tags?: Tag[] }): Promise<KeyDescription> {
+      const keyId = randomUUID();
+      await authorizer.authorize({ principal: caller, action: "kms:CreateKey", resource: "*" });
+      if (input.policy !== undefined) checkPolicy(input.policy);
+      const meta: KeyMeta = {
+        description: input.description ?? "",
+        state: "Enabled",
+        managedBy: "CUSTOMER",
+        policy: input.policy ?? defaultKeyPolicy(caller.accountId),
+        tags: input.tags ?? [],
+      };
+      const key = keyring.newKey({ keyId, accountId: caller.accountId, meta: meta as unknown as Record<string, unknown> });
+      await store.transaction((tx) => tx.putKey(key));
+      return describeKey(key);
+    },
+
+    async describe(caller: Principal, keyName: string): Promise<KeyDescription> {
+      const key = await find(caller, keyName);
+      await authorizeUse(caller, key, "kms:DescribeKey");
+      return describeKey(key);
+    },
+
+    async list(caller: Principal): Promise<KeyDescription[]> {
+      await authorizer.authorize({ principal: caller, action: "kms:ListKeys", resource: "*" });
+      return (await store.listKeys(caller.accountId)).map(describeKey);
+    },
+
+    async createAlias(caller: Principal, aliasName: string, targetKeyId: string): Promise<void> {
+      if (!/^alias\/[a-zA-Z0-9/_-]+$/.test(aliasName) || aliasName.startsWith("alias/aws/")) {
+        throw new CofferError("InvalidAliasName", `Alias ${aliasName} is not valid: it must start with alias/ and may not start with alias/aws/.`);
+      }
+      const key = await find(caller, targetKeyId);
+      await authorizeUse(caller, key, "kms:CreateAlias");
+      await store.transaction(async (tx) => {
+        if (await tx.getAlias(caller.accountId, aliasName)) {
+          throw new CofferError("AlreadyExists", `An alias with the name arn:aws:kms:${region}:${caller.accountId}:${aliasName} already exists`);
+        }
+        await tx.putAlias({ accountId: caller.accountId, aliasName, keyId: key.keyId });
+      });
+    },
+
+    async listAliases(caller: Principal, keyName?: string) {
+      await authorizer.authorize({ principal: caller, action: "kms:ListAliases", resource: "*" });
+      const keyId = keyName === undefined ? undefined : (await find(caller, keyName)).keyId;
+      return (await store.listAliases(caller.accountId))
+        .filter((a) => keyId === undefined || a.keyId === keyId)
+        .map((a) => ({ aliasName: a.aliasName, aliasArn: `arn:aws:kms:${region}:${a.accountId}:${a.aliasName}`, targetKeyId: a.keyId }));
+    },
+
+    async getPolicy(caller: Principal, keyName: string): Promise<string> {
+      const key = await find(caller, keyName);
+      await authorizeUse(caller, key, "kms:GetKeyPolicy");
+      return metaOf(key).policy ?? defaultKeyPolicy(key.accountId);
+    },
+
+    async putPolicy(caller: Principal, keyName: string, policy: string) {
+      checkPolicy(policy);
+      await update(caller, keyName, "kms:PutKeyPolicy", (m) => ({ ...m, policy }));
+    },
+
+    async setRotation(caller: Principal, keyName: string, enabled: boolean, periodDays?: number) {
+      if (periodDays !== undefined && (periodDays < 90 || periodDays > 2560)) {
+        throw new CofferError("InvalidParameter", "RotationPeriodInDays must be between 90 and 2560.");
+      }
+      await update(caller, keyName, enabled ? "kms:EnableKeyRotation" : "kms:DisableKeyRotation", (m) => {
+        if (m.state !== "Enabled") throw new CofferError("InvalidState", "The key must be enabled to change rotation.");
+        return { ...m, rotationEnabled: enabled, rotationPeriodInDays: enabled ? (periodDays ?? 365) : undefined };
+      });
+    },
+
+    async rotationStatus(caller: Principal, keyName: string) {
+      const key = await find(caller, keyName);
+      await authorizeUse(caller, key, "kms:GetKeyRotationStatus");
+      return { enabled: Boolean(metaOf(key).rotationEnabled), periodDays: metaOf(key).rotationPeriodInDays };
+    },
+
+    async setEnabled(caller: Principal, keyName: string, enabled: boolean) {
+      await update(caller, keyName, enabled ? "kms:EnableKey" : "kms:DisableKey", (m) => {
+        if (m.state === "PendingDeletion") throw new CofferError("InvalidState", "The key is pending deletion.");
+        return { ...m, state: enabled ? "Enabled" : "Disabled" };
+      });
+    },
+
+    async scheduleDeletion(caller: Principal, keyName: string, pendingWindowInDays = 30) {
+      if (!Number.isInteger(pendingWindowInDays) || pendingWindowInDays < 7 || pendingWindowInDays > 30) {
+        throw new CofferError("InvalidParameter", "PendingWindowInDays must be between 7 and 30.");
+      }
+      const deletionDate = clock.now() + pendingWindowInDays * DAY_MS;
+      return update(caller, keyName, "kms:ScheduleKeyDeletion", (m) => {
+        if (m.state === "PendingDeletion") throw new CofferError("InvalidState", "The key is already pending deletion.");
+        return { ...m, state: "PendingDeletion", deletionDate };
+      });
+    },
+
+    async cancelDeletion(caller: Principal, keyName: string) {
+      // As on AWS, a key whose deletion is cancelled comes back disabled.
+      return update(caller, keyName, "kms:CancelKeyDeletion", (m) => {
+        if (m.state !== "PendingDeletion") throw new CofferError("InvalidState", "The key is not pending deletion.");
+        const { deletionDate: _d, ...rest } = m;
+        return { ...rest, state: "Disabled" };
+      });
+    },
+
+    async encrypt(caller: Principal, input: { keyId: string; plaintext: Buffer; context?: Record<string, string> }) {
+      const key = await find(caller, input.keyId);
+      await authorizeUse(caller, key, "kms:Encrypt");
+      requireEnabled(key);
+      const sealed = keyring.sealWithKey(key, input.plaintext, contextAad(input.context));
+      const keyIdBytes = Buffer.from(key.keyId, "ascii");
+      return {
+        keyArn: key.arn,
+        ciphertext: Buffer.concat([Buffer.from([CIPHERTEXT_VERSION, keyIdBytes.length]), keyIdBytes, sealed]),
+      };
+    },
+
+    async decrypt(caller: Principal, input: { ciphertext: Buffer; keyId?: string; context?: Record<string, string> }) {
+      const blob = input.ciphertext;
+      const invalid = () => new CofferError("DecryptionFailure", "The ciphertext is invalid or was not produced by this KMS.");
+      if (blob.length < 2 || blob[0] !== CIPHERTEXT_VERSION || blob.length < 2 + blob[1]) throw invalid();
+      const keyId = blob.subarray(2, 2 + blob[1]).toString("ascii");
+      const key = await store.getKey(keyId);
+      if (!key) throw invalid();
+      if (input.keyId !== undefined && (await find(caller, input.keyId)).keyId !== key.keyId) {
+        throw new CofferError("IncorrectKey", "The key ID in the request does not identify the key that encrypted the ciphertext.");
+      }
+      await authorizeUse(caller, key, "kms:Decrypt");
+      requireEnabled(key);
+      return { keyArn: key.arn, plaintext: keyring.openWithKey(key, blob.subarray(2 + blob[1]), contextAad(input.context)) };
+    },
+
+    async generateDataKey(caller: Principal, input: { keyId: string; bytes: number; context?: Record<string, string> }) {
+      const plaintext = randomBytes(input.bytes);
+      const { keyArn, ciphertext } = await service.encrypt(caller, { keyId: input.keyId, plaintext, context: input.context });
+      return { keyArn, ciphertext, plaintext };
+    },
+
+    /**
+     * Whether `caller` may use `keyArn` for a secret's value through Secrets
+     * Manager (reading needs kms:Decrypt on the key, writing
+     * kms:GenerateDataKey, as on AWS); the key must also be enabled.
+     */
+    async checkSecretKeyUse(
+      caller: Principal,
+      keyOrArn: KeyRecord | string,
+      secretArn: string,
+      action: "kms:Decrypt" | "kms:GenerateDataKey",
+    ): Promise<void> {
+      const key =
+        typeof keyOrArn === "string" ? await store.getKey(keyOrArn.slice(keyOrArn.lastIndexOf("/") + 1)) : keyOrArn;
+      if (!key) throw new CofferError("DecryptionFailure", "The key that encrypted this secret no longer exists.");
+      await authorizeUse(caller, key, action, {
+        "kms:ViaService": `secretsmanager.${region}.amazonaws.com`,
+        "kms:EncryptionContext:SecretARN": secretArn,
+      }).catch((err: unknown) => {
+        if (err instanceof CofferError && err.code === "AccessDenied") {
+          throw new CofferError("AccessDenied", `Access to KMS is not allowed. ${err.message}`);
+        }
+        throw err;
+      });
+      const { state } = metaOf(key);
+      if (state !== "Enabled") {
+        const why = state === "Disabled" ? "disabled" : "pending deletion";
+        throw action === "kms:Decrypt"
+          ? new CofferError("DecryptionFailure", `Secrets Manager can't decrypt the protected secret text using the provided KMS key: the key is ${why}.`)
+          : new CofferError("EncryptionFailure", `Secrets Manager can't encrypt the secret with the provided KMS key: the key is ${why}.`);
+      }
+    },
+
+    defaultAlias: DEFAULT_SECRET_KEY_ALIAS,
+  };
+  return service;
+}
+
+export type KeysService = ReturnType<typeof createKeysService>;

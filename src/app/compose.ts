@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
@@ -107,6 +107,26 @@ export async function createCoffer(
       await store.close();
     },
   };
+}
+
+/** Creates another account's root key, straight on the data directory (the server may be running). */
+export async function createAccount(config: Config, accountId: string): Promise<NewAccessKey> {
+  if (!existsSync(join(config.dataDir, "coffer.db"))) {
+    throw new Error(`There is no Coffer data directory at ${config.dataDir}: start the server once first.`);
+  }
+  const masterKey = await loadMasterKey(masterKeySource(config));
+  const store = openSqliteStore(join(config.dataDir, "coffer.db"));
+  try {
+    const clock = { now: () => Date.now() };
+    const keyring = createKeyring({ store, masterKey, region: config.region, clock });
+    const identity = createIdentityService({ store, keyring, clock });
+    if ((await store.listAccessKeys(`arn:aws:iam::${accountId}:root`)).length > 0) {
+      throw new Error(`Account ${accountId} already exists.`);
+    }
+    return await identity.createAccessKey({ arn: `arn:aws:iam::${accountId}:root`, accountId, kind: "root" });
+  } finally {
+    await store.close();
+  }
 }
 
 function masterKeySource(config: Config): MasterKeySource {

@@ -2,7 +2,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
-import { createCoffer } from "../app/compose.ts";
+import { createAccount, createCoffer } from "../app/compose.ts";
+import { registerIamCommands } from "./iam-commands.ts";
 
 const program = new Command("coffer").description("Coffer: a self-hosted secret store with the AWS Secrets Manager API");
 
@@ -62,11 +63,26 @@ program
     process.stdout.write(`Coffer listening on ${url}\n`);
   });
 
+program
+  .command("account")
+  .description("accounts (tenants) in this Coffer")
+  .command("create <account-id>")
+  .description("create an account and print its root (administrator) key once; works on the data directory")
+  .option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)")
+  .option("--config <file>", "JSON config file (COFFER_CONFIG)")
+  .action(async (accountId: string, flags: ConfigInput) => {
+    if (!/^\d{12}$/.test(accountId)) throw new ConfigError(`An account id is 12 digits, not "${accountId}".`);
+    const key = await createAccount(loadConfig(flags), accountId);
+    process.stdout.write(
+      `[account-${accountId}]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`,
+    );
+  });
+
+registerIamCommands(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof ConfigError || (err instanceof Error && err.name === "CofferError")) {
-    process.stderr.write(`coffer: ${err.message}\n`);
-  } else {
-    process.stderr.write(`coffer: ${err instanceof Error ? err.stack : String(err)}\n`);
-  }
+  // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.
+  const text = err instanceof Error ? (process.env.COFFER_DEBUG ? err.stack : `${err.name === "Error" ? "" : `${err.name}: `}${err.message}`) : String(err);
+  process.stderr.write(`coffer: ${text}\n`);
   process.exit(1);
 });

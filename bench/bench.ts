@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import autocannon from "autocannon";
 import { printedCredentials, spawnServer } from "../test/e2e/spawn.ts";
@@ -11,8 +12,9 @@ import { signedHeaders } from "../test/e2e/raw.ts";
 /**
  * `npm run bench`: signed GetSecretValue requests/s and p50/p99 latency at 16
  * and 64 keep-alive connections, for Coffer and for a bare node:http server
- * measured in the same run; prints one JSON line. BENCH_SECONDS sets the
- * duration of each measurement (default 10).
+ * measured in the same run, and the cost of authorisation: the same call by
+ * the account root and by a user whose identity policy has 10 statements.
+ * Prints one JSON line. BENCH_SECONDS sets each measurement's duration (default 10).
  */
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connectionCounts = [16, 64];
@@ -23,6 +25,28 @@ async function measure(url: string, headers: Record<string, string>, body: strin
     throw new Error(`${url}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
   }
   return { rps: Math.round(result.requests.average), p50_ms: result.latency.p50, p99_ms: result.latency.p99 };
+}
+
+/** A user allowed by the last of ten statements, so evaluation walks the whole policy. */
+async function userWithTenStatements(url: string, admin: { accessKeyId: string; secretAccessKey: string }) {
+  const iam = new IAMClient({ endpoint: url, region: "us-east-1", credentials: admin });
+  await iam.send(new CreateUserCommand({ UserName: "bench" }));
+  const Statement: object[] = Array.from({ length: 9 }, (_, i) => ({
+    Effect: "Allow",
+    Action: "secretsmanager:Describe*",
+    Resource: `arn:aws:secretsmanager:*:*:secret:team${i}/*`,
+  }));
+  Statement.push({
+    Effect: "Allow",
+    Action: "secretsmanager:GetSecretValue",
+    Resource: "arn:aws:secretsmanager:us-east-1:000000000000:secret:bench/*",
+    Condition: { IpAddress: { "aws:SourceIp": ["127.0.0.0/8", "::1/128"] } },
+  });
+  await iam.send(
+    new PutUserPolicyCommand({ UserName: "bench", PolicyName: "ten", PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement }) }),
+  );
+  const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: "bench" }));
+  return { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
 }
 
 async function startBare(): Promise<{ url: string; stop(): void }> {
@@ -42,8 +66,13 @@ async function main() {
     await sm.send(new CreateSecretCommand({ Name: "bench/db", SecretString: JSON.stringify({ username: "app", password: "x".repeat(32) }) }));
     const body = JSON.stringify({ SecretId: "bench/db" });
     // One signed request, replayed: a signature stays valid for 15 minutes, as on AWS.
-    const headers = await signedHeaders(coffer.url, { target: "secretsmanager.GetSecretValue", body, credentials });
-    delete headers.host;
+    const sign = async (creds: typeof credentials) => {
+      const h = await signedHeaders(coffer.url, { target: "secretsmanager.GetSecretValue", body, credentials: creds });
+      delete h.host;
+      return h;
+    };
+    const headers = await sign(credentials);
+    const policyUser = await userWithTenStatements(coffer.url, credentials);
 
     const out: Record<string, unknown> = { bench: "GetSecretValue", seconds, node: process.version };
     for (const c of connectionCounts) {
@@ -52,6 +81,17 @@ async function main() {
       const bareRun = await measure(bare.url, headers, body, c);
       out[`c${c}`] = { coffer: cofferRun, bare: bareRun, ratio: Math.round((cofferRun.rps / bareRun.rps) * 100) / 100 };
     }
+    // Authorisation cost, measured back to back at 16 connections.
+    const userHeaders = await sign(policyUser);
+    await measure(coffer.url, userHeaders, body, 16, 2);
+    const asRoot = await measure(coffer.url, headers, body, 16);
+    const asUser = await measure(coffer.url, userHeaders, body, 16);
+    out.authorization = {
+      connections: 16,
+      root: asRoot,
+      user_10_statement_policy: asUser,
+      ratio: Math.round((asUser.rps / asRoot.rps) * 100) / 100,
+    };
     process.stdout.write(JSON.stringify(out) + "\n");
   } finally {
     coffer.child.kill("SIGTERM");

@@ -177,8 +177,11 @@ function buildMatcher(tokens: readonly Token[], arn: boolean): Matcher {
   }
   let colons = 0;
   if (arn) for (const t of tokens) if (typeof t === "string") colons += t.split(":").length - 1;
-  const segmented = arn && colons >= 5;
-  if (!segmented && tokens.length === 2 && typeof tokens[0] === "string" && tokens[1] === STAR) {
+  // An ARN pattern needs all six parts; anything shorter (other than "*") matches nothing.
+  if (arn && colons < 5) return () => false;
+  const segmented = arn;
+  // A trailing * after a literal prefix (for ARNs: in the resource part) is a prefix test.
+  if (tokens.length === 2 && typeof tokens[0] === "string" && tokens[1] === STAR) {
     const prefix = tokens[0];
     return (v) => v.startsWith(prefix);
   }

@@ -190,14 +190,17 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     },
 
     async putPolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string, document: string) {
-      if (document.length > MAX_POLICY_CHARS[kind]) {
-        throw new CofferError("LimitExceeded", `Maximum policy size of ${MAX_POLICY_CHARS[kind]} bytes exceeded for ${noun(kind)} ${name}`);
-      }
       checkPolicyText(document, "identity");
       await store.transaction(async (tx) => {
         const found = await mustGet(tx, caller.accountId, kind, name);
         await authorize(caller, kind === "user" ? "iam:PutUserPolicy" : "iam:PutRolePolicy", kind, name, found.path);
-        await tx.putPrincipal({ ...found, inlinePolicies: { ...found.inlinePolicies, [policyName]: document } });
+        const inlinePolicies = { ...found.inlinePolicies, [policyName]: document };
+        // As IAM counts it: all of a principal's inline policies together, white space not counted.
+        const size = Object.values(inlinePolicies).reduce((n, text) => n + text.replace(/\s/g, "").length, 0);
+        if (size > MAX_POLICY_CHARS[kind]) {
+          throw new CofferError("LimitExceeded", `Maximum policy size of ${MAX_POLICY_CHARS[kind]} bytes exceeded for ${noun(kind)} ${name}`);
+        }
+        await tx.putPrincipal({ ...found, inlinePolicies });
       });
     },
 

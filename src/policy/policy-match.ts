@@ -203,7 +203,7 @@ function buildMatcher(tokens: readonly Token[], arn: boolean): Matcher {
 
 function matcherFor(t: Template, ctx: ContextMap, arn: boolean): Matcher | undefined {
   if (!t.hasVariables) {
-    // A template is compiled either as an ARN pattern or not; the cache key keeps them apart.
+    // ARN templates and plain ones live in separate caches, so this is built one way only.
     return (t.staticMatcher ??= buildMatcher(t.parts as Token[], arn));
   }
   const tokens = resolveTokens(t, ctx);

@@ -54,6 +54,13 @@ export interface SecretsDeps {
   region: string;
 }
 
+/** aws:RequestTag/<key> and aws:TagKeys for a request that sets tags. */
+function requestTagContext(tags: Tag[]): Record<string, string | string[]> {
+  const context: Record<string, string | string[]> = { "aws:TagKeys": tags.map((t) => t.key) };
+  for (const t of tags) context[`aws:RequestTag/${t.key}`] = t.value;
+  return context;
+}
+
 function parsePolicyOrThrow(text: string) {
   try {
     return parsePolicy(text, "resource");
@@ -87,7 +94,7 @@ export function createSecretsService(deps: SecretsDeps) {
     principal: Principal,
     secretId: string,
     action: string,
-    opts: { allowDeleted?: boolean; context?: Record<string, string | undefined> } = {},
+    opts: { allowDeleted?: boolean; context?: Record<string, string | string[] | undefined> } = {},
   ): Promise<SecretRecord> {
     const secret = await find(reader, principal, secretId);
     if (!secret) {
@@ -98,7 +105,7 @@ export function createSecretsService(deps: SecretsDeps) {
       await authorizer.authorize({ principal, action, resource, context: { "secretsmanager:SecretId": resource } });
       throw new CofferError("NotFound", messages.notFound);
     }
-    const context: Record<string, string | undefined> = {
+    const context: Record<string, string | string[] | undefined> = {
       "secretsmanager:SecretId": secret.arn,
       "secretsmanager:Name": secret.name,
       "secretsmanager:KmsKeyId": secret.kmsKeyId,
@@ -282,7 +289,12 @@ export function createSecretsService(deps: SecretsDeps) {
         principal,
         action: "secretsmanager:CreateSecret",
         resource,
-        context: { "secretsmanager:Name": input.name, "secretsmanager:KmsKeyId": input.kmsKeyId },
+        context: {
+          "secretsmanager:Name": input.name,
+          "secretsmanager:KmsKeyId": input.kmsKeyId,
+          "secretsmanager:Description": input.description,
+          ...requestTagContext(input.tags ?? []),
+        },
       });
       if (input.kmsKeyId !== undefined) await keyring.resolve(principal.accountId, input.kmsKeyId);
       return store.transaction(async (tx) => {
@@ -524,7 +536,9 @@ export function createSecretsService(deps: SecretsDeps) {
 
     async tag(principal: Principal, input: { secretId: string; tags: Tag[] }): Promise<void> {
       await store.transaction(async (tx) => {
-        const secret = await load(tx, principal, input.secretId, "secretsmanager:TagResource");
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:TagResource", {
+          context: requestTagContext(input.tags),
+        });
         const tags = mergeTags(secret.tags, input.tags);
         validateTags(tags);
         await tx.putSecret({ ...secret, tags, lastChangedAt: clock.now() });
@@ -533,7 +547,9 @@ export function createSecretsService(deps: SecretsDeps) {
 
     async untag(principal: Principal, input: { secretId: string; tagKeys: string[] }): Promise<void> {
       await store.transaction(async (tx) => {
-        const secret = await load(tx, principal, input.secretId, "secretsmanager:UntagResource");
+        const secret = await load(tx, principal, input.secretId, "secretsmanager:UntagResource", {
+          context: { "aws:TagKeys": input.tagKeys },
+        });
         const tags = secret.tags.filter((t) => !input.tagKeys.includes(t.key));
         await tx.putSecret({ ...secret, tags, lastChangedAt: clock.now() });
       });

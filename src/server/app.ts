@@ -114,7 +114,6 @@ export function createServer(options: ServerOptions): FastifyInstance {
     );
   });
 
-  const jsonServices = options.services.filter((s) => s.metadata.protocol === "json");
   const queryServices = options.services.filter((s) => s.metadata.protocol === "query");
 
   const sendError = (reply: FastifyReply, service: ApiService | undefined, err: unknown, query = false) => {

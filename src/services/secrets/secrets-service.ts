@@ -5,14 +5,13 @@ import type { SecretRecord, Store, StoreTx, VersionRecord } from "../../storage/
 import { CofferError } from "../errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { KeysService } from "../keys/keys-service.ts";
-import { isPublicPolicy, parsePolicy, validatePolicy } from "../../policy/policy-parse.ts";
-import { PolicyError } from "../../policy/policy-types.ts";
+import { createSecretLoader, requestTagContext } from "./secrets-access.ts";
+import { createSecretPolicies } from "./secrets-policies.ts";
 import {
   DAY_MS,
   NAME_PATTERN,
   describeRecord,
   encodeValue,
-  messages,
   newSecretArn,
   sameValue,
   startOfDay,
@@ -54,76 +53,11 @@ export interface SecretsDeps {
   region: string;
 }
 
-/** aws:RequestTag/<key> and aws:TagKeys for a request that sets tags. */
-function requestTagContext(tags: Tag[]): Record<string, string | string[]> {
-  const context: Record<string, string | string[]> = { "aws:TagKeys": tags.map((t) => t.key) };
-  for (const t of tags) context[`aws:RequestTag/${t.key}`] = t.value;
-  return context;
-}
-
-function parsePolicyOrThrow(text: string) {
-  try {
-    return parsePolicy(text, "resource");
-  } catch (err) {
-    if (err instanceof PolicyError) throw new CofferError("MalformedPolicy", err.message);
-    throw err;
-  }
-}
-
 export function createSecretsService(deps: SecretsDeps) {
   const { store, keyring, authorizer, keyAccess, clock, region } = deps;
 
   /** Resolves a name, full ARN or partial ARN (no random suffix) to a secret the caller's account can name. */
-  async function find(reader: Pick<Store, "getSecret" | "getSecretByName">, principal: Principal, secretId: string) {
-    if (secretId.startsWith("arn:")) {
-      const parts = secretId.split(":");
-      if (parts.length >= 7 && parts[2] === "secretsmanager" && parts[5] === "secret") {
-        const exact = await reader.getSecret(secretId);
-        if (exact) return exact;
-        const partial = await reader.getSecretByName(parts[4], parts.slice(6).join(":"));
-        if (partial && parts[3] === region) return partial;
-      }
-      return undefined;
-    }
-    return reader.getSecretByName(principal.accountId, secretId);
-  }
-
-  /** Looks the secret up, authorises `action` on it, and refuses it if scheduled for deletion unless allowed. */
-  async function load(
-    reader: Pick<Store, "getSecret" | "getSecretByName">,
-    principal: Principal,
-    secretId: string,
-    action: string,
-    opts: { allowDeleted?: boolean; context?: Record<string, string | string[] | undefined> } = {},
-  ): Promise<SecretRecord> {
-    const secret = await find(reader, principal, secretId);
-    if (!secret) {
-      // Authorise against the ARN the caller named so a denial does not reveal existence.
-      const resource = secretId.startsWith("arn:")
-        ? secretId
-        : `arn:aws:secretsmanager:${region}:${principal.accountId}:secret:${secretId}`;
-      await authorizer.authorize({ principal, action, resource, context: { "secretsmanager:SecretId": resource } });
-      throw new CofferError("NotFound", messages.notFound);
-    }
-    const context: Record<string, string | string[] | undefined> = {
-      "secretsmanager:SecretId": secret.arn,
-      "secretsmanager:Name": secret.name,
-      "secretsmanager:KmsKeyId": secret.kmsKeyId,
-    };
-    for (const t of secret.tags) {
-      context[`secretsmanager:ResourceTag/${t.key}`] = t.value;
-      context[`aws:ResourceTag/${t.key}`] = t.value;
-    }
-    await authorizer.authorize({
-      principal,
-      action,
-      resource: secret.arn,
-      resourcePolicy: secret.resourcePolicy,
-      context: { ...context, ...opts.context },
-    });
-    if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", messages.markedForDeletion);
-    return secret;
-  }
+  const { find, load } = createSecretLoader({ authorizer, region });
 
   async function writeChanges(tx: StoreTx, versions: VersionRecord[], changes: StageChanges, skip?: string) {
     for (const [versionId, stages] of changes) {
@@ -567,68 +501,12 @@ export function createSecretsService(deps: SecretsDeps) {
       return due.length;
     },
 
-    async putResourcePolicy(
-      principal: Principal,
-      input: { secretId: string; policy: string; blockPublicPolicy?: boolean },
-    ): Promise<SecretRef> {
-      const parsed = parsePolicyOrThrow(input.policy);
-      return store.transaction(async (tx) => {
-        const secret = await load(tx, principal, input.secretId, "secretsmanager:PutResourcePolicy", {
-          context: { "secretsmanager:BlockPublicPolicy": String(Boolean(input.blockPublicPolicy)) },
-        });
-        if (input.blockPublicPolicy && isPublicPolicy(parsed, secret.accountId)) {
-          throw new CofferError(
-            "PublicPolicy",
-            "This resource policy contains a statement that grants public access (a principal of \"*\" without a condition that limits it to your accounts), and BlockPublicPolicy is set.",
-          );
-        }
-        await tx.putSecret({ ...secret, resourcePolicy: input.policy, lastChangedAt: clock.now() });
-        return { arn: secret.arn, name: secret.name };
-      });
-    },
-
-    async getResourcePolicy(principal: Principal, input: { secretId: string }): Promise<SecretRef & { policy?: string }> {
-      const secret = await load(store, principal, input.secretId, "secretsmanager:GetResourcePolicy", { allowDeleted: true });
-      return { arn: secret.arn, name: secret.name, policy: secret.resourcePolicy };
-    },
-
-    async deleteResourcePolicy(principal: Principal, input: { secretId: string }): Promise<SecretRef> {
-      return store.transaction(async (tx) => {
-        const secret = await load(tx, principal, input.secretId, "secretsmanager:DeleteResourcePolicy");
-        const { resourcePolicy: _gone, ...rest } = secret;
-        await tx.putSecret({ ...rest, lastChangedAt: clock.now() });
-        return { arn: secret.arn, name: secret.name };
-      });
-    },
-
-    /** Checks a policy's grammar; invalid JSON is MalformedPolicyDocument, other problems are listed. */
-    async validateResourcePolicy(
-      principal: Principal,
-      input: { secretId?: string; policy: string },
-    ): Promise<{ passed: boolean; errors: { checkName: string; message: string }[] }> {
-      if (input.secretId !== undefined) {
-        await load(store, principal, input.secretId, "secretsmanager:ValidateResourcePolicy", { allowDeleted: true });
-      } else {
-        await authorizer.authorize({ principal, action: "secretsmanager:ValidateResourcePolicy", resource: "*" });
-      }
-      try {
-        JSON.parse(input.policy);
-      } catch {
-        throw new CofferError("MalformedPolicy", "The resource policy is not valid JSON.");
-      }
-      const errors = validatePolicy(input.policy, "resource").map((p) => ({
-        checkName: "SYNTAX_CHECKING",
-        message: p.path ? `${p.path}: ${p.message}` : p.message,
-      }));
-      return { passed: errors.length === 0, errors };
-    },
-
     async randomPassword(principal: Principal, options: PasswordOptions): Promise<string> {
       await authorizer.authorize({ principal, action: "secretsmanager:GetRandomPassword", resource: "*" });
       return randomPassword(options);
     },
   };
-  return service;
+  return { ...service, ...createSecretPolicies({ store, authorizer, clock }, load) };
 }
 
 export type SecretsService = ReturnType<typeof createSecretsService>;

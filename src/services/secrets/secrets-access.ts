@@ -1,0 +1,80 @@
+import type { SecretRecord, Store, Tag } from "../../storage/store.ts";
+import { CofferError } from "../errors.ts";
+import type { Authorizer, Principal } from "../identity/identity-types.ts";
+import { messages } from "./secrets-fns.ts";
+
+export type SecretReader = Pick<Store, "getSecret" | "getSecretByName">;
+export type LoadOptions = { allowDeleted?: boolean; context?: Record<string, string | string[] | undefined> };
+export type LoadSecret = (
+  reader: SecretReader,
+  principal: Principal,
+  secretId: string,
+  action: string,
+  opts?: LoadOptions,
+) => Promise<SecretRecord>;
+
+/** aws:RequestTag/<key> and aws:TagKeys for a request that sets tags. */
+export function requestTagContext(tags: Tag[]): Record<string, string | string[]> {
+  const context: Record<string, string | string[]> = { "aws:TagKeys": tags.map((t) => t.key) };
+  for (const t of tags) context[`aws:RequestTag/${t.key}`] = t.value;
+  return context;
+}
+
+/**
+ * Finding a secret by the id a caller gave and authorising the action on it:
+ * the one path every secrets operation takes, so no operation skips a check.
+ */
+export function createSecretLoader({ authorizer, region }: { authorizer: Authorizer; region: string }) {
+  async function find(reader: SecretReader, principal: Principal, secretId: string) {
+    if (secretId.startsWith("arn:")) {
+      const parts = secretId.split(":");
+      if (parts.length >= 7 && parts[2] === "secretsmanager" && parts[5] === "secret") {
+        const exact = await reader.getSecret(secretId);
+        if (exact) return exact;
+        const partial = await reader.getSecretByName(parts[4], parts.slice(6).join(":"));
+        if (partial && parts[3] === region) return partial;
+      }
+      return undefined;
+    }
+    return reader.getSecretByName(principal.accountId, secretId);
+  }
+
+  /** Looks the secret up, authorises `action` on it, and refuses it if scheduled for deletion unless allowed. */
+  async function load(
+    reader: SecretReader,
+    principal: Principal,
+    secretId: string,
+    action: string,
+    opts: LoadOptions = {},
+  ): Promise<SecretRecord> {
+    const secret = await find(reader, principal, secretId);
+    if (!secret) {
+      // Authorise against the ARN the caller named so a denial does not reveal existence.
+      const resource = secretId.startsWith("arn:")
+        ? secretId
+        : `arn:aws:secretsmanager:${region}:${principal.accountId}:secret:${secretId}`;
+      await authorizer.authorize({ principal, action, resource, context: { "secretsmanager:SecretId": resource } });
+      throw new CofferError("NotFound", messages.notFound);
+    }
+    const context: Record<string, string | string[] | undefined> = {
+      "secretsmanager:SecretId": secret.arn,
+      "secretsmanager:Name": secret.name,
+      "secretsmanager:KmsKeyId": secret.kmsKeyId,
+    };
+    for (const t of secret.tags) {
+      context[`secretsmanager:ResourceTag/${t.key}`] = t.value;
+      context[`aws:ResourceTag/${t.key}`] = t.value;
+    }
+    await authorizer.authorize({
+      principal,
+      action,
+      resource: secret.arn,
+      resourcePolicy: secret.resourcePolicy,
+      context: { ...context, ...opts.context },
+    });
+    if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", messages.markedForDeletion);
+    return secret;
+  }
+
+  return { find, load: load as LoadSecret };
+}

@@ -1,4 +1,4 @@
-import type { Store, StoreReader } from "./store.ts";
+import type { Store, StoreReader, StoreTx } from "./store.ts";
 
 /** The reads that sit on the GetSecretValue path and are worth keeping in memory. */
 const CACHED = ["getSecret", "getSecretByName", "getVersion", "getVersionByStage", "getKey", "getAlias", "getPrincipal"] as const;
@@ -6,8 +6,8 @@ type CachedRead = (typeof CACHED)[number];
 
 /**
  * A read-through cache in front of a Store for a process that is the only
- * writer (the embedded SQLite default): every committed transaction empties
- * it, so a read never sees older data than the last commit it could have
+ * writer (the embedded SQLite default): every committed transaction that wrote
+ * anything but audit rows or alerts empties it, so a read never sees older data than the last commit it could have
  * observed. Cached records are frozen, because callers share them. Several
  * nodes over one database need cross-node invalidation, which this does not do.
  */
@@ -47,18 +47,45 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     getAccessKey: (...a) => store.getAccessKey(...a),
     listAccessKeys: (...a) => store.listAccessKeys(...a),
     getSetting: (...a) => store.getSetting(...a),
+    getAuditHead: () => store.getAuditHead(),
+    listAuditRows: (...a) => store.listAuditRows(...a),
+    queryAuditEvents: (...a) => store.queryAuditEvents(...a),
+    listAuditCheckpoints: () => store.listAuditCheckpoints(),
+    listDueAlerts: (...a) => store.listDueAlerts(...a),
+    hasRead: (...a) => store.hasRead(...a),
     listPrincipals: (...a) => store.listPrincipals(...a),
     async transaction(fn) {
       generation++;
+      let dirty = false;
       try {
-        return await store.transaction(fn);
+        return await store.transaction((tx) => fn(markingWrites(tx, () => (dirty = true))));
       } finally {
         generation++;
-        cache.clear();
+        if (dirty) cache.clear();
       }
     },
     close: () => store.close(),
   };
+}
+
+/** Writes that never change a cached read: the audit chain and the alert outbox. */
+const UNCACHED_WRITES = new Set(["appendAuditRows", "putAuditCheckpoint", "deleteAuditRowsThrough", "putAlertDelivery", "deleteAlertDelivery", "markRead"]);
+
+/** The transaction, with `onWrite` called before any write that may change a cached read. */
+function markingWrites(tx: StoreTx, onWrite: () => void): StoreTx {
+  return new Proxy(tx, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      const isWrite = typeof name === "string" && /^(put|delete|append|mark)/.test(name) && !UNCACHED_WRITES.has(name);
+      return isWrite
+        ? (...args: unknown[]) => {
+            onWrite();
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          }
+        : (value as (...a: unknown[]) => unknown).bind(target);
+    },
+  });
 }
 
 function deepFreeze<T>(value: T): T {

@@ -98,6 +98,65 @@ export interface PrincipalRecord {
   tags: Tag[];
 }
 
+/**
+ * One link of the audit hash chain. `kind` "event" is a CloudTrail-shaped
+ * record of a finished request; "intent" is written before a mutating
+ * request runs, so a request that cannot be audited never takes effect.
+ */
+export interface AuditRow {
+  /** 1, 2, 3, ... with no gaps while the chain is intact. */
+  seq: number;
+  kind: "event" | "intent";
+  time: number;
+  eventId: string;
+  eventName: string;
+  eventSource: string;
+  /** Accounts that may look the event up: the caller's and the resource owner's. */
+  accountIds: string[];
+  username?: string;
+  accessKeyId?: string;
+  readOnly: boolean;
+  resources: { type: string; name: string }[];
+  /** The record exactly as hashed (JSON text). */
+  record: string;
+  /** Hex SHA-256 of the previous row (64 zeros before the first, or the retention anchor). */
+  prevHash: string;
+  /** Hex SHA-256 of prevHash + "\n" + record. */
+  hash: string;
+}
+
+/** A signed statement that the chain reached `seq` with `hash` at `time`. */
+export interface AuditCheckpoint {
+  seq: number;
+  hash: string;
+  time: number;
+  /** HMAC-SHA256 under a key derived from the master key; a database thief cannot forge it. */
+  signature: string;
+}
+
+export interface AuditQuery {
+  accountId: string;
+  startTime?: number;
+  endTime?: number;
+  attribute?: { key: "EventId" | "EventName" | "ReadOnly" | "Username" | "ResourceType" | "ResourceName" | "EventSource" | "AccessKeyId"; value: string };
+  /** Only rows with seq below this (paging). */
+  beforeSeq?: number;
+  limit: number;
+}
+
+/** An alert notification waiting to be delivered (the outbox survives restarts). */
+export interface AlertDelivery {
+  id: string;
+  rule: string;
+  url: string;
+  /** The JSON body to POST. */
+  payload: string;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+  lastError?: string;
+}
+
 /** Reads. Outside a transaction they see only committed data. */
 export interface StoreReader {
   getSecret(arn: string): Promise<SecretRecord | undefined>;
@@ -122,6 +181,18 @@ export interface StoreReader {
   getPrincipal(arn: string): Promise<PrincipalRecord | undefined>;
   /** Users and roles of an account, of one kind, ordered by name. */
   listPrincipals(accountId: string, kind: PrincipalRecord["kind"]): Promise<PrincipalRecord[]>;
+  /** The last row of the audit chain, if any. */
+  getAuditHead(): Promise<AuditRow | undefined>;
+  /** Audit rows with seq >= fromSeq, ascending, at most `limit`. */
+  listAuditRows(fromSeq: number, limit: number): Promise<AuditRow[]>;
+  /** Rows of kind "event" visible to the account, matching the query, newest first. */
+  queryAuditEvents(query: AuditQuery): Promise<AuditRow[]>;
+  /** All checkpoints, ascending by seq. */
+  listAuditCheckpoints(): Promise<AuditCheckpoint[]>;
+  /** Deliveries whose nextAttemptAt is at or before `now`, oldest first. */
+  listDueAlerts(now: number, limit: number): Promise<AlertDelivery[]>;
+  /** Whether `principalArn` has read `resourceArn` before (for first-read alerts). */
+  hasRead(principalArn: string, resourceArn: string): Promise<boolean>;
 }
 
 /** Writes happen only inside a transaction; reads there see the transaction's own writes. */
@@ -142,6 +213,14 @@ export interface StoreTx extends StoreReader {
   /** Inserts or replaces the principal with this ARN. */
   putPrincipal(principal: PrincipalRecord): Promise<void>;
   deletePrincipal(arn: string): Promise<void>;
+  /** Appends rows; a seq that exists already is an error (the chain is append-only). */
+  appendAuditRows(rows: AuditRow[]): Promise<void>;
+  putAuditCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
+  /** Removes rows and checkpoints with seq <= `seq` (retention, after export). */
+  deleteAuditRowsThrough(seq: number): Promise<void>;
+  putAlertDelivery(delivery: AlertDelivery): Promise<void>;
+  deleteAlertDelivery(id: string): Promise<void>;
+  markRead(principalArn: string, resourceArn: string): Promise<void>;
 }
 
 export interface Store extends StoreReader {

@@ -72,6 +72,40 @@ const steps: string[] = [
      doc TEXT NOT NULL
    );
    CREATE UNIQUE INDEX principals_by_name ON principals (account_id, kind, name);`,
+  `CREATE TABLE audit_rows (
+     seq INTEGER PRIMARY KEY,
+     kind TEXT NOT NULL,
+     time INTEGER NOT NULL,
+     event_id TEXT NOT NULL,
+     event_name TEXT NOT NULL,
+     event_source TEXT NOT NULL,
+     account_ids TEXT NOT NULL,
+     username TEXT,
+     access_key_id TEXT,
+     read_only INTEGER NOT NULL,
+     resources TEXT NOT NULL,
+     record TEXT NOT NULL,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX audit_rows_by_time ON audit_rows (time);
+   CREATE TABLE audit_checkpoints (
+     seq INTEGER PRIMARY KEY,
+     hash TEXT NOT NULL,
+     time INTEGER NOT NULL,
+     signature TEXT NOT NULL
+   );
+   CREATE TABLE alert_outbox (
+     id TEXT PRIMARY KEY,
+     next_attempt_at INTEGER NOT NULL,
+     doc TEXT NOT NULL
+   );
+   CREATE INDEX alert_outbox_due ON alert_outbox (next_attempt_at);
+   CREATE TABLE audit_reads (
+     principal_arn TEXT NOT NULL,
+     resource_arn TEXT NOT NULL,
+     PRIMARY KEY (principal_arn, resource_arn)
+   );`,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -8,7 +8,10 @@ import { createKeyring } from "../crypto/keyring.ts";
 import { loadMasterKey, type MasterKeySource } from "../crypto/master-key.ts";
 import { createServer } from "../server/app.ts";
 import { autoCertificate } from "../server/tls.ts";
+import { cloudTrailApi } from "../api/cloudtrail/cloudtrail-handlers.ts";
 import { iamApi } from "../api/iam/iam-handlers.ts";
+import { checkpointKey, createAuditLog } from "../audit/audit-log.ts";
+import { createAuditLookup, createRequestAuditor } from "../audit/audit-service.ts";
 import { kmsApi } from "../api/kms/kms-handlers.ts";
 import { stsApi } from "../api/sts/sts-handlers.ts";
 import { createIamService } from "../services/identity/iam-service.ts";
@@ -19,6 +22,7 @@ import { createKeysService } from "../services/keys/keys-service.ts";
 import { createSecretsService } from "../services/secrets/secrets-service.ts";
 import { withReadCache } from "../storage/cached-store.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
+import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
 
 export interface Coffer {
@@ -28,6 +32,8 @@ export interface Coffer {
   identity: ReturnType<typeof createIdentityService>;
   secrets: ReturnType<typeof createSecretsService>;
   iam: ReturnType<typeof createIamService>;
+  store: Store;
+  auditKey: Buffer;
   config: Config;
   /** Listens; resolves to the URL clients should use. */
   start(): Promise<string>;
@@ -67,9 +73,26 @@ export async function createCoffer(
       : config.tls === "files"
         ? { key: await readFile(config.tlsKey!), cert: await readFile(config.tlsCert!) }
         : undefined;
+  const auditKey = checkpointKey(masterKey.key);
+  const auditLog = createAuditLog({
+    store,
+    key: auditKey,
+    clock,
+    filePath: config.auditFile,
+    onFileError: (err) => logger.error({ err: { message: err.message } }, "audit file sink failed"),
+  });
+  if (config.audit === "off") logger.warn("auditing is OFF: requests are not recorded (for benchmarks only)");
   const server = createServer({
     logger,
-    services: [secretsManagerApi(secrets), kmsApi(keys), iamApi(iam), stsApi(sts)],
+    auditor: config.audit === "on" ? createRequestAuditor(auditLog) : undefined,
+    defaultAccountId: config.accountId,
+    services: [
+      secretsManagerApi(secrets),
+      kmsApi(keys),
+      iamApi(iam),
+      stsApi(sts),
+      cloudTrailApi(createAuditLookup({ store, authorizer })),
+    ],
     lookupCredential: identity.lookupCredential,
     region: config.region,
     clock,
@@ -90,6 +113,8 @@ export async function createCoffer(
     identity,
     secrets,
     iam,
+    store,
+    auditKey,
     config,
     async start() {
       await server.listen({ host: config.host, port: config.port });
@@ -104,6 +129,7 @@ export async function createCoffer(
     async stop() {
       clearInterval(purgeTimer);
       await server.close();
+      await auditLog.drain();
       await store.close();
     },
   };

@@ -22,6 +22,14 @@ export interface Config {
   logLevel: string;
   bodyLimit: number;
   purgeIntervalSeconds: number;
+  /** "off" only for benchmarks: nothing is recorded. */
+  audit: "on" | "off";
+  /** Optional JSON-lines copy of every audit event. */
+  auditFile?: string;
+  /** Events older than this are exported to <dataDir>/audit-export/ and removed; 0 keeps them forever. */
+  auditRetentionDays: number;
+  /** Alert rules (docs/audit.md); the config file's "alerts" array. */
+  alerts: unknown[];
 }
 
 /** Every setting: its flag-style name, environment variable, and how to read a string. */
@@ -40,6 +48,9 @@ const settings = {
   logLevel: { env: "COFFER_LOG_LEVEL", parse: String },
   bodyLimit: { env: "COFFER_BODY_LIMIT", parse: Number },
   purgeIntervalSeconds: { env: "COFFER_PURGE_INTERVAL_SECONDS", parse: Number },
+  audit: { env: "COFFER_AUDIT", parse: String },
+  auditFile: { env: "COFFER_AUDIT_FILE", parse: String },
+  auditRetentionDays: { env: "COFFER_AUDIT_RETENTION_DAYS", parse: Number },
 } as const;
 
 export type ConfigInput = Partial<Record<keyof typeof settings, string | number>> & { config?: string };
@@ -53,6 +64,8 @@ const defaults = {
   logLevel: "info",
   bodyLimit: 1024 * 1024,
   purgeIntervalSeconds: 3600,
+  audit: "on",
+  auditRetentionDays: 0,
 };
 
 export class ConfigError extends Error {}
@@ -89,6 +102,10 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     logLevel: String(pick("logLevel")),
     bodyLimit: pick("bodyLimit") as number,
     purgeIntervalSeconds: pick("purgeIntervalSeconds") as number,
+    audit: pick("audit") as Config["audit"],
+    auditFile: pick("auditFile") as string | undefined,
+    auditRetentionDays: pick("auditRetentionDays") as number,
+    alerts: Array.isArray(file.alerts) ? file.alerts : [],
   };
   validate(config);
   return config;
@@ -110,6 +127,10 @@ function validate(c: Config): void {
   if (!/^([a-z]+-)+\d+$/.test(c.region)) throw new ConfigError(`Invalid region: "${c.region}".`);
   if (!Number.isInteger(c.bodyLimit) || c.bodyLimit < 1024) throw new ConfigError("The body limit must be at least 1024 bytes.");
   if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");
+  if (c.audit !== "on" && c.audit !== "off") throw new ConfigError(`audit must be "on" or "off", not "${c.audit}".`);
+  if (!Number.isInteger(c.auditRetentionDays) || c.auditRetentionDays < 0) {
+    throw new ConfigError("The audit retention must be a whole number of days (0 keeps events forever).");
+  }
   if ([c.masterKey, c.masterPassphrase].filter(Boolean).length > 1) {
     throw new ConfigError("Give either COFFER_MASTER_KEY or COFFER_MASTER_PASSPHRASE, not both.");
   }

@@ -8,6 +8,7 @@ import type { Credential, Principal } from "../services/identity/identity-types.
 import { decodeInput, parseJsonBody, serializeError, serializeOutput } from "./protocols/aws-json.ts";
 import { decodeQueryInput, parseQueryBody, serializeQueryError, serializeQueryOutput } from "./protocols/aws-query.ts";
 import { authenticate, type CredentialLookup } from "./authenticate.ts";
+import { isReadOnly, type RequestFacts } from "../audit/audit-event.ts";
 
 /** What a handler learns about the request beyond its input. */
 export interface RequestContext {
@@ -29,8 +30,20 @@ export interface ApiService {
   errorFor(code: ErrorCode): { type: string; status: number };
 }
 
+/** Records requests in the audit trail; a rejected promise means the record could not be written. */
+export interface RequestAuditor {
+  /** Before a mutating operation runs. */
+  intent(facts: RequestFacts): Promise<void>;
+  /** Once the request has its answer, before the answer is sent. */
+  record(facts: RequestFacts): Promise<void>;
+}
+
 export interface ServerOptions {
   logger: Logger;
+  /** Without one, nothing is audited (benchmarks only). */
+  auditor?: RequestAuditor;
+  /** The account that sees events of unauthenticated requests. */
+  defaultAccountId: string;
   services: ApiService[];
   lookupCredential: CredentialLookup;
   region: string;
@@ -116,7 +129,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   const queryServices = options.services.filter((s) => s.metadata.protocol === "query");
 
-  const sendError = (reply: FastifyReply, service: ApiService | undefined, err: unknown, query = false) => {
+  interface Reply {
+    status: number;
+    contentType: string;
+    body: Buffer;
+    errorType?: string;
+  }
+
+  /** The wire form of an error, in the protocol the request spoke; records the error in `facts`. */
+  function errorReply(facts: RequestFacts, service: ApiService | undefined, err: unknown, query: boolean): Reply {
     let code: ErrorCode = "Internal";
     let message = "An internal error occurred.";
     if (err instanceof CofferError) {
@@ -126,30 +147,66 @@ export function createServer(options: ServerOptions): FastifyInstance {
       code = "PayloadTooLarge";
       message = `The request body is larger than the limit of ${options.bodyLimit} bytes.`;
     } else {
-      reply.request.log.error({ err: scrub(err) }, "unexpected error");
+      options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "unexpected error");
     }
+    const table = query ? queryProtocolErrors : protocolErrors;
+    const mapped = service?.errorFor(code) ?? table[code] ?? table.Internal!;
+    facts.error = { code: mapped.type, message };
     if (query) {
-      const mapped = service?.errorFor(code) ?? queryProtocolErrors[code] ?? queryProtocolErrors.Internal!;
       const ns = service?.metadata.xmlNamespace ?? "https://iam.amazonaws.com/doc/2010-05-08/";
-      reply
-        .code(mapped.status)
-        .header("content-type", "text/xml")
-        .send(Buffer.from(serializeQueryError(ns, mapped.status >= 500 ? "Receiver" : "Sender", mapped.type, message, reply.request.id)));
-      return;
+      const type = mapped.status >= 500 ? "Receiver" : "Sender";
+      return { status: mapped.status, contentType: "text/xml", body: Buffer.from(serializeQueryError(ns, type, mapped.type, message, facts.requestId)) };
     }
-    const mapped = service?.errorFor(code) ?? protocolErrors[code] ?? protocolErrors.Internal!;
-    reply
-      .code(mapped.status)
-      .header("content-type", "application/x-amz-json-1.1")
-      .header("x-amzn-ErrorType", mapped.type)
-      .send(Buffer.from(serializeError(mapped.type, message)));
-  };
+    return {
+      status: mapped.status,
+      contentType: "application/x-amz-json-1.1",
+      errorType: mapped.type,
+      body: Buffer.from(serializeError(mapped.type, message)),
+    };
+  }
 
-  app.setErrorHandler((err, request, reply) => {
-    sendError(reply, jsonServiceOf(request), err, isForm(request));
+  function factsOf(request: FastifyRequest): RequestFacts {
+    const claimed = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ""));
+    const target = request.headers["x-amz-target"];
+    return {
+      requestId: request.id,
+      time: options.clock.now(),
+      service: typeof target === "string" ? target.slice(0, target.indexOf(".")) : "unknown",
+      operation: typeof target === "string" ? target.slice(target.indexOf(".") + 1) : "unknown",
+      region: options.region,
+      defaultAccountId: options.defaultAccountId,
+      sourceIp: request.ip,
+      userAgent: String(request.headers["user-agent"] ?? ""),
+      claimedAccessKeyId: claimed?.[1],
+    };
+  }
+
+  /**
+   * Records the request's event, then answers. If the event cannot be
+   * written the caller gets an error instead (fail closed).
+   */
+  async function finish(request: FastifyRequest, reply: FastifyReply, facts: RequestFacts, response: Reply, query: boolean) {
+    if (options.auditor) {
+      try {
+        await options.auditor.record(facts);
+      } catch (err) {
+        options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "audit write failed; request refused");
+        response = errorReply(facts, undefined, new CofferError("Internal", "The request could not be recorded in the audit trail."), query);
+      }
+    }
+    if (response.errorType) reply.header("x-amzn-ErrorType", response.errorType);
+    reply.code(response.status).header("content-type", response.contentType).send(response.body);
+    return reply;
+  }
+
+  app.setErrorHandler(async (err, request, reply) => {
+    const facts = factsOf(request);
+    return finish(request, reply, facts, errorReply(facts, jsonServiceOf(request), err, isForm(request)), isForm(request));
   });
-  app.setNotFoundHandler((request, reply) => {
-    sendError(reply, undefined, new CofferError("UnknownOperation", `No operation is served at ${request.method} ${request.url}.`));
+  app.setNotFoundHandler(async (request, reply) => {
+    const facts = factsOf(request);
+    const err = new CofferError("UnknownOperation", `No operation is served at ${request.method} ${request.url}.`);
+    return finish(request, reply, facts, errorReply(facts, undefined, err, false), false);
   });
 
   function jsonServiceOf(request: FastifyRequest): ApiService | undefined {
@@ -164,63 +221,81 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return queryServices.find((s) => Object.hasOwn(s.operations, action));
   }
 
+  /** Authenticates, decodes, writes the intent of a mutating request, and runs the handler. */
   async function run(
     request: FastifyRequest,
+    facts: RequestFacts,
     service: ApiService,
     operation: string,
     body: Buffer,
     decode: (spec: OperationSpec) => unknown,
   ): Promise<{ spec: OperationSpec; output: unknown }> {
     const spec = service.operations[operation];
+    Object.assign(facts, { service: service.metadata.signingName, operation, shapes: service.shapes, inputShape: spec.input, outputShape: spec.output });
     const credential: Credential = await authenticate(
       { method: request.method, url: request.raw.url ?? "/", headers: request.raw.headersDistinct, body },
       { service: service.metadata.signingName, region: options.region, now: options.clock.now(), lookup: options.lookupCredential },
     );
-    const handler = service.handlers[operation];
-    if (!handler) throw new CofferError("UnknownOperation", `The operation ${operation} is not yet supported by Coffer.`);
-    const input = decode(spec);
     const ctx: RequestContext = {
       requestId: request.id,
       sourceIp: request.ip,
-      userAgent: String(request.headers["user-agent"] ?? ""),
+      userAgent: facts.userAgent,
       secureTransport: Boolean(options.https),
     };
     const principal = { ...credential.principal, sourceIp: ctx.sourceIp, secureTransport: ctx.secureTransport };
-    return { spec, output: await handler(principal, input, ctx) };
+    facts.principal = principal;
+    const handler = service.handlers[operation];
+    if (!handler) throw new CofferError("UnknownOperation", `The operation ${operation} is not yet supported by Coffer.`);
+    facts.input = decode(spec);
+    if (options.auditor && !isReadOnly(operation)) {
+      await options.auditor.intent(facts).catch(() => {
+        throw new CofferError("Internal", "The request could not be recorded in the audit trail, so it was not carried out.");
+      });
+    }
+    const output = await handler(principal, facts.input, ctx);
+    facts.output = output;
+    return { spec, output };
   }
 
   app.get("/health", async () => ({ status: "ok" }));
 
   app.post("/", async (request, reply) => {
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const facts = factsOf(request);
     if (isForm(request)) {
       let service: ApiService | undefined;
+      let response: Reply;
       try {
         const params = parseQueryBody(body);
         const action = params.get("Action") ?? "";
+        facts.operation = action || "unknown";
         service = queryServiceOf(request, action);
+        if (service) facts.service = service.metadata.signingName;
         if (!service || !Object.hasOwn(service.operations, action)) {
           throw new CofferError("UnknownOperation", `Could not find operation ${action || "(no Action)"}.`);
         }
-        const { spec, output } = await run(request, service, action, body, (spec) => {
+        const { spec, output } = await run(request, facts, service, action, body, (spec) => {
           if (!spec.input) return {};
           const raw = decodeQueryInput(service!.shapes, spec.input, params);
           validateInput(service!.shapes, spec.input, raw);
           return decodeInput(service!.shapes, spec.input, raw);
         });
         const ns = service.metadata.xmlNamespace ?? "";
-        reply
-          .header("content-type", "text/xml")
-          .send(Buffer.from(serializeQueryOutput(service.shapes, action, spec, ns, output, request.id)));
+        response = {
+          status: 200,
+          contentType: "text/xml",
+          body: Buffer.from(serializeQueryOutput(service.shapes, action, spec, ns, output, request.id)),
+        };
       } catch (err) {
-        sendError(reply, service, err, true);
+        response = errorReply(facts, service, err, true);
       }
-      return reply;
+      return finish(request, reply, facts, response, true);
     }
 
     const target = request.headers["x-amz-target"];
     const service = jsonServiceOf(request);
     const operation = typeof target === "string" ? target.slice(target.indexOf(".") + 1) : "";
+    let response: Reply;
     try {
       if (!service || !Object.hasOwn(service.operations, operation)) {
         throw new CofferError("UnknownOperation", `The operation ${target ?? "(no X-Amz-Target)"} is not known.`);
@@ -232,19 +307,21 @@ export function createServer(options: ServerOptions): FastifyInstance {
           `Unsupported Content-Type "${contentType}": send application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}.`,
         );
       }
-      const { spec, output } = await run(request, service, operation, body, (spec) => {
+      const { spec, output } = await run(request, facts, service, operation, body, (spec) => {
         const raw = parseJsonBody(body);
         if (!spec.input) return {};
         validateInput(service.shapes, spec.input, raw);
         return decodeInput(service.shapes, spec.input, raw);
       });
-      reply
-        .header("content-type", `application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}`)
-        .send(Buffer.from(serializeOutput(service.shapes, spec.output, output)));
+      response = {
+        status: 200,
+        contentType: `application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}`,
+        body: Buffer.from(serializeOutput(service.shapes, spec.output, output)),
+      };
     } catch (err) {
-      sendError(reply, service, err);
+      response = errorReply(facts, service, err, false);
     }
-    return reply;
+    return finish(request, reply, facts, response, false);
   });
 
   return app;

@@ -28,6 +28,8 @@ export type ErrorCode =
   | "Disabled" // a key is disabled
   | "InvalidAliasName"
   | "IncorrectKey" // the key named does not match the one that encrypted the ciphertext
+  | "InvalidTimeRange"
+  | "InvalidLookupAttributes"
   | "InvalidState" // a key or resource is in a state that forbids the operation (disabled, pending deletion)
   | "Internal";
 

@@ -80,7 +80,8 @@ function markingWrites(tx: StoreTx, onWrite: () => void): StoreTx {
       const isWrite = typeof name === "string" && /^(put|delete|append|mark)/.test(name) && !UNCACHED_WRITES.has(name);
       return isWrite
         ? (...args: unknown[]) => {
-            onWrite();
+            // Settings of the audit and alert machinery are never read through the cache.
+            if (!(name === "putSetting" && /^(audit|alerts)\./.test(String(args[0])))) onWrite();
             return (value as (...a: unknown[]) => unknown).apply(target, args);
           }
         : (value as (...a: unknown[]) => unknown).bind(target);

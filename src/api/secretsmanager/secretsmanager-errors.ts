@@ -32,6 +32,8 @@ export const secretsManagerErrors: Record<ErrorCode, { type: string; status: num
   Disabled: { type: "InvalidRequestException", status: 400 },
   InvalidAliasName: { type: "InvalidParameterException", status: 400 },
   IncorrectKey: { type: "InvalidParameterException", status: 400 },
+  InvalidTimeRange: { type: "InvalidParameterException", status: 400 },
+  InvalidLookupAttributes: { type: "InvalidParameterException", status: 400 },
   Internal: { type: "InternalServiceError", status: 500 },
 };
 

@@ -1,0 +1,187 @@
+import { randomUUID } from "node:crypto";
+import type { Shapes } from "../api/shape-types.ts";
+import type { Principal } from "../services/identity/identity-types.ts";
+import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
+
+/** What the server knows about a finished (or refused) request. */
+export interface RequestFacts {
+  requestId: string;
+  time: number;
+  /** The service's signing name: secretsmanager, kms, iam, sts, cloudtrail (or the target prefix when unknown). */
+  service: string;
+  operation: string;
+  region: string;
+  /** The account events go to when the caller is unknown (the server's default account). */
+  defaultAccountId: string;
+  sourceIp: string;
+  userAgent: string;
+  principal?: Principal;
+  /** Access key id named by an unverified signature. */
+  claimedAccessKeyId?: string;
+  shapes?: Shapes;
+  inputShape?: string;
+  outputShape?: string;
+  input?: unknown;
+  output?: unknown;
+  error?: { code: string; message: string };
+}
+
+const READ_ONLY = /^(Get|List|Describe|Lookup|BatchGet|Validate)/;
+const READ_ONLY_CRYPTO = new Set(["Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt"]);
+
+/** Whether an operation only reads (CloudTrail's readOnly); the others write an intent record first. */
+export function isReadOnly(operation: string): boolean {
+  return READ_ONLY.test(operation) || READ_ONLY_CRYPTO.has(operation);
+}
+
+/**
+ * A copy of `value` without what its shape marks sensitive (secret values,
+ * passwords, secret keys, session tokens, plaintexts) and without raw bytes;
+ * timestamps as ISO text. Members the shape does not know are dropped too.
+ */
+export function redact(shapes: Shapes, shapeName: string, value: unknown, depth = 0): unknown {
+  const shape = shapes[shapeName];
+  if (value === null || value === undefined || !shape || depth > 32) return undefined;
+  if (shape.sensitive) return undefined;
+  switch (shape.type) {
+    case "blob":
+      return undefined;
+    case "timestamp":
+      return value instanceof Date ? value.toISOString() : typeof value === "number" ? new Date(value * 1000).toISOString() : undefined;
+    case "structure": {
+      const out: Record<string, unknown> = {};
+      for (const [name, member] of Object.entries(shape.members)) {
+        const v = redact(shapes, member.shape, (value as Record<string, unknown>)[name], depth + 1);
+        if (v !== undefined) out[lowerFirst(name)] = v;
+      }
+      return out;
+    }
+    case "list":
+      return Array.isArray(value) ? value.map((v) => redact(shapes, shape.member.shape, v, depth + 1)).filter((v) => v !== undefined) : undefined;
+    case "map": {
+      if (shapes[shape.value.shape]?.sensitive || shapes[shape.key.shape]?.sensitive) return undefined;
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redact(shapes, shape.value.shape, v, depth + 1);
+      return out;
+    }
+    default:
+      return value;
+  }
+}
+
+// CloudTrail writes request parameters in lowerCamelCase (secretId, versionStage).
+function lowerFirst(name: string): string {
+  return name.charAt(0).toLowerCase() + name.slice(1);
+}
+
+function userIdentity(facts: RequestFacts): UserIdentity {
+  const p = facts.principal;
+  if (!p) return { type: "Unknown", accessKeyId: facts.claimedAccessKeyId };
+  if (p.kind === "root") return { type: "Root", principalId: p.accountId, arn: p.arn, accountId: p.accountId, accessKeyId: p.accessKeyId };
+  if (p.kind === "user") {
+    return { type: "IAMUser", arn: p.arn, accountId: p.accountId, accessKeyId: p.accessKeyId, userName: p.arn.split("/").pop() };
+  }
+  const roleName = p.roleArn?.split("/").pop() ?? "";
+  return {
+    type: "AssumedRole",
+    principalId: `${roleName}:${p.sessionName}`,
+    arn: p.arn,
+    accountId: p.accountId,
+    accessKeyId: p.accessKeyId,
+    sessionContext: {
+      sessionIssuer: { type: "Role", arn: p.roleArn ?? "", accountId: p.accountId, userName: roleName },
+      attributes: { mfaAuthenticated: "false" },
+    },
+  };
+}
+
+/** The name LookupEvents' Username attribute matches: user name, session name, or "root". */
+export function usernameOf(identity: UserIdentity): string | undefined {
+  if (identity.type === "Root") return "root";
+  if (identity.type === "IAMUser") return identity.userName;
+  if (identity.type === "AssumedRole") return identity.principalId?.split(":")[1];
+  return undefined;
+}
+
+const RESOURCE_TYPES: Record<string, string> = {
+  secretsmanager: "AWS::SecretsManager::Secret",
+  kms: "AWS::KMS::Key",
+};
+
+/** The resources a request was about, from its input and output. */
+function resourcesOf(facts: RequestFacts, accountId: string): { ARN: string; accountId?: string; type: string }[] {
+  const input = (facts.input ?? {}) as Record<string, unknown>;
+  const output = (facts.output ?? {}) as Record<string, unknown>;
+  const arns = new Set<string>();
+  const add = (v: unknown) => typeof v === "string" && v && arns.add(v);
+  const region = facts.region;
+  switch (facts.service) {
+    case "secretsmanager": {
+      add(output.ARN);
+      for (const v of (output.SecretValues as { ARN?: string }[] | undefined) ?? []) add(v.ARN);
+      if (arns.size === 0 && typeof input.SecretId === "string") {
+        add(input.SecretId.startsWith("arn:") ? input.SecretId : `arn:aws:secretsmanager:${region}:${accountId}:secret:${input.SecretId}`);
+      }
+      for (const id of (input.SecretIdList as string[] | undefined) ?? []) {
+        if (![...arns].some((a) => a === id || a.includes(`:secret:${id}-`))) add(id.startsWith("arn:") ? id : `arn:aws:secretsmanager:${region}:${accountId}:secret:${id}`);
+      }
+      break;
+    }
+    case "kms":
+      add((output.KeyMetadata as { Arn?: string } | undefined)?.Arn ?? output.KeyId ?? input.KeyId);
+      break;
+    case "iam":
+      if (typeof input.UserName === "string") arns.add(`arn:aws:iam::${accountId}:user/${input.UserName}`);
+      if (typeof input.RoleName === "string") arns.add(`arn:aws:iam::${accountId}:role/${input.RoleName}`);
+      break;
+    case "sts":
+      add(input.RoleArn);
+      break;
+  }
+  return [...arns].map((ARN) => {
+    const owner = ARN.split(":")[4];
+    const type =
+      RESOURCE_TYPES[facts.service] ?? (ARN.includes(":role/") ? "AWS::IAM::Role" : ARN.includes(":user/") ? "AWS::IAM::User" : "AWS::Resource");
+    return owner ? { ARN, accountId: owner, type } : { ARN, type };
+  });
+}
+
+/** Shapes the CloudTrail record of a request. */
+export function buildEvent(facts: RequestFacts): CloudTrailEvent {
+  const identity = userIdentity(facts);
+  const accountId = facts.principal?.accountId ?? facts.defaultAccountId;
+  const readOnly = isReadOnly(facts.operation);
+  const event: CloudTrailEvent = {
+    eventVersion: "1.08",
+    userIdentity: identity,
+    eventTime: new Date(facts.time).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    eventSource: `${facts.service}.amazonaws.com`,
+    eventName: facts.operation,
+    awsRegion: facts.region,
+    sourceIPAddress: facts.sourceIp,
+    userAgent: facts.userAgent,
+    requestParameters:
+      facts.shapes && facts.inputShape && facts.input !== undefined
+        ? ((redact(facts.shapes, facts.inputShape, facts.input) as Record<string, unknown>) ?? null)
+        : null,
+    // Reads answer with data, which CloudTrail does not record; writes' answers are recorded without secrets.
+    responseElements:
+      !readOnly && !facts.error && facts.shapes && facts.outputShape && facts.output !== undefined
+        ? ((redact(facts.shapes, facts.outputShape, facts.output) as Record<string, unknown>) ?? null)
+        : null,
+    requestID: facts.requestId,
+    eventID: randomUUID(),
+    readOnly,
+    eventType: "AwsApiCall",
+    managementEvent: true,
+    recipientAccountId: accountId,
+    eventCategory: "Management",
+  };
+  if (facts.error) {
+    event.errorCode = facts.error.code;
+    event.errorMessage = facts.error.message;
+  }
+  const resources = resourcesOf(facts, accountId);
+  if (resources.length) event.resources = resources;
+  return event;
+}

@@ -1,0 +1,53 @@
+import type { RequestAuditor } from "../server/app.ts";
+import type { AuditQuery, AuditRow, Store } from "../storage/store.ts";
+import { CofferError } from "../services/errors.ts";
+import type { Authorizer, Principal } from "../services/identity/identity-types.ts";
+import { buildEvent } from "./audit-event.ts";
+import { entryOf, type AuditLog } from "./audit-log.ts";
+
+/** The server's auditor: an intent before a write, one CloudTrail event per request. */
+export function createRequestAuditor(log: AuditLog): RequestAuditor {
+  return {
+    intent: (facts) => log.append(entryOf(buildEvent(facts), "intent")),
+    record: (facts) => log.append(entryOf(buildEvent(facts))),
+  };
+}
+
+export interface LookupInput {
+  attribute?: AuditQuery["attribute"];
+  startTime?: number;
+  endTime?: number;
+  maxResults?: number;
+  nextToken?: string;
+}
+
+/** CloudTrail LookupEvents over the chain: the caller's account's events, newest first. */
+export function createAuditLookup({ store, authorizer }: { store: Pick<Store, "queryAuditEvents">; authorizer: Authorizer }) {
+  return {
+    async lookup(principal: Principal, input: LookupInput): Promise<{ events: AuditRow[]; nextToken?: string }> {
+      await authorizer.authorize({ principal, action: "cloudtrail:LookupEvents", resource: "*" });
+      if (input.startTime !== undefined && input.endTime !== undefined && input.startTime > input.endTime) {
+        throw new CofferError("InvalidTimeRange", "Occurs if the timestamp values are not valid. Either the start time occurs after the end time, or the time range is outside the range of possible values.");
+      }
+      let beforeSeq: number | undefined;
+      if (input.nextToken !== undefined) {
+        beforeSeq = Number.parseInt(Buffer.from(input.nextToken, "base64url").toString(), 10);
+        if (!Number.isSafeInteger(beforeSeq) || beforeSeq < 1) throw new CofferError("InvalidNextToken", "Invalid NextToken.");
+      }
+      const limit = input.maxResults ?? 50;
+      const rows = await store.queryAuditEvents({
+        accountId: principal.accountId,
+        attribute: input.attribute,
+        startTime: input.startTime,
+        endTime: input.endTime,
+        beforeSeq,
+        limit: limit + 1,
+      });
+      const events = rows.slice(0, limit);
+      return {
+        events,
+        nextToken: rows.length > limit ? Buffer.from(String(events[events.length - 1].seq)).toString("base64url") : undefined,
+      };
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { timingSafeEqual } from "node:crypto";
+import type { AuditCheckpoint, Store } from "../storage/store.ts";
+import { ANCHOR_SETTING, GENESIS_HASH, HEAD_SETTING, chainHash, signCheckpoint } from "./audit-log.ts";
+
+export type VerifyResult =
+  | { ok: true; rows: number; firstSeq: number; lastSeq: number; checkpoints: number }
+  | { ok: false; seq: number; problem: string };
+
+function sameHex(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * Walks the audit chain and names the first altered, removed or inserted
+ * row. Every row must follow its predecessor (seq + 1, prevHash = its hash)
+ * and hash to what it says; every signed checkpoint, and the signed head
+ * written with each commit, must match the row at its seq. Rewriting the
+ * chain needs the checkpoint key, which lives only with the master key.
+ */
+export async function verifyAuditChain(
+  store: Pick<Store, "listAuditRows" | "listAuditCheckpoints" | "getSetting">,
+  key: Buffer,
+): Promise<VerifyResult> {
+  const anchorText = await store.getSetting(ANCHOR_SETTING);
+  const anchor = anchorText ? (JSON.parse(anchorText) as { seq: number; hash: string }) : { seq: 0, hash: GENESIS_HASH };
+  const headText = await store.getSetting(HEAD_SETTING);
+  const head = headText ? (JSON.parse(headText) as AuditCheckpoint) : undefined;
+  const checkpoints = await store.listAuditCheckpoints();
+  const signedAt = new Map<number, AuditCheckpoint>(checkpoints.map((c) => [c.seq, c]));
+  if (head) signedAt.set(head.seq, head);
+  for (const c of signedAt.values()) {
+    if (!sameHex(signCheckpoint(key, c.seq, c.hash, c.time), c.signature)) {
+      return { ok: false, seq: c.seq, problem: `the signed checkpoint at event ${c.seq} was forged or altered` };
+    }
+  }
+
+  let expectSeq = anchor.seq + 1;
+  let prevHash = anchor.hash;
+  let rows = 0;
+  for (;;) {
+    const batch = await store.listAuditRows(expectSeq, 1000);
+    if (batch.length === 0) break;
+    for (const row of batch) {
+      if (row.seq !== expectSeq) {
+        return { ok: false, seq: expectSeq, problem: `event ${expectSeq}${row.seq - 1 > expectSeq ? ` to ${row.seq - 1}` : ""} removed` };
+      }
+      if (row.prevHash !== prevHash) {
+        return { ok: false, seq: row.seq, problem: `event ${row.seq} does not follow event ${row.seq - 1}: an event was inserted or removed here` };
+      }
+      if (chainHash(row.prevHash, row.record) !== row.hash) {
+        return { ok: false, seq: row.seq, problem: `event ${row.seq} was altered` };
+      }
+      const signed = signedAt.get(row.seq);
+      if (signed && !sameHex(signed.hash, row.hash)) {
+        return { ok: false, seq: row.seq, problem: `event ${row.seq} does not match its signed checkpoint: the chain was rewritten up to here` };
+      }
+      prevHash = row.hash;
+      expectSeq += 1;
+      rows += 1;
+    }
+  }
+  const lastSeq = expectSeq - 1;
+  if (head && head.seq > lastSeq) {
+    return { ok: false, seq: lastSeq + 1, problem: `events ${lastSeq + 1} to ${head.seq} removed from the end of the chain` };
+  }
+  if (head && head.seq < lastSeq) {
+    return { ok: false, seq: head.seq + 1, problem: `events ${head.seq + 1} to ${lastSeq} were appended without a signed head` };
+  }
+  return { ok: true, rows, firstSeq: anchor.seq + 1, lastSeq, checkpoints: checkpoints.length };
+}

@@ -95,7 +95,10 @@ export async function deliverDueAlerts(deps: DeliveryDeps): Promise<void> {
   const byName = new Map(deps.rules.map((r) => [r.name, r]));
   let next = 0;
   const worker = async () => {
-    while (next < due.length) await deliverOne(deps, due[next++]!, byName.get(due[next - 1]!.rule));
+    while (next < due.length) {
+      const delivery = due[next++];
+      await deliverOne(deps, delivery, byName.get(delivery.rule));
+    }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, due.length) }, worker));
 }

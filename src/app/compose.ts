@@ -11,6 +11,7 @@ import { autoCertificate } from "../server/tls.ts";
 import { cloudTrailApi } from "../api/cloudtrail/cloudtrail-handlers.ts";
 import { iamApi } from "../api/iam/iam-handlers.ts";
 import { checkpointKey, createAuditLog } from "../audit/audit-log.ts";
+import { exportAndPrune } from "../audit/audit-retention.ts";
 import { createAuditLookup, createRequestAuditor } from "../audit/audit-service.ts";
 import { kmsApi } from "../api/kms/kms-handlers.ts";
 import { stsApi } from "../api/sts/sts-handlers.ts";
@@ -101,11 +102,21 @@ export async function createCoffer(
   });
 
   let purgeTimer: NodeJS.Timeout | undefined;
-  const purge = () =>
-    secrets.purgeDue().then(
+  const purge = async () => {
+    await secrets.purgeDue().then(
       (n) => n > 0 && logger.info({ purged: n }, "purged secrets past their recovery window"),
       (err: Error) => logger.error({ err: { message: err.message } }, "purge failed"),
     );
+    if (config.auditRetentionDays > 0) {
+      await exportAndPrune(store, {
+        before: clock.now() - config.auditRetentionDays * 86_400_000,
+        exportDir: join(config.dataDir, "audit-export"),
+      }).then(
+        (r) => r.rows > 0 && logger.info({ rows: r.rows, file: r.file }, "exported and removed audit events past retention"),
+        (err: Error) => logger.error({ err: { message: err.message } }, "audit retention failed"),
+      );
+    }
+  };
 
   return {
     server,
@@ -133,6 +144,15 @@ export async function createCoffer(
       await store.close();
     },
   };
+}
+
+/** Opens the data directory's store and audit key without a server (for `coffer audit verify`). */
+export async function openDataDir(config: Config): Promise<{ store: Store; auditKey: Buffer }> {
+  if (!existsSync(join(config.dataDir, "coffer.db"))) {
+    throw new Error(`There is no Coffer data directory at ${config.dataDir}: start the server once first.`);
+  }
+  const masterKey = await loadMasterKey(masterKeySource(config));
+  return { store: openSqliteStore(join(config.dataDir, "coffer.db")), auditKey: checkpointKey(masterKey.key) };
 }
 
 /** Creates another account's root key, straight on the data directory (the server may be running). */

@@ -34,6 +34,21 @@ export function isReadOnly(operation: string): boolean {
   return READ_ONLY.test(operation) || READ_ONLY_CRYPTO.has(operation);
 }
 
+/** Members never recorded whatever the model says (some models do not mark session tokens sensitive). */
+const NEVER_RECORDED = new Set([
+  "SecretString",
+  "SecretBinary",
+  "SecretAccessKey",
+  "SessionToken",
+  "Password",
+  "NewPassword",
+  "OldPassword",
+  "Plaintext",
+  "RandomPassword",
+  "PrivateKey",
+  "PrivateKeyPlaintext",
+]);
+
 /**
  * A copy of `value` without what its shape marks sensitive (secret values,
  * passwords, secret keys, session tokens, plaintexts) and without raw bytes;
@@ -51,6 +66,7 @@ export function redact(shapes: Shapes, shapeName: string, value: unknown, depth 
     case "structure": {
       const out: Record<string, unknown> = {};
       for (const [name, member] of Object.entries(shape.members)) {
+        if (NEVER_RECORDED.has(name)) continue;
         const v = redact(shapes, member.shape, (value as Record<string, unknown>)[name], depth + 1);
         if (v !== undefined) out[lowerFirst(name)] = v;
       }

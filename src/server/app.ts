@@ -105,9 +105,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 
-  const byPrefix = new Map(
-    options.services.filter((s) => s.metadata.targetPrefix).map((s) => [s.metadata.targetPrefix!, s]),
-  );
+  // By X-Amz-Target prefix; a dotted prefix (CloudTrail's) is also accepted by its last part, as the SDKs send it.
+  const byPrefix = new Map<string, ApiService>();
+  for (const s of options.services.filter((s) => s.metadata.targetPrefix)) {
+    const prefix = s.metadata.targetPrefix!;
+    byPrefix.set(prefix, s);
+    byPrefix.set(prefix.slice(prefix.lastIndexOf(".") + 1), s);
+  }
 
   // Every body is read raw: SigV4 hashes the exact bytes, and the codec parses them itself.
   app.removeAllContentTypeParsers();
@@ -171,8 +175,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
     return {
       requestId: request.id,
       time: options.clock.now(),
-      service: typeof target === "string" ? target.slice(0, target.indexOf(".")) : "unknown",
-      operation: typeof target === "string" ? target.slice(target.indexOf(".") + 1) : "unknown",
+      service: typeof target === "string" ? target.slice(0, target.lastIndexOf(".")) : "unknown",
+      operation: typeof target === "string" ? target.slice(target.lastIndexOf(".") + 1) : "unknown",
       region: options.region,
       defaultAccountId: options.defaultAccountId,
       sourceIp: request.ip,
@@ -185,13 +189,19 @@ export function createServer(options: ServerOptions): FastifyInstance {
    * Records the request's event, then answers. If the event cannot be
    * written the caller gets an error instead (fail closed).
    */
-  async function finish(request: FastifyRequest, reply: FastifyReply, facts: RequestFacts, response: Reply, query: boolean) {
+  async function finish(
+    reply: FastifyReply,
+    facts: RequestFacts,
+    response: Reply,
+    query: boolean,
+    service: ApiService | undefined,
+  ) {
     if (options.auditor) {
       try {
         await options.auditor.record(facts);
       } catch (err) {
         options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "audit write failed; request refused");
-        response = errorReply(facts, undefined, new CofferError("Internal", "The request could not be recorded in the audit trail."), query);
+        response = errorReply(facts, service, new CofferError("Internal", "The request could not be recorded in the audit trail."), query);
       }
     }
     if (response.errorType) reply.header("x-amzn-ErrorType", response.errorType);
@@ -201,17 +211,18 @@ export function createServer(options: ServerOptions): FastifyInstance {
 
   app.setErrorHandler(async (err, request, reply) => {
     const facts = factsOf(request);
-    return finish(request, reply, facts, errorReply(facts, jsonServiceOf(request), err, isForm(request)), isForm(request));
+    const service = jsonServiceOf(request);
+    return finish(reply, facts, errorReply(facts, service, err, isForm(request)), isForm(request), service);
   });
   app.setNotFoundHandler(async (request, reply) => {
     const facts = factsOf(request);
     const err = new CofferError("UnknownOperation", `No operation is served at ${request.method} ${request.url}.`);
-    return finish(request, reply, facts, errorReply(facts, undefined, err, false), false);
+    return finish(reply, facts, errorReply(facts, undefined, err, false), false, undefined);
   });
 
   function jsonServiceOf(request: FastifyRequest): ApiService | undefined {
     const target = request.headers["x-amz-target"];
-    return typeof target === "string" ? byPrefix.get(target.slice(0, target.indexOf("."))) : undefined;
+    return typeof target === "string" ? byPrefix.get(target.slice(0, target.lastIndexOf("."))) : undefined;
   }
 
   /** Query-protocol services share one endpoint: the signature's scope names the service, else the Action does. */
@@ -289,12 +300,12 @@ export function createServer(options: ServerOptions): FastifyInstance {
       } catch (err) {
         response = errorReply(facts, service, err, true);
       }
-      return finish(request, reply, facts, response, true);
+      return finish(reply, facts, response, true, service);
     }
 
     const target = request.headers["x-amz-target"];
     const service = jsonServiceOf(request);
-    const operation = typeof target === "string" ? target.slice(target.indexOf(".") + 1) : "";
+    const operation = typeof target === "string" ? target.slice(target.lastIndexOf(".") + 1) : "";
     let response: Reply;
     try {
       if (!service || !Object.hasOwn(service.operations, operation)) {
@@ -321,7 +332,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     } catch (err) {
       response = errorReply(facts, service, err, false);
     }
-    return finish(request, reply, facts, response, false);
+    return finish(reply, facts, response, false, service);
   });
 
   return app;

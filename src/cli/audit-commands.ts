@@ -1,0 +1,113 @@
+import { CloudTrailClient, LookupEventsCommand, type LookupAttributeKey } from "@aws-sdk/client-cloudtrail";
+import type { Command } from "commander";
+import { verifyExport } from "../audit/audit-retention.ts";
+import { verifyAuditChain } from "../audit/audit-verify.ts";
+import { openDataDir } from "../app/compose.ts";
+import { loadConfig, type ConfigInput } from "../app/config.ts";
+
+interface ClientOptions {
+  endpoint: string;
+  region: string;
+}
+
+const ATTRIBUTES: Record<string, LookupAttributeKey> = {
+  eventName: "EventName",
+  user: "Username",
+  resource: "ResourceName",
+  resourceType: "ResourceType",
+  accessKey: "AccessKeyId",
+  source: "EventSource",
+  readOnly: "ReadOnly",
+  eventId: "EventId",
+};
+
+function withClientOptions(cmd: Command): Command {
+  return cmd
+    .option("--endpoint <url>", "Coffer's URL (COFFER_ENDPOINT)", process.env.COFFER_ENDPOINT ?? "http://127.0.0.1:4599")
+    .option("--region <region>", "region (AWS_REGION)", process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1");
+}
+
+/** One line per event: time, who, what, on what, result. */
+function line(e: { EventTime?: Date; Username?: string; EventName?: string; CloudTrailEvent?: string }): string {
+  const ct = JSON.parse(e.CloudTrailEvent ?? "{}") as { errorCode?: string; sourceIPAddress?: string; resources?: { ARN: string }[] };
+  const on = ct.resources?.map((r) => r.ARN).join(",") ?? "-";
+  return [e.EventTime?.toISOString(), e.Username ?? "-", ct.sourceIPAddress ?? "-", e.EventName, on, ct.errorCode ?? "OK"].join("  ");
+}
+
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command("audit").description("the audit trail");
+
+  audit
+    .command("verify")
+    .description("walk the hash chain and name the first altered, removed or inserted event (on the data directory)")
+    .option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)")
+    .option("--config <file>", "JSON config file (COFFER_CONFIG)")
+    .option("--export <file>", "verify an exported JSON-lines file instead")
+    .action(async (flags: ConfigInput & { export?: string }) => {
+      if (flags.export) {
+        const r = await verifyExport(flags.export);
+        if (!r.ok) throw new Error(`audit export is NOT intact: ${r.problem}`);
+        process.stdout.write(`audit export intact: events ${r.firstSeq} to ${r.lastSeq}, last hash ${r.lastHash}\n`);
+        return;
+      }
+      const { store, auditKey } = await openDataDir(loadConfig(flags));
+      try {
+        const r = await verifyAuditChain(store, auditKey);
+        if (!r.ok) throw new Error(`audit trail is NOT intact: ${r.problem}`);
+        process.stdout.write(`audit trail intact: ${r.rows} events (${r.firstSeq} to ${r.lastSeq}), ${r.checkpoints} signed checkpoints\n`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  withClientOptions(audit.command("tail").description("the newest events (LookupEvents); --follow keeps watching"))
+    .option("-n, --max <count>", "how many", "20")
+    .option("-f, --follow", "poll for new events")
+    .action(async (o: ClientOptions & { max: string; follow?: boolean }) => {
+      const client = new CloudTrailClient({ endpoint: o.endpoint, region: o.region });
+      const first = await client.send(new LookupEventsCommand({ MaxResults: Math.min(Number(o.max), 50) }));
+      const seen = new Set<string>();
+      for (const e of [...(first.Events ?? [])].reverse()) {
+        seen.add(e.EventId!);
+        process.stdout.write(line(e) + "\n");
+      }
+      while (o.follow) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const page = await client.send(new LookupEventsCommand({ MaxResults: 50 }));
+        for (const e of [...(page.Events ?? [])].reverse()) {
+          if (seen.has(e.EventId!)) continue;
+          seen.add(e.EventId!);
+          process.stdout.write(line(e) + "\n");
+        }
+      }
+    });
+
+  const search = withClientOptions(audit.command("search").description("events matching one attribute and a time range"));
+  for (const [flag, key] of Object.entries(ATTRIBUTES)) search.option(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <value>`, `match ${key}`);
+  search
+    .option("--since <time>", "ISO time")
+    .option("--until <time>", "ISO time")
+    .option("-n, --max <count>", "how many at most", "50")
+    .option("--json", "print the CloudTrail records as JSON lines")
+    .action(async (o: ClientOptions & Record<string, string | boolean | undefined>) => {
+      const given = Object.keys(ATTRIBUTES).filter((k) => o[k] !== undefined);
+      if (given.length > 1) throw new Error("CloudTrail looks up one attribute at a time: give at most one of " + Object.keys(ATTRIBUTES).join(", "));
+      const client = new CloudTrailClient({ endpoint: o.endpoint as string, region: o.region as string });
+      let NextToken: string | undefined;
+      let left = Number(o.max);
+      do {
+        const page = await client.send(
+          new LookupEventsCommand({
+            LookupAttributes: given.length ? [{ AttributeKey: ATTRIBUTES[given[0]], AttributeValue: String(o[given[0]]) }] : undefined,
+            StartTime: o.since ? new Date(String(o.since)) : undefined,
+            EndTime: o.until ? new Date(String(o.until)) : undefined,
+            MaxResults: Math.min(left, 50),
+            NextToken,
+          }),
+        );
+        for (const e of page.Events ?? []) process.stdout.write((o.json ? e.CloudTrailEvent! : line(e)) + "\n");
+        left -= page.Events?.length ?? 0;
+        NextToken = page.NextToken;
+      } while (NextToken && left > 0);
+    });
+}

@@ -5,7 +5,7 @@ import type { CloudTrailEvent } from "./audit-types.ts";
 import { usernameOf } from "./audit-event.ts";
 
 export const GENESIS_HASH = "0".repeat(64);
-/** A permanent signed checkpoint every this many rows; the signed head moves with every commit. */
+/** A permanent signed checkpoint whenever a commit passes a multiple of this; the signed head moves with every commit. */
 export const CHECKPOINT_EVERY = 1000;
 export const HEAD_SETTING = "audit.head";
 export const ANCHOR_SETTING = "audit.anchor";

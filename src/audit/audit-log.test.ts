@@ -1,0 +1,86 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
+import type { Store } from "../storage/store.ts";
+import { createAuditLog, type AuditEntry } from "./audit-log.ts";
+import { exportAndPrune, verifyExport } from "./audit-retention.ts";
+import { verifyAuditChain } from "./audit-verify.ts";
+
+let dir: string;
+let store: Store;
+let now = 1_000_000;
+const key = randomBytes(32);
+const clock = { now: () => now };
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "coffer-audit-"));
+  store = openSqliteStore(join(dir, "db"));
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const entry = (n: number, time = now): AuditEntry => ({
+  kind: "event",
+  record: JSON.stringify({ n, eventTime: new Date(time).toISOString() }),
+  time,
+  eventId: `e${n}`,
+  eventName: "GetSecretValue",
+  eventSource: "secretsmanager.amazonaws.com",
+  accountIds: ["000000000000"],
+  readOnly: true,
+  resources: [],
+});
+
+it("commits concurrent appends in groups, as one contiguous verifiable chain", async () => {
+  const log = createAuditLog({ store, key, clock, filePath: join(dir, "audit.jsonl") });
+  await Promise.all(Array.from({ length: 2500 }, (_, i) => log.append(entry(i))));
+  const rows = await store.listAuditRows(0, 10_000);
+  expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
+  // Group commit: all 2,500 went in one transaction, so one permanent checkpoint marks where it passed 1,000s.
+  expect((await store.listAuditCheckpoints()).map((c) => c.seq)).toEqual([2500]);
+  expect(await verifyAuditChain(store, key)).toEqual({ ok: true, rows: 2500, firstSeq: 1, lastSeq: 2500, checkpoints: 1 });
+  // A forged checkpoint signature is caught: the key stays with the master key.
+  expect((await verifyAuditChain(store, randomBytes(32))).ok).toBe(false);
+  await log.drain();
+  await new Promise((r) => setTimeout(r, 50));
+  expect(readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").length).toBe(2500);
+});
+
+it("rejects every append of a batch that could not be written, and carries on afterwards", async () => {
+  const log = createAuditLog({ store, key, clock });
+  await log.append(entry(1));
+  const broken = { ...store, transaction: () => Promise.reject(new Error("disk full")) } as Store;
+  const failing = createAuditLog({ store: broken, key, clock });
+  const results = await Promise.allSettled([failing.append(entry(2)), failing.append(entry(3))]);
+  expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+  await log.append(entry(4));
+  expect((await store.listAuditRows(0, 10)).map((r) => r.seq)).toEqual([1, 2]);
+  expect((await verifyAuditChain(store, key)).ok).toBe(true);
+});
+
+it("exports expiring events before removing them; the chain stays verifiable from the export's last hash", async () => {
+  const log = createAuditLog({ store, key, clock });
+  for (let i = 1; i <= 30; i++) await log.append(entry(i, 1000 + i));
+  const exported = await exportAndPrune(store, { before: 1021, exportDir: join(dir, "export") });
+  expect(exported.rows).toBe(20);
+  const checked = await verifyExport(exported.file!);
+  expect(checked).toMatchObject({ ok: true, firstSeq: 1, lastSeq: 20 });
+  expect((await store.listAuditRows(0, 100)).map((r) => r.seq)[0]).toBe(21);
+  expect((await store.listAuditRows(0, 100))[0].prevHash).toBe((checked as { lastHash: string }).lastHash);
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, firstSeq: 21, lastSeq: 30 });
+  // New events chain on after the pruned range, also after a restart of the log.
+  await createAuditLog({ store, key, clock }).append(entry(31, 2000));
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, lastSeq: 31 });
+  expect((await exportAndPrune(store, { before: 1021, exportDir: join(dir, "export") })).rows).toBe(0);
+
+  // An edited export is caught.
+  const lines = readFileSync(exported.file!, "utf8").split("\n");
+  lines[4] = lines[4].replace('\\"n\\":5', '\\"n\\":55');
+  writeFileSync(exported.file!, lines.join("\n"));
+  expect(await verifyExport(exported.file!)).toEqual({ ok: false, seq: 5, problem: "event 5 was altered" });
+});

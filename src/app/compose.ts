@@ -11,6 +11,7 @@ import { autoCertificate } from "../server/tls.ts";
 import { cloudTrailApi } from "../api/cloudtrail/cloudtrail-handlers.ts";
 import { iamApi } from "../api/iam/iam-handlers.ts";
 import { checkpointKey, createAuditLog } from "../audit/audit-log.ts";
+import { CURSOR_SETTING, createAlerts, parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { exportAndPrune } from "../audit/audit-retention.ts";
 import { createAuditLookup, createRequestAuditor } from "../audit/audit-service.ts";
 import { kmsApi } from "../api/kms/kms-handlers.ts";
@@ -67,6 +68,8 @@ export async function createCoffer(
   const iam = createIamService({ store, identity, authorizer, clock });
   const sts = createStsService({ store, identity, authorizer, clock });
   const adminKey = await identity.bootstrap(config.accountId);
+  // A new data directory: the alert worker starts from the first event (on an older one, only new events alert).
+  if (adminKey) await store.transaction((tx) => tx.putSetting(CURSOR_SETTING, "0"));
 
   const https =
     config.tls === "auto"
@@ -82,6 +85,7 @@ export async function createCoffer(
     filePath: config.auditFile,
     onFileError: (err) => logger.error({ err: { message: err.message } }, "audit file sink failed"),
   });
+  const alerts = createAlerts({ store, rules: () => alertRules(store, config), clock, logger });
   if (config.audit === "off") logger.warn("auditing is OFF: requests are not recorded (for benchmarks only)");
   const server = createServer({
     logger,
@@ -110,6 +114,8 @@ export async function createCoffer(
     if (config.auditRetentionDays > 0) {
       await exportAndPrune(store, {
         before: clock.now() - config.auditRetentionDays * 86_400_000,
+        // Never past what the alert worker has looked at.
+        maxSeq: Number((await store.getSetting(CURSOR_SETTING)) ?? 0),
         exportDir: join(config.dataDir, "audit-export"),
       }).then(
         (r) => r.rows > 0 && logger.info({ rows: r.rows, file: r.file }, "exported and removed audit events past retention"),
@@ -132,6 +138,8 @@ export async function createCoffer(
       await purge();
       purgeTimer = setInterval(purge, config.purgeIntervalSeconds * 1000);
       purgeTimer.unref();
+      // Started even without rules, so its cursor keeps up with the trail.
+      alerts.start();
       const address = server.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -141,6 +149,7 @@ export async function createCoffer(
       clearInterval(purgeTimer);
       await server.close();
       await auditLog.drain();
+      await alerts.stop();
       await store.close();
     },
   };
@@ -173,6 +182,14 @@ export async function createAccount(config: Config, accountId: string): Promise<
   } finally {
     await store.close();
   }
+}
+
+/** Rules from the config file, then those `coffer alerts add` stored in the data directory. */
+export const STORED_RULES_SETTING = "alerts.rules";
+
+async function alertRules(store: Store, config: Config): Promise<AlertRule[]> {
+  const stored = await store.getSetting(STORED_RULES_SETTING);
+  return [...config.alerts, ...(stored ? parseAlertRules(JSON.parse(stored)) : [])];
 }
 
 function masterKeySource(config: Config): MasterKeySource {

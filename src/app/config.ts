@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 
 /**
  * Configuration, resolved as flags > environment (COFFER_*) > config file >
@@ -28,8 +29,8 @@ export interface Config {
   auditFile?: string;
   /** Events older than this are exported to <dataDir>/audit-export/ and removed; 0 keeps them forever. */
   auditRetentionDays: number;
-  /** Alert rules (docs/audit.md); the config file's "alerts" array. */
-  alerts: unknown[];
+  /** Alert rules (docs/audit.md) from the config file's "alerts" array; `coffer alerts add` keeps more in the data directory. */
+  alerts: AlertRule[];
 }
 
 /** Every setting: its flag-style name, environment variable, and how to read a string. */
@@ -105,10 +106,18 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     audit: pick("audit") as Config["audit"],
     auditFile: pick("auditFile") as string | undefined,
     auditRetentionDays: pick("auditRetentionDays") as number,
-    alerts: Array.isArray(file.alerts) ? file.alerts : [],
+    alerts: parseRules(file.alerts),
   };
   validate(config);
   return config;
+}
+
+function parseRules(value: unknown): AlertRule[] {
+  try {
+    return parseAlertRules(value);
+  } catch (err) {
+    throw new ConfigError(`alerts: ${(err as Error).message}`);
+  }
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

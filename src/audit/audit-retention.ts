@@ -13,16 +13,18 @@ import { ANCHOR_SETTING, chainHash } from "./audit-log.ts";
  */
 export async function exportAndPrune(
   store: Pick<Store, "listAuditRows" | "transaction" | "getSetting">,
-  { before, exportDir }: { before: number; exportDir: string },
+  { before, exportDir, maxSeq = Number.MAX_SAFE_INTEGER }: { before: number; exportDir: string; maxSeq?: number },
 ): Promise<{ file?: string; rows: number }> {
   const anchorText = await store.getSetting(ANCHOR_SETTING);
   const from = anchorText ? (JSON.parse(anchorText) as { seq: number }).seq + 1 : 1;
   const expiring: AuditRow[] = [];
   for (let next = from; ; ) {
     const batch = await store.listAuditRows(next, 1000);
-    const old = batch.filter((r) => r.time < before);
+    // Only an unbroken run from the start of the chain: every removed row must be in the export.
+    const stop = batch.findIndex((r) => r.time >= before || r.seq > maxSeq);
+    const old = stop === -1 ? batch : batch.slice(0, stop);
     expiring.push(...old);
-    if (old.length < batch.length || batch.length === 0) break;
+    if (stop !== -1 || batch.length === 0) break;
     next = batch[batch.length - 1].seq + 1;
   }
   if (expiring.length === 0) return { rows: 0 };

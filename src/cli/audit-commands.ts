@@ -2,7 +2,8 @@ import { CloudTrailClient, LookupEventsCommand, type LookupAttributeKey } from "
 import type { Command } from "commander";
 import { verifyExport } from "../audit/audit-retention.ts";
 import { verifyAuditChain } from "../audit/audit-verify.ts";
-import { openDataDir } from "../app/compose.ts";
+import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
+import { openDataDir, STORED_RULES_SETTING } from "../app/compose.ts";
 import { loadConfig, type ConfigInput } from "../app/config.ts";
 
 interface ClientOptions {
@@ -54,7 +55,7 @@ export function registerAuditCommands(program: Command): void {
       try {
         const r = await verifyAuditChain(store, auditKey);
         if (!r.ok) throw new Error(`audit trail is NOT intact: ${r.problem}`);
-        process.stdout.write(`audit trail intact: ${r.rows} events (${r.firstSeq} to ${r.lastSeq}), ${r.checkpoints} signed checkpoints\n`);
+        process.stdout.write(`audit trail intact: ${r.rows} entries (${r.firstSeq} to ${r.lastSeq}), signed head and ${r.checkpoints} signed checkpoints match\n`);
       } finally {
         await store.close();
       }
@@ -110,4 +111,56 @@ export function registerAuditCommands(program: Command): void {
         NextToken = page.NextToken;
       } while (NextToken && left > 0);
     });
+}
+
+/** `coffer alerts add|list|remove`: rules kept in the data directory, beside those of the config file. */
+export function registerAlertCommands(program: Command): void {
+  const alerts = program.command("alerts").description("alert rules (docs/audit.md)");
+  const dataDirOptions = (cmd: Command) =>
+    cmd.option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)").option("--config <file>", "JSON config file (COFFER_CONFIG)");
+
+  async function withRules(flags: ConfigInput, change: (rules: AlertRule[]) => AlertRule[] | undefined) {
+    const { store } = await openDataDir(loadConfig(flags));
+    try {
+      const text = await store.getSetting(STORED_RULES_SETTING);
+      const rules = text ? parseAlertRules(JSON.parse(text)) : [];
+      const next = change(rules);
+      if (next) {
+        parseAlertRules(next);
+        await store.transaction((tx) => tx.putSetting(STORED_RULES_SETTING, JSON.stringify(next)));
+      }
+    } finally {
+      await store.close();
+    }
+  }
+
+  dataDirOptions(alerts.command("add <name> <type> <webhook>").description("add a rule: access-denied, rotation-failed, first-read or auth-failures"))
+    .requiredOption("--secret <secret>", "HMAC secret the receiver verifies x-coffer-signature with (16+ characters)")
+    .option("--threshold <n>", "auth-failures: more than this many failures...")
+    .option("--window <seconds>", "auth-failures: ...within this many seconds")
+    .action(async (name: string, type: string, webhook: string, o: ConfigInput & { secret: string; threshold?: string; window?: string }) => {
+      const rule: Record<string, unknown> = { name, type, webhook, secret: o.secret };
+      if (o.threshold !== undefined) rule.threshold = Number(o.threshold);
+      if (o.window !== undefined) rule.windowSeconds = Number(o.window);
+      await withRules(o, (rules) => {
+        if (rules.some((r) => r.name === name)) throw new Error(`A rule named ${name} exists already.`);
+        return [...rules, ...parseAlertRules([rule])];
+      });
+      process.stdout.write(`alert rule ${name} added\n`);
+    });
+
+  dataDirOptions(alerts.command("list").description("rules kept in the data directory (secrets not shown)")).action(async (o: ConfigInput) => {
+    await withRules(o, (rules) => {
+      for (const r of rules) process.stdout.write(`${r.name}\t${r.type}\t${new URL(r.webhook).origin}\n`);
+      return undefined;
+    });
+  });
+
+  dataDirOptions(alerts.command("remove <name>").description("remove a rule")).action(async (name: string, o: ConfigInput) => {
+    await withRules(o, (rules) => {
+      if (!rules.some((r) => r.name === name)) throw new Error(`There is no rule named ${name}.`);
+      return rules.filter((r) => r.name !== name);
+    });
+    process.stdout.write(`alert rule ${name} removed\n`);
+  });
 }

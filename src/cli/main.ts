@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer } from "../app/compose.ts";
-import { registerAuditCommands } from "./audit-commands.ts";
+import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 
 const program = new Command("coffer").description("Coffer: a self-hosted secret store with the AWS Secrets Manager API");
@@ -81,6 +81,7 @@ program
 
 registerIamCommands(program);
 registerAuditCommands(program);
+registerAlertCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.

@@ -18,10 +18,13 @@ export interface Running {
 
 /** Starts a real Coffer server on a free port in a fresh data directory, as a user would run it. */
 export async function startCoffer(
-  opts: { env?: Record<string, string>; clock?: { now(): number }; logFile?: string; dataDir?: string } = {},
+  opts: { env?: Record<string, string>; clock?: { now(): number }; logFile?: string; dataDir?: string; configFile?: string } = {},
 ): Promise<Running> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "coffer-e2e-"));
-  const config = loadConfig({ port: 0, dataDir, logLevel: opts.logFile ? "debug" : "silent" }, opts.env ?? {});
+  const config = loadConfig(
+    { port: 0, dataDir, logLevel: opts.logFile ? "debug" : "silent", ...(opts.configFile ? { config: opts.configFile } : {}) },
+    opts.env ?? {},
+  );
   const logger = opts.logFile
     ? pino({ level: "debug" }, pino.destination({ dest: opts.logFile, sync: true }))
     : pino({ level: "silent" });

@@ -13,7 +13,7 @@ import { iamApi } from "../api/iam/iam-handlers.ts";
 import { checkpointKey, createAuditLog } from "../audit/audit-log.ts";
 import { CURSOR_SETTING, createAlerts, parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { exportAndPrune } from "../audit/audit-retention.ts";
-import { createAuditLookup, createRequestAuditor } from "../audit/audit-service.ts";
+import { createAuditLookup, createRequestAuditor, createServiceEventRecorder } from "../audit/audit-service.ts";
 import { kmsApi } from "../api/kms/kms-handlers.ts";
 import { stsApi } from "../api/sts/sts-handlers.ts";
 import { createIamService } from "../services/identity/iam-service.ts";
@@ -63,8 +63,17 @@ export async function createCoffer(
   const keyring = createKeyring({ store, masterKey, region: config.region, clock });
   const identity = createIdentityService({ store, keyring, clock });
   const authorizer = createPolicyAuthorizer({ store, clock });
+  const auditKey = checkpointKey(masterKey.key);
+  const auditLog = createAuditLog({
+    store,
+    key: auditKey,
+    clock,
+    filePath: config.auditFile,
+    onFileError: (err) => logger.error({ err: { message: err.message } }, "audit file sink failed"),
+  });
+  const serviceEvents = config.audit === "on" ? createServiceEventRecorder(auditLog, { region: config.region, clock }) : undefined;
   const keys = createKeysService({ store, keyring, authorizer, clock, region: config.region });
-  const secrets = createSecretsService({ store, keyring, authorizer, keyAccess: keys, clock, region: config.region });
+  const secrets = createSecretsService({ store, keyring, authorizer, keyAccess: keys, serviceEvents, clock, region: config.region });
   const iam = createIamService({ store, identity, authorizer, clock });
   const sts = createStsService({ store, identity, authorizer, clock });
   const adminKey = await identity.bootstrap(config.accountId);
@@ -77,14 +86,6 @@ export async function createCoffer(
       : config.tls === "files"
         ? { key: await readFile(config.tlsKey!), cert: await readFile(config.tlsCert!) }
         : undefined;
-  const auditKey = checkpointKey(masterKey.key);
-  const auditLog = createAuditLog({
-    store,
-    key: auditKey,
-    clock,
-    filePath: config.auditFile,
-    onFileError: (err) => logger.error({ err: { message: err.message } }, "audit file sink failed"),
-  });
   const alerts = createAlerts({ store, rules: () => alertRules(store, config), clock, logger });
   if (config.audit === "off") logger.warn("auditing is OFF: requests are not recorded (for benchmarks only)");
   const server = createServer({

@@ -1,9 +1,42 @@
+import { randomUUID } from "node:crypto";
 import type { RequestAuditor } from "../server/app.ts";
+import type { ServiceEvent, ServiceEventSink } from "../services/service-events.ts";
+import type { CloudTrailEvent } from "./audit-types.ts";
 import type { AuditQuery, AuditRow, Store } from "../storage/store.ts";
 import { CofferError } from "../services/errors.ts";
 import type { Authorizer, Principal } from "../services/identity/identity-types.ts";
 import { buildEvent } from "./audit-event.ts";
 import { entryOf, type AuditLog } from "./audit-log.ts";
+
+/** Coffer's own actions as CloudTrail AwsServiceEvent records. */
+export function createServiceEventRecorder(log: AuditLog, { region, clock }: { region: string; clock: { now(): number } }): ServiceEventSink {
+  return {
+    record(e: ServiceEvent) {
+      const event: CloudTrailEvent = {
+        eventVersion: "1.08",
+        userIdentity: { type: "AWSService", invokedBy: `${e.service}.amazonaws.com` },
+        eventTime: new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z"),
+        eventSource: `${e.service}.amazonaws.com`,
+        eventName: e.name,
+        awsRegion: region,
+        sourceIPAddress: `${e.service}.amazonaws.com`,
+        userAgent: `${e.service}.amazonaws.com`,
+        requestParameters: null,
+        responseElements: null,
+        requestID: randomUUID(),
+        eventID: randomUUID(),
+        readOnly: false,
+        resources: e.resources.map((r) => ({ ARN: r.arn, accountId: e.accountId, type: r.type })),
+        eventType: "AwsServiceEvent",
+        managementEvent: true,
+        recipientAccountId: e.accountId,
+        eventCategory: "Management",
+        serviceEventDetails: e.details,
+      };
+      return log.append(entryOf(event));
+    },
+  };
+}
 
 /** The server's auditor: an intent before a write, one CloudTrail event per request. */
 export function createRequestAuditor(log: AuditLog): RequestAuditor {

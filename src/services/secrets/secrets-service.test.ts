@@ -11,6 +11,7 @@ import { CofferError } from "../errors.ts";
 import { createPolicyAuthorizer } from "../identity/policy-authorizer.ts";
 import { createKeysService } from "../keys/keys-service.ts";
 import type { Principal } from "../identity/identity-types.ts";
+import type { ServiceEvent } from "../service-events.ts";
 import { createSecretsService, type SecretsService } from "./secrets-service.ts";
 
 const DAY = 86_400_000;
@@ -19,6 +20,8 @@ let dir: string;
 let store: Store;
 let now: number;
 let secrets: SecretsService;
+let recorded: ServiceEvent[];
+let recorderFails = false;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), "coffer-svc-"));
@@ -29,7 +32,15 @@ beforeEach(async () => {
   const keyring = createKeyring({ store, masterKey, region: "us-east-1", clock });
   const authorizer = createPolicyAuthorizer({ store, clock });
   const keyAccess = createKeysService({ store, keyring, authorizer, clock, region: "us-east-1" });
-  secrets = createSecretsService({ store, keyring, authorizer, keyAccess, clock, region: "us-east-1" });
+  recorded = [];
+  recorderFails = false;
+  const serviceEvents = {
+    record: async (e: ServiceEvent) => {
+      if (recorderFails) throw new Error("audit unavailable");
+      recorded.push(e);
+    },
+  };
+  secrets = createSecretsService({ store, keyring, authorizer, keyAccess, serviceEvents, clock, region: "us-east-1" });
 });
 afterEach(async () => {
   await store.close();
@@ -44,7 +55,14 @@ it("purges a secret only once its recovery window has passed", async () => {
   now += 7 * DAY - 1;
   expect(await secrets.purgeDue()).toBe(0);
   now += 1;
+  recorderFails = true;
+  await expect(secrets.purgeDue()).rejects.toThrow("audit unavailable");
+  expect((await secrets.describe(root, { secretId: "gone" })).deletedAt).toBeDefined();
+  recorderFails = false;
   expect(await secrets.purgeDue()).toBe(1);
+  expect(recorded).toEqual([
+    expect.objectContaining({ name: "DeleteSecret", service: "secretsmanager", accountId: "111122223333" }),
+  ]);
   await expect(secrets.describe(root, { secretId: "gone" })).rejects.toMatchObject({ code: "NotFound" });
   expect((await secrets.getValue(root, { secretId: "kept" })).value).toEqual({ kind: "string", text: "y" });
   // The name is free for a new secret, with a new ARN.

@@ -5,6 +5,7 @@ import type { SecretRecord, Store, StoreTx, VersionRecord } from "../../storage/
 import { CofferError } from "../errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { KeysService } from "../keys/keys-service.ts";
+import type { ServiceEventSink } from "../service-events.ts";
 import { createSecretLoader, requestTagContext } from "./secrets-access.ts";
 import { createSecretPolicies } from "./secrets-policies.ts";
 import {
@@ -49,6 +50,8 @@ export interface SecretsDeps {
   authorizer: Authorizer;
   /** Reading or writing a value also needs permission on its KMS key. */
   keyAccess: Pick<KeysService, "checkSecretKeyUse">;
+  /** Where Coffer's own actions (scheduled deletions) are recorded. */
+  serviceEvents?: ServiceEventSink;
   clock: { now(): number };
   region: string;
 }
@@ -493,6 +496,14 @@ export function createSecretsService(deps: SecretsDeps) {
     async purgeDue(): Promise<number> {
       const due = await store.listSecretsDueForPurge(clock.now());
       for (const s of due) {
+        // Recorded first: Coffer's own actions are audited like requests, and fail closed the same way.
+        await deps.serviceEvents?.record({
+          name: "DeleteSecret",
+          service: "secretsmanager",
+          accountId: s.accountId,
+          resources: [{ arn: s.arn, type: "AWS::SecretsManager::Secret" }],
+          details: { reason: "The recovery window ended.", deletedDate: new Date(s.deletedAt ?? 0).toISOString() },
+        });
         await store.transaction(async (tx) => {
           const current = await tx.getSecret(s.arn);
           if (current?.purgeAt !== undefined && current.purgeAt <= clock.now()) await tx.deleteSecret(s.arn);

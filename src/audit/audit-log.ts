@@ -23,19 +23,8 @@ export function signCheckpoint(key: Buffer, seq: number, hash: string, time: num
   return createHmac("sha256", key).update(`${seq}\n${hash}\n${time}`).digest("hex");
 }
 
-export interface AuditEntry {
-  kind: "event" | "intent";
-  record: string;
-  time: number;
-  eventId: string;
-  eventName: string;
-  eventSource: string;
-  accountIds: string[];
-  username?: string;
-  accessKeyId?: string;
-  readOnly: boolean;
-  resources: { type: string; name: string }[];
-}
+/** A row before it has its place in the chain. */
+export type AuditEntry = Omit<AuditRow, "seq" | "prevHash" | "hash">;
 
 export function entryOf(event: CloudTrailEvent, kind: "event" | "intent" = "event"): AuditEntry {
   const accountIds = new Set([event.recipientAccountId]);

@@ -82,6 +82,18 @@ export const queryProtocolErrors: Partial<Record<ErrorCode, { type: string; stat
   Internal: { type: "InternalFailure", status: 500 },
 };
 
+/**
+ * An API's error table: its own names first, then the protocol's shared ones
+ * (authentication, validation), then the protocol's internal error.
+ */
+export function errorMapper(
+  table: Partial<Record<ErrorCode, { type: string; status: number }>>,
+  protocol: "json" | "query",
+): (code: ErrorCode) => { type: string; status: number } {
+  const shared = protocol === "json" ? protocolErrors : queryProtocolErrors;
+  return (code) => table[code] ?? shared[code] ?? table.Internal ?? shared.Internal!;
+}
+
 function isForm(request: FastifyRequest): boolean {
   return (request.headers["content-type"] ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded");
 }

@@ -1,5 +1,5 @@
 import type { createAuditLookup } from "../../audit/audit-service.ts";
-import { protocolErrors, type ApiService, type Handler } from "../../server/app.ts";
+import { errorMapper, type ApiService, type Handler } from "../../server/app.ts";
 import { CofferError, type ErrorCode } from "../../services/errors.ts";
 import { metadata, operations } from "./generated/operations.ts";
 import { shapes } from "./generated/shapes.ts";
@@ -12,9 +12,7 @@ const cloudTrailErrors: Partial<Record<ErrorCode, { type: string; status: number
   InvalidParameter: { type: "InvalidParameterException", status: 400 },
 };
 
-export function cloudTrailError(code: ErrorCode): { type: string; status: number } {
-  return cloudTrailErrors[code] ?? protocolErrors[code] ?? protocolErrors.Internal!;
-}
+export const cloudTrailError = errorMapper(cloudTrailErrors, "json");
 
 /** CloudTrail LookupEvents over Coffer's own audit trail. */
 export function cloudTrailApi(audit: ReturnType<typeof createAuditLookup>): ApiService {

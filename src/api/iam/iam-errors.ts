@@ -1,5 +1,5 @@
 import type { ErrorCode } from "../../services/errors.ts";
-import { queryProtocolErrors } from "../../server/app.ts";
+import { errorMapper } from "../../server/app.ts";
 
 /** Domain error code -> IAM's error code and status, as the IAM model names them. */
 const iamErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
@@ -12,6 +12,4 @@ const iamErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = 
   Internal: { type: "ServiceFailure", status: 500 },
 };
 
-export function iamError(code: ErrorCode): { type: string; status: number } {
-  return iamErrors[code] ?? queryProtocolErrors[code] ?? queryProtocolErrors.Internal!;
-}
+export const iamError = errorMapper(iamErrors, "query");

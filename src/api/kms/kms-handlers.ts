@@ -1,4 +1,4 @@
-import { protocolErrors, type ApiService, type Handler } from "../../server/app.ts";
+import { errorMapper, type ApiService, type Handler } from "../../server/app.ts";
 import { CofferError, type ErrorCode } from "../../services/errors.ts";
 import type { KeyDescription, KeysService } from "../../services/keys/keys-service.ts";
 import { metadata, operations } from "./generated/operations.ts";
@@ -21,9 +21,7 @@ const kmsErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = 
   Internal: { type: "KMSInternalException", status: 500 },
 };
 
-export function kmsError(code: ErrorCode): { type: string; status: number } {
-  return kmsErrors[code] ?? protocolErrors[code] ?? kmsErrors.Internal!;
-}
+export const kmsError = errorMapper(kmsErrors, "json");
 
 function keyMetadata(k: KeyDescription): T.KeyMetadata {
   return {

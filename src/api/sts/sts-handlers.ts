@@ -1,5 +1,4 @@
-import type { ApiService, Handler } from "../../server/app.ts";
-import { queryProtocolErrors } from "../../server/app.ts";
+import { errorMapper, type ApiService, type Handler } from "../../server/app.ts";
 import type { ErrorCode } from "../../services/errors.ts";
 import type { StsService } from "../../services/identity/sts-service.ts";
 import { metadata, operations } from "./generated/operations.ts";
@@ -11,9 +10,7 @@ const stsErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = 
   InvalidParameter: { type: "ValidationError", status: 400 },
 };
 
-export function stsError(code: ErrorCode): { type: string; status: number } {
-  return stsErrors[code] ?? queryProtocolErrors[code] ?? queryProtocolErrors.Internal!;
-}
+export const stsError = errorMapper(stsErrors, "query");
 
 /** STS over the Query protocol: AssumeRole and GetCallerIdentity. */
 export function stsApi(sts: StsService): ApiService {

@@ -41,6 +41,7 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     getPrincipal: reads.getPrincipal,
     listSecrets: (...a) => store.listSecrets(...a),
     listSecretsDueForPurge: (...a) => store.listSecretsDueForPurge(...a),
+    listSecretsDueForRotation: (...a) => store.listSecretsDueForRotation(...a),
     listVersions: (...a) => store.listVersions(...a),
     listKeys: (...a) => store.listKeys(...a),
     listAliases: (...a) => store.listAliases(...a),

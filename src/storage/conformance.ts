@@ -58,6 +58,19 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
       expect((await store.listSecretsDueForPurge(50)).map((x) => x.name)).toEqual(["s"]);
     });
 
+    it("finds secrets due for rotation, earliest first", async () => {
+      await store.transaction(async (tx) => {
+        await tx.putSecret(secret("late", { rotateAt: 300 }));
+        await tx.putSecret(secret("early", { rotateAt: 100 }));
+        await tx.putSecret(secret("never"));
+      });
+      expect(await store.listSecretsDueForRotation(99, 10)).toEqual([]);
+      expect((await store.listSecretsDueForRotation(300, 10)).map((x) => x.name)).toEqual(["early", "late"]);
+      expect((await store.listSecretsDueForRotation(300, 1)).map((x) => x.name)).toEqual(["early"]);
+      await store.transaction(async (tx) => tx.putSecret({ ...(await tx.getSecret(secret("early").arn))!, rotateAt: undefined }));
+      expect((await store.listSecretsDueForRotation(300, 10)).map((x) => x.name)).toEqual(["late"]);
+    });
+
     it("keeps versions with their stages, newest first, and finds a version by stage", async () => {
       const s = secret("v");
       await store.transaction(async (tx) => {

@@ -29,6 +29,8 @@ export interface SecretRecord {
   resourcePolicy?: string;
   /** Rotation configuration and state, owned by the rotation service. */
   rotation?: Record<string, unknown>;
+  /** When the rotation scheduler should next look at this secret (a window start, or a retry). */
+  rotateAt?: number;
 }
 
 export interface VersionRecord {
@@ -166,6 +168,8 @@ export interface StoreReader {
   listSecrets(accountId: string): Promise<SecretRecord[]>;
   /** Secrets whose purgeAt is at or before `now`, any account. */
   listSecretsDueForPurge(now: number): Promise<SecretRecord[]>;
+  /** Secrets whose rotateAt is at or before `now`, any account, earliest first. */
+  listSecretsDueForRotation(now: number, limit: number): Promise<SecretRecord[]>;
   getVersion(secretArn: string, versionId: string): Promise<VersionRecord | undefined>;
   /** The version carrying `stage`, if any (a label sits on at most one version). */
   getVersionByStage(secretArn: string, stage: string): Promise<VersionRecord | undefined>;

@@ -106,6 +106,8 @@ const steps: string[] = [
      resource_arn TEXT NOT NULL,
      PRIMARY KEY (principal_arn, resource_arn)
    );`,
+  `ALTER TABLE secrets ADD COLUMN rotate_at INTEGER;
+   CREATE INDEX secrets_by_rotation ON secrets (rotate_at) WHERE rotate_at IS NOT NULL;`,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -113,6 +113,11 @@ function sqliteReader(db: Db): StoreReader {
         sql("SELECT doc FROM secrets WHERE purge_at IS NOT NULL AND purge_at <= ? ORDER BY purge_at").all(now) as Row[]
       ).map((r) => toSecret(r)!);
     },
+    async listSecretsDueForRotation(now, limit) {
+      return (
+        sql("SELECT doc FROM secrets WHERE rotate_at IS NOT NULL AND rotate_at <= ? ORDER BY rotate_at LIMIT ?").all(now, limit) as Row[]
+      ).map((r) => toSecret(r)!);
+    },
     async getVersion(secretArn, versionId) {
       return version(sql("SELECT * FROM versions WHERE secret_arn = ? AND version_id = ?").get(secretArn, versionId) as Row);
     },
@@ -241,9 +246,10 @@ function sqliteTx(db: Db): StoreTx {
     ...sqliteReader(db),
     async putSecret(s) {
       sql(
-        `INSERT INTO secrets (arn, account_id, name, purge_at, doc) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (arn) DO UPDATE SET name = excluded.name, purge_at = excluded.purge_at, doc = excluded.doc`,
-      ).run(s.arn, s.accountId, s.name, s.purgeAt ?? null, JSON.stringify(s));
+        `INSERT INTO secrets (arn, account_id, name, purge_at, rotate_at, doc) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET name = excluded.name, purge_at = excluded.purge_at,
+           rotate_at = excluded.rotate_at, doc = excluded.doc`,
+      ).run(s.arn, s.accountId, s.name, s.purgeAt ?? null, s.rotateAt ?? null, JSON.stringify(s));
     },
     async deleteSecret(arn) {
       sql("DELETE FROM version_stages WHERE secret_arn = ?").run(arn);

@@ -21,6 +21,9 @@ import { createIdentityService, type NewAccessKey } from "../services/identity/i
 import { createPolicyAuthorizer } from "../services/identity/policy-authorizer.ts";
 import { createStsService } from "../services/identity/sts-service.ts";
 import { createKeysService } from "../services/keys/keys-service.ts";
+import { databaseRotators } from "../services/rotation/rotators/index.ts";
+import { createFunctionRegistry } from "../services/rotation/rotation-registry.ts";
+import { createRotationService, type RotationService } from "../services/rotation/rotation-service.ts";
 import { createSecretsService } from "../services/secrets/secrets-service.ts";
 import { withReadCache } from "../storage/cached-store.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
@@ -34,6 +37,7 @@ export interface Coffer {
   identity: ReturnType<typeof createIdentityService>;
   secrets: ReturnType<typeof createSecretsService>;
   iam: ReturnType<typeof createIamService>;
+  rotation: RotationService;
   store: Store;
   auditKey: Buffer;
   config: Config;
@@ -75,6 +79,17 @@ export async function createCoffer(
   const keys = createKeysService({ store, keyring, authorizer, clock, region: config.region });
   const secrets = createSecretsService({ store, keyring, authorizer, keyAccess: keys, serviceEvents, clock, region: config.region });
   const iam = createIamService({ store, identity, authorizer, clock });
+  const functions = createFunctionRegistry({ store, builtins: databaseRotators() });
+  const rotation = createRotationService({
+    store,
+    secrets,
+    authorizer,
+    clock,
+    region: config.region,
+    resolveFunction: (arn) => functions.resolve(arn),
+    serviceEvents,
+    log: logger,
+  });
   const sts = createStsService({ store, identity, authorizer, clock });
   const adminKey = await identity.bootstrap(config.accountId);
   // A new data directory: the alert worker starts from the first event (on an older one, only new events alert).
@@ -93,7 +108,7 @@ export async function createCoffer(
     auditor: config.audit === "on" ? createRequestAuditor(auditLog) : undefined,
     defaultAccountId: config.accountId,
     services: [
-      secretsManagerApi(secrets),
+      secretsManagerApi(secrets, rotation),
       kmsApi(keys),
       iamApi(iam),
       stsApi(sts),
@@ -107,6 +122,10 @@ export async function createCoffer(
   });
 
   let purgeTimer: NodeJS.Timeout | undefined;
+  let rotationTimer: NodeJS.Timeout | undefined;
+  // Due rotations (windows that opened, retries, and rotations a crash interrupted) start on this beat.
+  const rotateDue = () =>
+    rotation.runDue().catch((err: Error) => logger.error({ err: { message: err.message } }, "rotation scheduler failed"));
   const purge = async () => {
     await secrets.purgeDue().then(
       (n) => n > 0 && logger.info({ purged: n }, "purged secrets past their recovery window"),
@@ -131,6 +150,7 @@ export async function createCoffer(
     identity,
     secrets,
     iam,
+    rotation,
     store,
     auditKey,
     config,
@@ -141,6 +161,9 @@ export async function createCoffer(
       purgeTimer.unref();
       // Started even without rules, so its cursor keeps up with the trail.
       alerts.start();
+      void rotateDue();
+      rotationTimer = setInterval(rotateDue, config.rotationPollSeconds * 1000);
+      rotationTimer.unref();
       const address = server.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -148,7 +171,9 @@ export async function createCoffer(
     },
     async stop() {
       clearInterval(purgeTimer);
+      clearInterval(rotationTimer);
       await server.close();
+      await rotation.idle();
       await auditLog.drain();
       await alerts.stop();
       await store.close();

@@ -23,6 +23,8 @@ export interface Config {
   logLevel: string;
   bodyLimit: number;
   purgeIntervalSeconds: number;
+  /** How often the rotation scheduler looks for due rotations. */
+  rotationPollSeconds: number;
   /** "off" only for benchmarks: nothing is recorded. */
   audit: "on" | "off";
   /** Optional JSON-lines copy of every audit event. */
@@ -49,6 +51,7 @@ const settings = {
   logLevel: { env: "COFFER_LOG_LEVEL", parse: String },
   bodyLimit: { env: "COFFER_BODY_LIMIT", parse: Number },
   purgeIntervalSeconds: { env: "COFFER_PURGE_INTERVAL_SECONDS", parse: Number },
+  rotationPollSeconds: { env: "COFFER_ROTATION_POLL_SECONDS", parse: Number },
   audit: { env: "COFFER_AUDIT", parse: String },
   auditFile: { env: "COFFER_AUDIT_FILE", parse: String },
   auditRetentionDays: { env: "COFFER_AUDIT_RETENTION_DAYS", parse: Number },
@@ -65,6 +68,7 @@ const defaults = {
   logLevel: "info",
   bodyLimit: 1024 * 1024,
   purgeIntervalSeconds: 3600,
+  rotationPollSeconds: 30,
   audit: "on",
   auditRetentionDays: 0,
 };
@@ -103,6 +107,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     logLevel: String(pick("logLevel")),
     bodyLimit: pick("bodyLimit") as number,
     purgeIntervalSeconds: pick("purgeIntervalSeconds") as number,
+    rotationPollSeconds: pick("rotationPollSeconds") as number,
     audit: pick("audit") as Config["audit"],
     auditFile: pick("auditFile") as string | undefined,
     auditRetentionDays: pick("auditRetentionDays") as number,
@@ -135,6 +140,7 @@ function validate(c: Config): void {
   if (!/^\d{12}$/.test(c.accountId)) throw new ConfigError(`The account id must be 12 digits, not "${c.accountId}".`);
   if (!/^([a-z]+-)+\d+$/.test(c.region)) throw new ConfigError(`Invalid region: "${c.region}".`);
   if (!Number.isInteger(c.bodyLimit) || c.bodyLimit < 1024) throw new ConfigError("The body limit must be at least 1024 bytes.");
+  if (!(c.rotationPollSeconds > 0)) throw new ConfigError("The rotation poll interval must be a positive number of seconds.");
   if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");
   if (c.audit !== "on" && c.audit !== "off") throw new ConfigError(`audit must be "on" or "off", not "${c.audit}".`);
   if (!Number.isInteger(c.auditRetentionDays) || c.auditRetentionDays < 0) {

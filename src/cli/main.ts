@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer } from "../app/compose.ts";
 import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
+import { registerRotationCommands } from "./rotation-commands.ts";
 
 const program = new Command("coffer").description("Coffer: a self-hosted secret store with the AWS Secrets Manager API");
 
@@ -82,6 +83,7 @@ program
 registerIamCommands(program);
 registerAuditCommands(program);
 registerAlertCommands(program);
+registerRotationCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.

@@ -1,5 +1,6 @@
 import type { ApiService, Handler } from "../../server/app.ts";
 import { CofferError } from "../../services/errors.ts";
+import type { RotationService, RotationState } from "../../services/rotation/rotation-service.ts";
 import type { SecretsService } from "../../services/secrets/secrets-service.ts";
 import type {
   ListFilter,
@@ -59,13 +60,28 @@ function valueOut(v: SecretVersionValue): T.GetSecretValueResponse {
   return out;
 }
 
+function rotationOut(r: RotationState | undefined): Partial<T.DescribeSecretResponse> {
+  if (!r) return {};
+  return {
+    RotationEnabled: r.enabled,
+    RotationLambdaARN: r.functionArn,
+    RotationRules: r.rules && {
+      AutomaticallyAfterDays: r.rules.automaticallyAfterDays,
+      ScheduleExpression: r.rules.scheduleExpression,
+      Duration: r.rules.duration,
+    },
+    LastRotatedDate: date(r.lastRotatedAt),
+    NextRotationDate: r.enabled ? date(r.nextRotationAt) : undefined,
+  };
+}
+
 function describeOut(d: SecretDescription): T.DescribeSecretResponse & T.SecretListEntry {
   return {
     ARN: d.arn,
     Name: d.name,
     Description: d.description,
     KmsKeyId: d.kmsKeyId,
-    RotationEnabled: d.rotation ? Boolean(d.rotation.enabled) : undefined,
+    ...rotationOut(d.rotation as RotationState | undefined),
     LastChangedDate: date(d.lastChangedAt),
     LastAccessedDate: date(d.lastAccessedAt),
     DeletedDate: date(d.deletedAt),
@@ -76,7 +92,7 @@ function describeOut(d: SecretDescription): T.DescribeSecretResponse & T.SecretL
   };
 }
 
-export function secretsManagerApi(secrets: SecretsService): ApiService {
+export function secretsManagerApi(secrets: SecretsService, rotation: RotationService): ApiService {
   const handlers: Record<string, Handler> = {
     async CreateSecret(p, i: T.CreateSecretRequest): Promise<T.CreateSecretResponse> {
       const ref = await secrets.create(p, {
@@ -241,6 +257,26 @@ export function secretsManagerApi(secrets: SecretsService): ApiService {
         PolicyValidationPassed: r.passed,
         ValidationErrors: r.errors.map((e) => ({ CheckName: e.checkName, ErrorMessage: e.message })),
       };
+    },
+
+    async RotateSecret(p, i: T.RotateSecretRequest): Promise<T.RotateSecretResponse> {
+      const r = await rotation.rotate(p, {
+        secretId: i.SecretId,
+        token: i.ClientRequestToken,
+        functionArn: i.RotationLambdaARN,
+        rules: i.RotationRules && {
+          automaticallyAfterDays: i.RotationRules.AutomaticallyAfterDays,
+          scheduleExpression: i.RotationRules.ScheduleExpression,
+          duration: i.RotationRules.Duration,
+        },
+        rotateImmediately: i.RotateImmediately,
+      });
+      return { ARN: r.arn, Name: r.name, VersionId: r.versionId };
+    },
+
+    async CancelRotateSecret(p, i: T.CancelRotateSecretRequest): Promise<T.CancelRotateSecretResponse> {
+      const r = await rotation.cancel(p, { secretId: i.SecretId });
+      return { ARN: r.arn, Name: r.name, VersionId: r.versionId };
     },
 
     async GetRandomPassword(p, i: T.GetRandomPasswordRequest): Promise<T.GetRandomPasswordResponse> {

@@ -1,0 +1,182 @@
+import { createHmac } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import {
+  CancelRotateSecretCommand,
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from "@aws-sdk/client-secrets-manager";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FUNCTIONS_SETTING } from "../../src/services/rotation/rotation-registry.ts";
+import { startCoffer, type Running } from "./harness.ts";
+
+let run: Running;
+let sm: SecretsManagerClient;
+const fn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+
+beforeAll(async () => {
+  run = await startCoffer();
+  sm = run.client;
+});
+afterAll(() => run.stop());
+
+async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { name: string; message: string };
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe("RotateSecret", () => {
+  it("rotates with the built-in random-value function: a new AWSCURRENT, the old one AWSPREVIOUS", async () => {
+    const created = await sm.send(new CreateSecretCommand({ Name: "rot/api-key", SecretString: "old-key" }));
+    const r = await sm.send(
+      new RotateSecretCommand({ SecretId: "rot/api-key", RotationLambdaARN: fn("coffer-random-value"), RotationRules: { AutomaticallyAfterDays: 30 } }),
+    );
+    expect(r.VersionId).toBeDefined();
+    await run.coffer.rotation.idle();
+    const now = await sm.send(new GetSecretValueCommand({ SecretId: "rot/api-key" }));
+    expect(now.VersionId).toBe(r.VersionId);
+    expect(now.SecretString).toMatch(/^[A-Za-z0-9]{40}$/);
+    const prev = await sm.send(new GetSecretValueCommand({ SecretId: "rot/api-key", VersionStage: "AWSPREVIOUS" }));
+    expect(prev.VersionId).toBe(created.VersionId);
+    const d = await sm.send(new DescribeSecretCommand({ SecretId: "rot/api-key" }));
+    expect(d.RotationEnabled).toBe(true);
+    expect(d.RotationLambdaARN).toBe(fn("coffer-random-value"));
+    expect(d.RotationRules).toEqual({ AutomaticallyAfterDays: 30 });
+    expect(d.LastRotatedDate).toBeInstanceOf(Date);
+    const days = (d.NextRotationDate!.getTime() - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(28);
+    expect(days).toBeLessThan(31);
+    expect(d.VersionIdsToStages![r.VersionId!]).toEqual(["AWSCURRENT"]);
+  });
+
+  it("refuses what AWS refuses", async () => {
+    await sm.send(new CreateSecretCommand({ Name: "rot/refused", SecretString: "x" }));
+    const none = await failure(sm.send(new RotateSecretCommand({ SecretId: "rot/refused" })));
+    expect(none).toMatchObject({ name: "InvalidRequestException", message: "No Lambda rotation function ARN is associated with this secret." });
+    const unknown = await failure(sm.send(new RotateSecretCommand({ SecretId: "rot/refused", RotationLambdaARN: fn("nope") })));
+    expect(unknown.name).toBe("AccessDeniedException");
+    const both = await failure(
+      sm.send(
+        new RotateSecretCommand({
+          SecretId: "rot/refused",
+          RotationLambdaARN: fn("coffer-random-value"),
+          RotationRules: { AutomaticallyAfterDays: 2, ScheduleExpression: "rate(2 days)" },
+        }),
+      ),
+    );
+    expect(both.name).toBe("InvalidParameterException");
+    const tooOften = await failure(
+      sm.send(new RotateSecretCommand({ SecretId: "rot/refused", RotationLambdaARN: fn("coffer-random-value"), RotationRules: { ScheduleExpression: "rate(1 hours)" } })),
+    );
+    expect(tooOften.name).toBe("InvalidParameterException");
+  });
+
+  it("schedules without rotating when RotateImmediately is false, and cancels", async () => {
+    await sm.send(new CreateSecretCommand({ Name: "rot/later", SecretString: "x" }));
+    const r = await sm.send(
+      new RotateSecretCommand({
+        SecretId: "rot/later",
+        RotationLambdaARN: fn("coffer-random-value"),
+        RotationRules: { ScheduleExpression: "cron(0 3 ? * SUN *)", Duration: "2h" },
+        RotateImmediately: false,
+      }),
+    );
+    expect(r.VersionId).toBeUndefined();
+    const d = await sm.send(new DescribeSecretCommand({ SecretId: "rot/later" }));
+    expect(d.NextRotationDate!.getUTCDay()).toBe(0);
+    expect(d.NextRotationDate!.getUTCHours()).toBe(3);
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: "rot/later" }))).SecretString).toBe("x");
+    await sm.send(new CancelRotateSecretCommand({ SecretId: "rot/later" }));
+    const after = await sm.send(new DescribeSecretCommand({ SecretId: "rot/later" }));
+    expect(after.RotationEnabled).toBe(false);
+    expect(after.NextRotationDate).toBeUndefined();
+  });
+});
+
+describe("webhook rotation functions", () => {
+  let receiver: Server;
+  const events: { Step: string; ClientRequestToken: string; signatureOk: boolean }[] = [];
+  let failStep: string | undefined;
+  const SECRET = "rotation-webhook-secret-01";
+
+  beforeAll(async () => {
+    // A rotation function as a user would write one: it does each step by calling Coffer with the AWS SDK.
+    receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", async () => {
+        const event = JSON.parse(body) as { Step: string; SecretId: string; ClientRequestToken: string };
+        const signatureOk = req.headers["x-coffer-signature"] === `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
+        events.push({ Step: event.Step, ClientRequestToken: event.ClientRequestToken, signatureOk });
+        try {
+          if (event.Step === failStep) throw new Error("downstream service unavailable");
+          if (event.Step === "createSecret") {
+            await sm.send(
+              new PutSecretValueCommand({ SecretId: event.SecretId, ClientRequestToken: event.ClientRequestToken, SecretString: `key-${Date.now()}`, VersionStages: ["AWSPENDING"] }),
+            );
+          }
+          if (event.Step === "finishSecret") {
+            const d = await sm.send(new DescribeSecretCommand({ SecretId: event.SecretId }));
+            const current = Object.entries(d.VersionIdsToStages!).find(([, s]) => s.includes("AWSCURRENT"))![0];
+            await sm.send(
+              new UpdateSecretVersionStageCommand({ SecretId: event.SecretId, VersionStage: "AWSCURRENT", MoveToVersionId: event.ClientRequestToken, RemoveFromVersionId: current }),
+            );
+          }
+          res.writeHead(200).end("{}");
+        } catch (err) {
+          res.writeHead(500).end((err as Error).message);
+        }
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    const port = (receiver.address() as { port: number }).port;
+    await run.coffer.store.transaction((tx) =>
+      tx.putSetting(FUNCTIONS_SETTING, JSON.stringify({ "000000000000/api-keys": { kind: "webhook", url: `http://127.0.0.1:${port}/rotate`, secret: SECRET } })),
+    );
+  });
+  afterAll(() => receiver.close());
+
+  it("calls the four steps in order with one token, signed, and promotes the new value", async () => {
+    await sm.send(new CreateSecretCommand({ Name: "rot/webhook", SecretString: "v0" }));
+    const r = await sm.send(new RotateSecretCommand({ SecretId: "rot/webhook", RotationLambdaARN: fn("api-keys") }));
+    await run.coffer.rotation.idle();
+    expect(events.map((e) => e.Step)).toEqual(["createSecret", "setSecret", "testSecret", "finishSecret"]);
+    expect(new Set(events.map((e) => e.ClientRequestToken))).toEqual(new Set([r.VersionId]));
+    expect(events.every((e) => e.signatureOk)).toBe(true);
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: "rot/webhook" }))).SecretString).toMatch(/^key-/);
+  });
+
+  it("a failed step leaves AWSCURRENT alone, is recorded, and a second rotation waits for the first", async () => {
+    events.length = 0;
+    failStep = "testSecret";
+    await sm.send(new CreateSecretCommand({ Name: "rot/failing", SecretString: "keep-me" }));
+    const r = await sm.send(new RotateSecretCommand({ SecretId: "rot/failing", RotationLambdaARN: fn("api-keys") }));
+    await run.coffer.rotation.idle();
+    expect(events.map((e) => e.Step)).toEqual(["createSecret", "setSecret", "testSecret"]);
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: "rot/failing" }))).SecretString).toBe("keep-me");
+    const pending = await sm.send(new GetSecretValueCommand({ SecretId: "rot/failing", VersionStage: "AWSPENDING" }));
+    expect(pending.VersionId).toBe(r.VersionId);
+    const again = await failure(sm.send(new RotateSecretCommand({ SecretId: "rot/failing" })));
+    expect(again).toMatchObject({ name: "InvalidRequestException", message: "A previous rotation isn't complete. That rotation will be reattempted." });
+    const failed = (await run.coffer.store.listAuditRows(0, 100_000)).map((row) => JSON.parse(row.record)).filter((e) => e.eventName === "RotationFailed");
+    expect(failed.at(-1)).toMatchObject({ eventType: "AwsServiceEvent", serviceEventDetails: { step: "testSecret", attempt: 1 } });
+
+    // The retry resumes at the failed step, with the same token, once the function works again.
+    failStep = undefined;
+    events.length = 0;
+    const secret = (await run.coffer.store.getSecretByName("000000000000", "rot/failing"))!;
+    await run.coffer.store.transaction((tx) => tx.putSecret({ ...secret, rotateAt: Date.now() - 1 }));
+    await run.coffer.rotation.runDue();
+    await run.coffer.rotation.idle();
+    expect(events.map((e) => e.Step)).toEqual(["testSecret", "finishSecret"]);
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: "rot/failing" }))).VersionId).toBe(r.VersionId);
+  });
+});

@@ -79,7 +79,16 @@ export async function createCoffer(
   const keys = createKeysService({ store, keyring, authorizer, clock, region: config.region });
   const secrets = createSecretsService({ store, keyring, authorizer, keyAccess: keys, serviceEvents, clock, region: config.region });
   const iam = createIamService({ store, identity, authorizer, clock });
-  const functions = createFunctionRegistry({ store, builtins: databaseRotators() });
+  let endpoint = "";
+  const functions = createFunctionRegistry({
+    store,
+    builtins: databaseRotators(),
+    commands: {
+      region: config.region,
+      endpoint: () => endpoint,
+      credentialsFor: (roleArn) => sts.sessionFor(roleArn, "coffer-rotation", 900),
+    },
+  });
   const rotation = createRotationService({
     store,
     secrets,
@@ -167,7 +176,8 @@ export async function createCoffer(
       const address = server.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-      return `${https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+      endpoint = `${https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+      return endpoint;
     },
     async stop() {
       clearInterval(purgeTimer);

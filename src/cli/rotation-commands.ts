@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { openDataDir } from "../app/compose.ts";
 import { loadConfig, type ConfigInput } from "../app/config.ts";
-import { checkWebhookSpec, FUNCTIONS_SETTING, registered } from "../services/rotation/rotation-registry.ts";
+import { checkFunctionName, checkWebhookSpec, FUNCTIONS_SETTING, registered } from "../services/rotation/rotation-registry.ts";
 
 /** `coffer functions add-webhook|list|remove`: rotation functions, registered per account in the data directory. */
 export function registerRotationCommands(program: Command): void {
@@ -35,13 +35,24 @@ export function registerRotationCommands(program: Command): void {
       });
     });
 
+  withDataDir(functions.command("add-command <name> <program> [args...]").description("register a command rotation function"))
+    .requiredOption("--role <arn>", "the role whose temporary credentials the command gets")
+    .action(async (name: string, program: string, args: string[], o: ConfigInput & { account?: string; role: string }) => {
+      await edit(o, (all, account) => {
+        checkFunctionName(name);
+        if (!/^arn:aws:iam::\d{12}:role\/.+$/.test(o.role)) throw new Error("--role must be a role ARN.");
+        all[`${account}/${name}`] = { kind: "command", command: [program, ...args], roleArn: o.role };
+        process.stdout.write(`arn:aws:lambda:${loadConfig(o).region}:${account}:function:${name}\n`);
+      });
+    });
+
   withDataDir(functions.command("list").description("registered functions (and the built-ins)")).action(async (o: ConfigInput & { account?: string }) => {
     const config = loadConfig(o);
     const { store } = await openDataDir(config);
     try {
-      for (const key of Object.keys(await registered(store))) {
+      for (const [key, spec] of Object.entries(await registered(store))) {
         const [account, name] = key.split("/");
-        process.stdout.write(`arn:aws:lambda:${config.region}:${account}:function:${name}\twebhook\n`);
+        process.stdout.write(`arn:aws:lambda:${config.region}:${account}:function:${name}\t${spec.kind}\n`);
       }
       for (const name of ["random-value", "postgres-single-user", "postgres-alternating-users", "mysql-single-user", "mysql-alternating-users"]) {
         process.stdout.write(`arn:aws:lambda:${config.region}:<account>:function:coffer-${name}\tbuilt-in\n`);

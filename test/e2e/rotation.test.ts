@@ -180,3 +180,42 @@ describe("webhook rotation functions", () => {
     expect((await sm.send(new GetSecretValueCommand({ SecretId: "rot/failing" }))).VersionId).toBe(r.VersionId);
   });
 });
+
+describe("command rotation functions", () => {
+  it("runs a local program with the execution role's temporary credentials and Coffer's endpoint", async () => {
+    const { CreateRoleCommand, PutRolePolicyCommand, IAMClient } = await import("@aws-sdk/client-iam");
+    const iam = new IAMClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
+    await iam.send(
+      new CreateRoleCommand({
+        RoleName: "rotator",
+        AssumeRolePolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::000000000000:root" }, Action: "sts:AssumeRole" }] }),
+      }),
+    );
+    await iam.send(
+      new PutRolePolicyCommand({
+        RoleName: "rotator",
+        PolicyName: "rotate-counter",
+        PolicyDocument: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: "secretsmanager:*", Resource: "arn:aws:secretsmanager:us-east-1:000000000000:secret:rot/counter-*" }],
+        }),
+      }),
+    );
+    const script = new URL("../fixtures/command-rotator.mjs", import.meta.url).pathname;
+    const existing = JSON.parse((await run.coffer.store.getSetting(FUNCTIONS_SETTING)) ?? "{}");
+    await run.coffer.store.transaction((tx) =>
+      tx.putSetting(
+        FUNCTIONS_SETTING,
+        JSON.stringify({ ...existing, "000000000000/counter": { kind: "command", command: [process.execPath, script], roleArn: "arn:aws:iam::000000000000:role/rotator" } }),
+      ),
+    );
+    await sm.send(new CreateSecretCommand({ Name: "rot/counter", SecretString: "0" }));
+    await sm.send(new RotateSecretCommand({ SecretId: "rot/counter", RotationLambdaARN: fn("counter") }));
+    await run.coffer.rotation.idle();
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: "rot/counter" }))).SecretString).toBe("0+1");
+    // The role's own policy bounds what the command may do.
+    const events = (await run.coffer.store.listAuditRows(0, 100_000)).map((r) => JSON.parse(r.record));
+    const put = events.filter((e) => e.eventName === "PutSecretValue" && e.userIdentity?.type === "AssumedRole").at(-1);
+    expect(put.userIdentity.arn).toBe("arn:aws:sts::000000000000:assumed-role/rotator/coffer-rotation");
+  });
+});

@@ -83,6 +83,23 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
       };
     },
 
+    /**
+     * Temporary credentials of a role for Coffer's own use (a command rotation
+     * function's execution role): no trust check, the operator chose the role.
+     */
+    async sessionFor(roleArn: string, sessionName: string, seconds: number) {
+      const role = await store.getPrincipal(roleArn);
+      if (!role || role.kind !== "role") throw new CofferError("InvalidRequest", `The execution role ${roleArn} does not exist.`);
+      const sessionArn = `arn:aws:sts::${role.accountId}:assumed-role/${role.name}/${sessionName}`;
+      const key = await identity.createSessionKey({
+        accountId: role.accountId,
+        sessionArn,
+        expiresAt: clock.now() + seconds * 1000,
+        session: { roleArn: role.arn, roleId: role.id, sessionName },
+      });
+      return { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, sessionToken: key.sessionToken };
+    },
+
     /** Who the caller is; needs no permission, as on AWS. */
     async callerIdentity(caller: Principal): Promise<{ account: string; arn: string; userId: string }> {
       let userId = caller.accountId;

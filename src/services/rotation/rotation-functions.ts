@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { randomPassword } from "../../crypto/password.ts";
 import { CofferError } from "../errors.ts";
@@ -16,7 +17,59 @@ export interface WebhookFunction {
   secret: string;
 }
 
-export type FunctionSpec = WebhookFunction;
+/** A local executable: the event on stdin, the execution role's temporary credentials in its environment. */
+export interface CommandFunction {
+  kind: "command";
+  /** argv: the program and its arguments. */
+  command: string[];
+  /** The role whose temporary credentials the command gets. */
+  roleArn: string;
+}
+
+export type FunctionSpec = WebhookFunction | CommandFunction;
+
+export interface CommandContext {
+  /** Temporary credentials of a role, for one invocation. */
+  credentialsFor(roleArn: string): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }>;
+  /** Coffer's own URL, so an unmodified AWS SDK in the command talks to it (AWS_ENDPOINT_URL). */
+  endpoint(): string;
+  region: string;
+}
+
+/**
+ * A command rotation function: exit status 0 means the step is done. Only the
+ * exit status is reported on failure: the command's output may hold secrets.
+ */
+export function commandRotator(spec: CommandFunction, ctx: CommandContext, timeoutMs = 60_000): Rotator {
+  return {
+    async step(event) {
+      const creds = await ctx.credentialsFor(spec.roleArn);
+      const child = spawn(spec.command[0], spec.command.slice(1), {
+        stdio: ["pipe", "ignore", "ignore"],
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          AWS_ACCESS_KEY_ID: creds.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+          AWS_SESSION_TOKEN: creds.sessionToken,
+          AWS_ENDPOINT_URL: ctx.endpoint(),
+          AWS_REGION: ctx.region,
+          AWS_DEFAULT_REGION: ctx.region,
+          COFFER_ROTATION_STEP: event.Step,
+        },
+      });
+      child.stdin!.end(JSON.stringify(event));
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
+        child.on("error", () => resolve([127, null]));
+        child.on("exit", (c, sig) => resolve([c, sig]));
+      }).finally(() => clearTimeout(timer));
+      if (code !== 0) {
+        throw new CofferError("InvalidRequest", `${event.Step} failed: the rotation command ${signal ? `was killed (${signal})` : `exited with status ${code}`}.`);
+      }
+    },
+  };
+}
 
 export function parseFunctionArn(arn: string): { region: string; accountId: string; name: string } | undefined {
   const m = /^arn:aws:lambda:([a-z0-9-]+):(\d{12}):function:([A-Za-z0-9_-]{1,64})$/.exec(arn);

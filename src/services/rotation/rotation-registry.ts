@@ -1,6 +1,13 @@
 import type { Store } from "../../storage/store.ts";
 import { CofferError } from "../errors.ts";
-import { parseFunctionArn, randomValueRotator, webhookRotator, type FunctionSpec } from "./rotation-functions.ts";
+import {
+  commandRotator,
+  parseFunctionArn,
+  randomValueRotator,
+  webhookRotator,
+  type CommandContext,
+  type FunctionSpec,
+} from "./rotation-functions.ts";
 import type { Rotator } from "./rotation-types.ts";
 
 export const FUNCTIONS_SETTING = "rotation.functions";
@@ -9,7 +16,15 @@ export const FUNCTIONS_SETTING = "rotation.functions";
  * Resolves rotation-function ARNs: the built-ins (`coffer-<name>`, in every
  * account) and the webhooks registered per account with `coffer functions`.
  */
-export function createFunctionRegistry({ store, builtins }: { store: Pick<Store, "getSetting">; builtins: Record<string, Rotator> }) {
+export function createFunctionRegistry({
+  store,
+  builtins,
+  commands,
+}: {
+  store: Pick<Store, "getSetting">;
+  builtins: Record<string, Rotator>;
+  commands?: CommandContext;
+}) {
   const all: Record<string, Rotator> = { "random-value": randomValueRotator, ...builtins };
   return {
     builtinNames: Object.keys(all).map((n) => `coffer-${n}`),
@@ -18,7 +33,9 @@ export function createFunctionRegistry({ store, builtins }: { store: Pick<Store,
       if (!parsed) return undefined;
       if (parsed.name.startsWith("coffer-")) return all[parsed.name.slice("coffer-".length)];
       const spec = (await registered(store))[`${parsed.accountId}/${parsed.name}`];
-      return spec ? webhookRotator(spec) : undefined;
+      if (spec?.kind === "webhook") return webhookRotator(spec);
+      if (spec?.kind === "command" && commands) return commandRotator(spec, commands);
+      return undefined;
     },
   };
 }
@@ -28,10 +45,14 @@ export async function registered(store: Pick<Store, "getSetting">): Promise<Reco
   return text ? (JSON.parse(text) as Record<string, FunctionSpec>) : {};
 }
 
-export function checkWebhookSpec(name: string, spec: FunctionSpec): void {
+export function checkFunctionName(name: string): void {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name) || name.startsWith("coffer-")) {
     throw new CofferError("InvalidParameter", "A function name is 1-64 letters, digits, - or _, and may not start with coffer-.");
   }
+}
+
+export function checkWebhookSpec(name: string, spec: { url: string; secret: string }): void {
+  checkFunctionName(name);
   let url: URL;
   try {
     url = new URL(spec.url);

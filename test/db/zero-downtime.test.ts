@@ -2,9 +2,11 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { CreateSecretCommand, GetSecretValueCommand, RotateSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCoffer, type Running } from "../e2e/harness.ts";
+import { createMariadbFixture, mariadbUnavailableReason, type MariadbFixture } from "./mariadb.ts";
 import { pgClusterUnavailableReason, startPgCluster, type PgCluster } from "./pg-cluster.ts";
 
 /**
@@ -210,5 +212,65 @@ describe.skipIf(unavailable !== undefined)("zero-downtime rotation against Postg
     const next = connect(after);
     await next.connect();
     await next.end();
+  });
+});
+
+const mariadbMissing = await mariadbUnavailableReason();
+if (mariadbMissing) {
+  if (process.env.COFFER_REQUIRE_DATABASES === "1") throw new Error(`MariaDB is required here: ${mariadbMissing}`);
+  console.warn(`skipping MariaDB rotation through Coffer: ${mariadbMissing}`);
+}
+
+describe.skipIf(mariadbMissing !== undefined)("rotation through Coffer against MariaDB", () => {
+  let db: MariadbFixture;
+  let run: Running;
+
+  beforeAll(async () => {
+    db = await createMariadbFixture();
+    run = await startCoffer();
+  });
+  afterAll(async () => {
+    await run?.stop();
+    await db?.drop();
+  });
+
+  it("alternating users rotate while an open connection keeps working; single user changes the password", async () => {
+    const sm = run.client;
+    const base = { engine: "mariadb", host: db.host, port: db.port, dbname: db.database };
+    await db.createMaster(`${db.prefix}admin`, "Adm1n-Passw0rd");
+    await db.createUser(`${db.prefix}app`, "App-Passw0rd-0", "SELECT");
+    await db.createUser(`${db.prefix}solo`, "Solo-Passw0rd-0", "SELECT");
+    const master = await sm.send(
+      new CreateSecretCommand({ Name: "maria/admin", SecretString: JSON.stringify({ ...base, username: `${db.prefix}admin`, password: "Adm1n-Passw0rd" }) }),
+    );
+    await sm.send(
+      new CreateSecretCommand({
+        Name: "maria/app",
+        SecretString: JSON.stringify({ ...base, username: `${db.prefix}app`, password: "App-Passw0rd-0", masterarn: master.ARN }),
+      }),
+    );
+    const login = (c: { username: string; password: string }) =>
+      mysql.createConnection({ host: db.host, port: db.port, user: c.username, password: c.password, database: db.database });
+    const held = await login({ username: `${db.prefix}app`, password: "App-Passw0rd-0" });
+    for (let i = 0; i < 3; i++) {
+      await sm.send(new RotateSecretCommand({ SecretId: "maria/app", RotationLambdaARN: `arn:aws:lambda:us-east-1:000000000000:function:coffer-mysql-alternating-users` }));
+      await run.coffer.rotation.idle();
+      const now = JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: "maria/app" }))).SecretString!);
+      const fresh = await login(now);
+      await fresh.query("SELECT 1");
+      await fresh.end();
+      await held.query("SELECT 1");
+    }
+    await held.end();
+
+    await sm.send(
+      new CreateSecretCommand({ Name: "maria/solo", SecretString: JSON.stringify({ ...base, username: `${db.prefix}solo`, password: "Solo-Passw0rd-0" }) }),
+    );
+    await sm.send(new RotateSecretCommand({ SecretId: "maria/solo", RotationLambdaARN: `arn:aws:lambda:us-east-1:000000000000:function:coffer-mysql-single-user` }));
+    await run.coffer.rotation.idle();
+    const solo = JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: "maria/solo" }))).SecretString!);
+    expect(solo.password).not.toBe("Solo-Passw0rd-0");
+    await (await login(solo)).end();
+    await expect(login({ username: `${db.prefix}solo`, password: "Solo-Passw0rd-0" })).rejects.toMatchObject({ code: "ER_ACCESS_DENIED_ERROR" });
   });
 });

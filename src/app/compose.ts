@@ -29,6 +29,7 @@ import { withReadCache } from "../storage/cached-store.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
+import { createScheduler } from "./scheduler.ts";
 
 export interface Coffer {
   server: FastifyInstance;
@@ -130,28 +131,26 @@ export async function createCoffer(
     https,
   });
 
-  let purgeTimer: NodeJS.Timeout | undefined;
-  let rotationTimer: NodeJS.Timeout | undefined;
-  // Due rotations (windows that opened, retries, and rotations a crash interrupted) start on this beat.
-  const rotateDue = () =>
-    rotation.runDue().catch((err: Error) => logger.error({ err: { message: err.message } }, "rotation scheduler failed"));
-  const purge = async () => {
-    await secrets.purgeDue().then(
-      (n) => n > 0 && logger.info({ purged: n }, "purged secrets past their recovery window"),
-      (err: Error) => logger.error({ err: { message: err.message } }, "purge failed"),
-    );
-    if (config.auditRetentionDays > 0) {
-      await exportAndPrune(store, {
-        before: clock.now() - config.auditRetentionDays * 86_400_000,
-        // Never past what the alert worker has looked at.
-        maxSeq: Number((await store.getSetting(CURSOR_SETTING)) ?? 0),
-        exportDir: join(config.dataDir, "audit-export"),
-      }).then(
-        (r) => r.rows > 0 && logger.info({ rows: r.rows, file: r.file }, "exported and removed audit events past retention"),
-        (err: Error) => logger.error({ err: { message: err.message } }, "audit retention failed"),
-      );
-    }
-  };
+  const scheduler = createScheduler(
+    [
+      // Due rotations: windows that opened, retries, and rotations a crash interrupted.
+      { name: "rotations", everySeconds: config.rotationPollSeconds, run: () => rotation.runDue() },
+      { name: "purge", everySeconds: config.purgeIntervalSeconds, run: () => secrets.purgeDue() },
+      {
+        name: "audit-retention",
+        everySeconds: config.purgeIntervalSeconds,
+        run: async () =>
+          config.auditRetentionDays > 0 &&
+          exportAndPrune(store, {
+            before: clock.now() - config.auditRetentionDays * 86_400_000,
+            // Never past what the alert worker has looked at.
+            maxSeq: Number((await store.getSetting(CURSOR_SETTING)) ?? 0),
+            exportDir: join(config.dataDir, "audit-export"),
+          }),
+      },
+    ],
+    logger,
+  );
 
   return {
     server,
@@ -165,23 +164,17 @@ export async function createCoffer(
     config,
     async start() {
       await server.listen({ host: config.host, port: config.port });
-      await purge();
-      purgeTimer = setInterval(purge, config.purgeIntervalSeconds * 1000);
-      purgeTimer.unref();
       // Started even without rules, so its cursor keeps up with the trail.
       alerts.start();
-      void rotateDue();
-      rotationTimer = setInterval(rotateDue, config.rotationPollSeconds * 1000);
-      rotationTimer.unref();
       const address = server.server.address();
       const port = typeof address === "object" && address ? address.port : config.port;
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
       endpoint = `${https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+      scheduler.start();
       return endpoint;
     },
     async stop() {
-      clearInterval(purgeTimer);
-      clearInterval(rotationTimer);
+      scheduler.stop();
       await server.close();
       await rotation.idle();
       await auditLog.drain();

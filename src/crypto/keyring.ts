@@ -6,6 +6,14 @@ import type { MasterKey } from "./master-key.ts";
 
 /** The alias every account's default secret key carries, as on AWS. */
 export const DEFAULT_SECRET_KEY_ALIAS = "alias/aws/secretsmanager";
+/** The default key of SecureString parameters, as on AWS. */
+export const DEFAULT_PARAMETER_KEY_ALIAS = "alias/aws/ssm";
+
+/** AWS-managed default keys: created in an account the first time something names them. */
+const DEFAULT_KEYS: Record<string, string> = {
+  [DEFAULT_SECRET_KEY_ALIAS]: "Default key that protects my Secrets Manager data",
+  [DEFAULT_PARAMETER_KEY_ALIAS]: "Default key that protects my SSM parameters when no other key is defined",
+};
 
 export interface Envelope {
   keyArn: string;
@@ -16,7 +24,8 @@ export interface Envelope {
 export interface Keyring {
   /**
    * Finds the key a secret names (key id, key ARN, alias name or alias ARN) in
-   * the account; with no name, the account's default key, created on first use.
+   * the account; with no name, the account's default key. The AWS-managed
+   * default keys (alias/aws/secretsmanager, alias/aws/ssm) are created on first use.
    */
   resolve(accountId: string, keyName?: string, tx?: KeyTx): Promise<KeyRecord>;
   /** Seals `plaintext` under a fresh data key, wrapped by `key`; `aad` binds the ciphertext to its place. */
@@ -104,26 +113,27 @@ export function createKeyring({ store, masterKey, region, clock }: KeyringDeps):
     };
   }
 
-  async function createDefaultKey(tx: KeyTx, accountId: string): Promise<KeyRecord> {
-    const existing = await tx.getAlias(accountId, DEFAULT_SECRET_KEY_ALIAS);
+  async function createDefaultKey(tx: KeyTx, accountId: string, aliasName: string): Promise<KeyRecord> {
+    const existing = await tx.getAlias(accountId, aliasName);
     if (existing) return (await tx.getKey(existing.keyId))!;
     const keyId = randomUUID();
     const key = newKey({
       keyId,
       accountId,
-      meta: { description: "Default key that protects my Secrets Manager data", managedBy: "AWS", state: "Enabled" },
+      meta: { description: DEFAULT_KEYS[aliasName], managedBy: "AWS", state: "Enabled" },
     });
     await tx.putKey(key);
-    await tx.putAlias({ accountId, aliasName: DEFAULT_SECRET_KEY_ALIAS, keyId });
+    await tx.putAlias({ accountId, aliasName, keyId });
     return key;
   }
 
   return {
     async resolve(accountId, keyName, tx) {
-      const key = await findKey(tx ?? store, accountId, keyName ?? DEFAULT_SECRET_KEY_ALIAS);
+      const name = keyName ?? DEFAULT_SECRET_KEY_ALIAS;
+      const key = await findKey(tx ?? store, accountId, name);
       if (key) return key;
-      if (!keyName || keyName === DEFAULT_SECRET_KEY_ALIAS) {
-        return tx ? createDefaultKey(tx, accountId) : store.transaction((t) => createDefaultKey(t, accountId));
+      if (Object.hasOwn(DEFAULT_KEYS, name)) {
+        return tx ? createDefaultKey(tx, accountId, name) : store.transaction((t) => createDefaultKey(t, accountId, name));
       }
       throw new CofferError("NotFound", `The KMS key ${keyName} can't be found in account ${accountId}.`);
     },

@@ -31,6 +31,24 @@ export type ErrorCode =
   | "InvalidTimeRange"
   | "InvalidLookupAttributes"
   | "InvalidState" // a key or resource is in a state that forbids the operation (disabled, pending deletion)
+  // Parameter Store has an exception for each of these; other APIs map them to their nearest error.
+  | "VersionNotFound" // the resource exists but the version (or label) asked for does not
+  | "VersionLimitExceeded" // a new version would push out an old one that may not go (it carries a label)
+  | "LabelLimitExceeded" // a version already carries the most labels it may
+  | "TooManyTags" // a resource would carry more tags than allowed
+  | "HierarchyLevelLimitExceeded" // a hierarchical name is nested too deeply
+  | "PatternMismatch" // a value does not match the resource's own allowed pattern
+  | "InvalidAllowedPattern" // an allowed pattern is not a valid regular expression
+  | "InvalidKeyId" // the KMS key named does not exist
+  | "InvalidFilterKey" // a filter key is unknown, repeated, or not allowed in this operation
+  | "InvalidFilterOption" // a filter option is not allowed for its key
+  | "InvalidFilterValue" // a filter value is missing or not allowed for its key
+  | "InvalidResourceId" // the resource named for tagging does not exist
+  | "InvalidResourceType" // the resource type named for tagging is not served
+  | "InvalidPolicyType" // a parameter policy of an unknown type
+  | "InvalidPolicyAttribute" // a parameter policy's version or attributes are not valid
+  | "IncompatiblePolicy" // parameter policies that conflict (two of a kind, a notification without an expiration)
+  | "PoliciesLimitExceeded" // more parameter policies than allowed
   | "Internal";
 
 export class CofferError extends Error {

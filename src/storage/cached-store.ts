@@ -55,6 +55,12 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     listDueAlerts: (...a) => store.listDueAlerts(...a),
     hasRead: (...a) => store.hasRead(...a),
     listPrincipals: (...a) => store.listPrincipals(...a),
+    getParameter: (...a) => store.getParameter(...a),
+    listParametersByPath: (...a) => store.listParametersByPath(...a),
+    listParametersDue: (...a) => store.listParametersDue(...a),
+    getParameterVersion: (...a) => store.getParameterVersion(...a),
+    getParameterVersionByLabel: (...a) => store.getParameterVersionByLabel(...a),
+    listParameterVersions: (...a) => store.listParameterVersions(...a),
     async transaction(fn) {
       generation++;
       let dirty = false;

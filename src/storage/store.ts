@@ -49,6 +49,75 @@ export interface VersionRecord {
   wrappedDataKey?: Buffer;
 }
 
+export type ParameterType = "String" | "StringList" | "SecureString";
+export type ParameterTier = "Standard" | "Advanced";
+
+/** One parameter policy as Coffer keeps it: the caller's JSON text, and whether it has acted yet. */
+export interface ParameterPolicyRecord {
+  type: "Expiration" | "ExpirationNotification" | "NoChangeNotification";
+  /** The policy object as JSON text (what DescribeParameters returns as PolicyText). */
+  text: string;
+  status: "Pending" | "Finished";
+  /** While pending: when it acts. */
+  dueAt?: number;
+}
+
+/**
+ * A Parameter Store parameter. The latest version's attributes are copied
+ * here so listing and filtering need no version rows. Unique per account by
+ * ARN, which is the name without a leading slash ("/a" and "a" are one parameter).
+ */
+export interface ParameterRecord {
+  arn: string;
+  accountId: string;
+  /** As the caller wrote it when creating the parameter. */
+  name: string;
+  /** The latest version: 1, 2, 3, ... */
+  version: number;
+  type: ParameterType;
+  tier: ParameterTier;
+  dataType: string;
+  description?: string;
+  allowedPattern?: string;
+  /** SecureString: the key as the caller named it (alias/aws/ssm by default). */
+  keyId?: string;
+  policies: ParameterPolicyRecord[];
+  lastModifiedAt: number;
+  /** ARN of the principal that wrote the latest version. */
+  lastModifiedUser: string;
+  tags: Tag[];
+  /** The earliest dueAt of its pending policies: when the expiry job must look at it again. */
+  dueAt?: number;
+}
+
+/**
+ * One version of a parameter, with the attributes it was written with.
+ * String and StringList values are configuration, stored as given (AWS does
+ * not encrypt them with KMS either); a SecureString value arrives sealed.
+ */
+export interface ParameterVersionRecord {
+  parameterArn: string;
+  version: number;
+  createdAt: number;
+  createdBy: string;
+  type: ParameterType;
+  tier: ParameterTier;
+  dataType: string;
+  description?: string;
+  allowedPattern?: string;
+  keyId?: string;
+  /** The policies JSON text in force when this version was written. */
+  policies?: string;
+  /** Labels: each sits on at most one version of a parameter. */
+  labels: string[];
+  /** String and StringList. */
+  value?: string;
+  /** SecureString: the key whose material wrapped the data key, the wrapped data key and the sealed value. */
+  keyArn?: string;
+  wrappedDataKey?: Buffer;
+  sealedValue?: Buffer;
+}
+
 /** A KMS-style key: its material is sealed under the master key named by masterKeyId. */
 export interface KeyRecord {
   keyId: string;
@@ -197,6 +266,27 @@ export interface StoreReader {
   listDueAlerts(now: number, limit: number): Promise<AlertDelivery[]>;
   /** Whether `principalArn` has read `resourceArn` before (for first-read alerts). */
   hasRead(principalArn: string, resourceArn: string): Promise<boolean>;
+  getParameter(arn: string): Promise<ParameterRecord | undefined>;
+  /**
+   * An account's parameters under `path`, ordered by name (byte order), at most
+   * `limit`, starting after the name `after` (exclusive). `path` ends with "/":
+   * "/a/b/" holds the names that start with it; "/" holds every parameter, a
+   * name without a leading slash counting as if it had one. Not `recursive`:
+   * only names with no further "/" after the path. Backends answer from an
+   * index on the name (a range, never a scan of the account).
+   */
+  listParametersByPath(
+    accountId: string,
+    path: string,
+    opts: { recursive: boolean; after?: string; limit: number },
+  ): Promise<ParameterRecord[]>;
+  /** Parameters whose dueAt is at or before `now`, any account, earliest first. */
+  listParametersDue(now: number, limit: number): Promise<ParameterRecord[]>;
+  getParameterVersion(parameterArn: string, version: number): Promise<ParameterVersionRecord | undefined>;
+  /** The version carrying `label`, if any. */
+  getParameterVersionByLabel(parameterArn: string, label: string): Promise<ParameterVersionRecord | undefined>;
+  /** All versions of a parameter, newest (highest number) first. */
+  listParameterVersions(parameterArn: string): Promise<ParameterVersionRecord[]>;
 }
 
 /** Writes happen only inside a transaction; reads there see the transaction's own writes. */
@@ -225,6 +315,14 @@ export interface StoreTx extends StoreReader {
   putAlertDelivery(delivery: AlertDelivery): Promise<void>;
   deleteAlertDelivery(id: string): Promise<void>;
   markRead(principalArn: string, resourceArn: string): Promise<void>;
+  /** Inserts or replaces the parameter with this ARN; a name another ARN holds in the account is an error. */
+  putParameter(parameter: ParameterRecord): Promise<void>;
+  /** Removes the parameter with all its versions and labels. */
+  deleteParameter(arn: string): Promise<void>;
+  /** Inserts or replaces the version; its labels move to it from any other version of the parameter. */
+  putParameterVersion(version: ParameterVersionRecord): Promise<void>;
+  /** Removes the version and its labels. */
+  deleteParameterVersion(parameterArn: string, version: number): Promise<void>;
 }
 
 export interface Store extends StoreReader {

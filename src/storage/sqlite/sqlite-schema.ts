@@ -108,6 +108,32 @@ const steps: string[] = [
    );`,
   `ALTER TABLE secrets ADD COLUMN rotate_at INTEGER;
    CREATE INDEX secrets_by_rotation ON secrets (rotate_at) WHERE rotate_at IS NOT NULL;`,
+  // Parameter Store. GetParametersByPath reads a range of parameters_by_name.
+  `CREATE TABLE parameters (
+     arn TEXT PRIMARY KEY,
+     account_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     due_at INTEGER,
+     doc TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX parameters_by_name ON parameters (account_id, name);
+   CREATE INDEX parameters_due ON parameters (due_at) WHERE due_at IS NOT NULL;
+   CREATE TABLE parameter_versions (
+     parameter_arn TEXT NOT NULL REFERENCES parameters (arn),
+     version INTEGER NOT NULL,
+     sealed_value BLOB,
+     wrapped_data_key BLOB,
+     doc TEXT NOT NULL,
+     PRIMARY KEY (parameter_arn, version)
+   );
+   CREATE TABLE parameter_labels (
+     parameter_arn TEXT NOT NULL,
+     label TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     PRIMARY KEY (parameter_arn, label),
+     FOREIGN KEY (parameter_arn, version) REFERENCES parameter_versions (parameter_arn, version)
+   );
+   CREATE INDEX parameter_labels_by_version ON parameter_labels (parameter_arn, version);`,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -6,6 +6,8 @@ import type {
   AuditRow,
   AliasRecord,
   KeyRecord,
+  ParameterRecord,
+  ParameterVersionRecord,
   PrincipalRecord,
   SecretRecord,
   Store,
@@ -95,6 +97,12 @@ function sqliteReader(db: Db): StoreReader {
     ).map((r) => r.stage as string);
   const version = (row: Row | undefined): VersionRecord | undefined =>
     row && toVersion(row, stagesOf(row.secret_arn as string, row.version_id as string));
+  const labelsOf = (parameterArn: string, v: number): string[] =>
+    (
+      sql("SELECT label FROM parameter_labels WHERE parameter_arn = ? AND version = ? ORDER BY label").all(parameterArn, v) as Row[]
+    ).map((r) => r.label as string);
+  const parameterVersion = (row: Row | undefined): ParameterVersionRecord | undefined =>
+    row && toParameterVersion(row, labelsOf(row.parameter_arn as string, row.version as number));
 
   return {
     async getSecret(arn) {
@@ -237,7 +245,73 @@ function sqliteReader(db: Db): StoreReader {
     async hasRead(principalArn, resourceArn) {
       return sql("SELECT 1 FROM audit_reads WHERE principal_arn = ? AND resource_arn = ?").get(principalArn, resourceArn) !== undefined;
     },
+    async getParameter(arn) {
+      const row = sql("SELECT doc FROM parameters WHERE arn = ?").get(arn) as Row | undefined;
+      return row && (JSON.parse(row.doc as string) as ParameterRecord);
+    },
+    async listParametersByPath(accountId, path, { recursive, after, limit }) {
+      const { text, args } = parametersByPathQuery(accountId, path, recursive, after, limit);
+      return (sql(text).all(...args) as Row[]).map((r) => JSON.parse(r.doc as string) as ParameterRecord);
+    },
+    async listParametersDue(now, limit) {
+      return (
+        sql("SELECT doc FROM parameters WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?").all(now, limit) as Row[]
+      ).map((r) => JSON.parse(r.doc as string) as ParameterRecord);
+    },
+    async getParameterVersion(parameterArn, v) {
+      return parameterVersion(
+        sql("SELECT * FROM parameter_versions WHERE parameter_arn = ? AND version = ?").get(parameterArn, v) as Row | undefined,
+      );
+    },
+    async getParameterVersionByLabel(parameterArn, label) {
+      return parameterVersion(
+        sql(
+          `SELECT v.* FROM parameter_labels l JOIN parameter_versions v
+             ON v.parameter_arn = l.parameter_arn AND v.version = l.version
+           WHERE l.parameter_arn = ? AND l.label = ?`,
+        ).get(parameterArn, label) as Row | undefined,
+      );
+    },
+    async listParameterVersions(parameterArn) {
+      const rows = sql("SELECT * FROM parameter_versions WHERE parameter_arn = ? ORDER BY version DESC").all(parameterArn) as Row[];
+      const labels = new Map<number, string[]>();
+      for (const r of sql("SELECT version, label FROM parameter_labels WHERE parameter_arn = ? ORDER BY label").all(parameterArn) as Row[]) {
+        const list = labels.get(r.version as number) ?? [];
+        list.push(r.label as string);
+        labels.set(r.version as number, list);
+      }
+      return rows.map((r) => toParameterVersion(r, labels.get(r.version as number) ?? []));
+    },
   };
+}
+
+/**
+ * The by-path query: a range of the (account_id, name) index, so its cost is
+ * the size of the branch, not of the account. Built from fixed fragments; every
+ * value is a bound parameter.
+ */
+export function parametersByPathQuery(
+  accountId: string,
+  path: string,
+  recursive: boolean,
+  after: string | undefined,
+  limit: number,
+): { text: string; args: unknown[] } {
+  const where = ["account_id = ?"];
+  const args: unknown[] = [accountId];
+  if (path === "/") {
+    if (after !== undefined) (where.push("name > ?"), args.push(after));
+    // At the root, "a" and "/a" are both one level down.
+    if (!recursive) where.push("instr(CASE WHEN substr(name, 1, 1) = '/' THEN substr(name, 2) ELSE name END, '/') = 0");
+  } else {
+    // Names starting with "/a/b/" sort after it and before "/a/b0" ("0" follows "/").
+    const upper = path.slice(0, -1) + String.fromCharCode(path.charCodeAt(path.length - 1) + 1);
+    where.push("name > ?", "name < ?");
+    args.push(after !== undefined && after > path ? after : path, upper);
+    if (!recursive) (where.push("instr(substr(name, ?), '/') = 0"), args.push(path.length + 1));
+  }
+  args.push(limit);
+  return { text: `SELECT doc FROM parameters WHERE ${where.join(" AND ")} ORDER BY name LIMIT ?`, args };
 }
 
 function sqliteTx(db: Db): StoreTx {
@@ -379,6 +453,36 @@ function sqliteTx(db: Db): StoreTx {
     async markRead(principalArn, resourceArn) {
       sql("INSERT OR IGNORE INTO audit_reads (principal_arn, resource_arn) VALUES (?, ?)").run(principalArn, resourceArn);
     },
+    async putParameter(p) {
+      sql(
+        `INSERT INTO parameters (arn, account_id, name, due_at, doc) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (arn) DO UPDATE SET name = excluded.name, due_at = excluded.due_at, doc = excluded.doc`,
+      ).run(p.arn, p.accountId, p.name, p.dueAt ?? null, JSON.stringify(p));
+    },
+    async deleteParameter(arn) {
+      sql("DELETE FROM parameter_labels WHERE parameter_arn = ?").run(arn);
+      sql("DELETE FROM parameter_versions WHERE parameter_arn = ?").run(arn);
+      sql("DELETE FROM parameters WHERE arn = ?").run(arn);
+    },
+    async putParameterVersion(v) {
+      const { labels, sealedValue, wrappedDataKey, ...doc } = v;
+      sql(
+        `INSERT INTO parameter_versions (parameter_arn, version, sealed_value, wrapped_data_key, doc) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (parameter_arn, version) DO UPDATE SET sealed_value = excluded.sealed_value,
+           wrapped_data_key = excluded.wrapped_data_key, doc = excluded.doc`,
+      ).run(v.parameterArn, v.version, sealedValue ?? null, wrappedDataKey ?? null, JSON.stringify(doc));
+      sql("DELETE FROM parameter_labels WHERE parameter_arn = ? AND version = ?").run(v.parameterArn, v.version);
+      // A label sits on one version only: writing it here moves it from wherever it was.
+      const put = sql(
+        `INSERT INTO parameter_labels (parameter_arn, label, version) VALUES (?, ?, ?)
+         ON CONFLICT (parameter_arn, label) DO UPDATE SET version = excluded.version`,
+      );
+      for (const label of labels) put.run(v.parameterArn, label, v.version);
+    },
+    async deleteParameterVersion(parameterArn, v) {
+      sql("DELETE FROM parameter_labels WHERE parameter_arn = ? AND version = ?").run(parameterArn, v);
+      sql("DELETE FROM parameter_versions WHERE parameter_arn = ? AND version = ?").run(parameterArn, v);
+    },
     async putSetting(name, value) {
       sql(
         "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -422,6 +526,13 @@ function toVersion(row: Row, stages: string[]): VersionRecord {
     valueKind: row.value_kind as VersionRecord["valueKind"],
   };
   if (row.last_accessed_at != null) v.lastAccessedAt = row.last_accessed_at as number;
+  if (row.sealed_value != null) v.sealedValue = row.sealed_value as Buffer;
+  if (row.wrapped_data_key != null) v.wrappedDataKey = row.wrapped_data_key as Buffer;
+  return v;
+}
+
+function toParameterVersion(row: Row, labels: string[]): ParameterVersionRecord {
+  const v = { ...(JSON.parse(row.doc as string) as Omit<ParameterVersionRecord, "labels">), labels } as ParameterVersionRecord;
   if (row.sealed_value != null) v.sealedValue = row.sealed_value as Buffer;
   if (row.wrapped_data_key != null) v.wrappedDataKey = row.wrapped_data_key as Buffer;
   return v;

@@ -96,6 +96,7 @@ export async function createCoffer(
     authorizer,
     clock,
     region: config.region,
+    node: config.nodeId,
     resolveFunction: (arn) => functions.resolve(arn),
     serviceEvents,
     log: logger,

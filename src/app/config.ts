@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 
@@ -25,6 +26,8 @@ export interface Config {
   purgeIntervalSeconds: number;
   /** How often the rotation scheduler looks for due rotations. */
   rotationPollSeconds: number;
+  /** This node's name, stable across restarts: it claims the rotations it runs (default: the host name). */
+  nodeId: string;
   /** "off" only for benchmarks: nothing is recorded. */
   audit: "on" | "off";
   /** Optional JSON-lines copy of every audit event. */
@@ -52,6 +55,7 @@ const settings = {
   bodyLimit: { env: "COFFER_BODY_LIMIT", parse: Number },
   purgeIntervalSeconds: { env: "COFFER_PURGE_INTERVAL_SECONDS", parse: Number },
   rotationPollSeconds: { env: "COFFER_ROTATION_POLL_SECONDS", parse: Number },
+  nodeId: { env: "COFFER_NODE_ID", parse: String },
   audit: { env: "COFFER_AUDIT", parse: String },
   auditFile: { env: "COFFER_AUDIT_FILE", parse: String },
   auditRetentionDays: { env: "COFFER_AUDIT_RETENTION_DAYS", parse: Number },
@@ -69,6 +73,7 @@ const defaults = {
   bodyLimit: 1024 * 1024,
   purgeIntervalSeconds: 3600,
   rotationPollSeconds: 30,
+  nodeId: hostname(),
   audit: "on",
   auditRetentionDays: 0,
 };
@@ -108,6 +113,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     bodyLimit: pick("bodyLimit") as number,
     purgeIntervalSeconds: pick("purgeIntervalSeconds") as number,
     rotationPollSeconds: pick("rotationPollSeconds") as number,
+    nodeId: String(pick("nodeId")),
     audit: pick("audit") as Config["audit"],
     auditFile: pick("auditFile") as string | undefined,
     auditRetentionDays: pick("auditRetentionDays") as number,

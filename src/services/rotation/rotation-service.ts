@@ -17,14 +17,22 @@ export interface RotationState {
   rules?: RotationRules;
   lastRotatedAt?: number;
   nextRotationAt?: number;
-  /** A rotation under way: its token and the index of the next step to run. */
-  inProgress?: { token: string; step: number; attempts: number; startedAt: number };
+  /** A rotation under way: its token, the index of the next step to run, and the node running it. */
+  inProgress?: { token: string; step: number; attempts: number; startedAt: number; claim?: Claim };
   lastError?: string;
+}
+
+/** A node's hold on a rotation under way, renewed before every step; once it lapses, any node may take over. */
+export interface Claim {
+  node: string;
+  until: number;
 }
 
 const MAX_ATTEMPTS = 5;
 const STEP_TIMEOUT_MS = 60_000;
 const RETRY_BASE_MS = 60_000;
+/** Outlasts one step (with its timeout), so a claim lapses only when its node is gone. */
+const CLAIM_MS = 2 * STEP_TIMEOUT_MS;
 
 interface RotationDeps {
   store: Store;
@@ -32,6 +40,11 @@ interface RotationDeps {
   authorizer: Authorizer;
   clock: { now(): number };
   region: string;
+  /**
+   * This node's name, stable across its restarts (a restarted node takes its
+   * own rotations back at once; another node waits for the claim to lapse).
+   */
+  node: string;
   /** The rotation function an ARN names, or undefined. */
   resolveFunction(arn: string): Promise<Rotator | undefined>;
   serviceEvents?: ServiceEventSink;
@@ -93,17 +106,44 @@ export function createRotationService(deps: RotationDeps) {
     });
   }
 
-  /** Puts the AWSPENDING placeholder (no value until createSecret) and marks the rotation under way. */
-  async function begin(arn: string, token: string): Promise<void> {
-    await store.transaction(async (tx) => {
+  /**
+   * Puts the AWSPENDING placeholder (no value until createSecret) and marks the
+   * rotation under way, claimed by this node; a rotation another node began
+   * meanwhile is left as it is.
+   */
+  async function begin(arn: string, token: string): Promise<boolean> {
+    return store.transaction(async (tx) => {
       const secret = (await tx.getSecret(arn))!;
       const state = stateOf(secret)!;
+      if (state.inProgress) return false;
       const existing = await tx.getVersion(arn, token);
       if (!existing) {
         const placeholder: VersionRecord = { secretArn: arn, versionId: token, createdAt: clock.now(), stages: [AWSPENDING], keyArn: "", valueKind: "none" };
         await tx.putVersion(placeholder);
       }
-      await tx.putSecret({ ...secret, rotateAt: clock.now(), rotation: { ...state, inProgress: { token, step: 0, attempts: 0, startedAt: clock.now() } } });
+      const inProgress = { token, step: 0, attempts: 0, startedAt: clock.now(), claim: claimFor() };
+      await tx.putSecret({ ...secret, rotateAt: clock.now(), rotation: { ...state, inProgress } });
+      return true;
+    });
+  }
+
+  const claimFor = (): Claim => ({ node: deps.node, until: clock.now() + CLAIM_MS });
+
+  /**
+   * Claims (or renews this node's claim on) the rotation under way, for the
+   * next step. The read and write share one transaction, which the Store
+   * serialises (a row lock on a networked backend), so of several nodes that
+   * find the rotation due exactly one runs it.
+   */
+  async function claim(arn: string): Promise<boolean> {
+    return store.transaction(async (tx) => {
+      const secret = await tx.getSecret(arn);
+      const state = secret && stateOf(secret);
+      const held = state?.inProgress?.claim;
+      if (!secret || !state?.inProgress) return false;
+      if (held && held.node !== deps.node && held.until > clock.now()) return false;
+      await tx.putSecret({ ...secret, rotation: { ...state, inProgress: { ...state.inProgress, claim: claimFor() } } });
+      return true;
     });
   }
 
@@ -131,6 +171,7 @@ export function createRotationService(deps: RotationDeps) {
 
   /** Runs the remaining steps of a rotation under way; each finished step is remembered, so a crash resumes where it stopped. */
   async function runSteps(arn: string): Promise<void> {
+    if (!(await claim(arn))) return;
     let secret = await store.getSecret(arn);
     let state = secret && stateOf(secret);
     if (!secret || !state?.inProgress) return;
@@ -149,7 +190,7 @@ export function createRotationService(deps: RotationDeps) {
         if (step === "finishSecret" && !version?.stages.includes(AWSCURRENT)) {
           throw new CofferError("InvalidRequest", "finishSecret did not move AWSCURRENT to the new version.");
         }
-        secret = await update(arn, (_s, st) => ({ rotation: { ...st, inProgress: { ...st.inProgress!, step: i + 1 } } }));
+        secret = await update(arn, (_s, st) => ({ rotation: { ...st, inProgress: { ...st.inProgress!, step: i + 1, claim: claimFor() } } }));
         if (!secret) return; // the secret was deleted meanwhile
       }
       // AWSPENDING leaves the new version once it is current, as the AWS templates leave it.
@@ -175,7 +216,8 @@ export function createRotationService(deps: RotationDeps) {
       deps.log?.warn({ secret: arn, step, attempt: attempts, error: message }, "rotation step failed; AWSCURRENT unchanged");
       if (attempts < MAX_ATTEMPTS) {
         await update(arn, (_s, st) => ({
-          rotation: { ...st, lastError: message, inProgress: { ...st.inProgress!, attempts } },
+          // Released: the retry may run on any node.
+          rotation: { ...st, lastError: message, inProgress: { ...st.inProgress!, attempts, claim: undefined } },
           rotateAt: clock.now() + RETRY_BASE_MS * 2 ** (attempts - 1),
         }));
       } else {
@@ -237,7 +279,9 @@ export function createRotationService(deps: RotationDeps) {
         await tx.putSecret({ ...current, rotation: { ...configured, nextRotationAt: next.nextRotationAt }, rotateAt: next.rotateAt });
       });
       if (input.rotateImmediately === false) return { arn: secret.arn, name: secret.name };
-      await begin(secret.arn, token);
+      if (!(await begin(secret.arn, token))) {
+        throw new CofferError("InvalidRequest", "A previous rotation isn't complete. That rotation will be reattempted.");
+      }
       void kick(secret.arn);
       return { arn: secret.arn, name: secret.name, versionId: token };
     },

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { secretsManagerApi } from "../api/secretsmanager/secretsmanager-handlers.ts";
-import { createKeyring } from "../crypto/keyring.ts";
+import { createKeyring, type Keyring } from "../crypto/keyring.ts";
 import { loadMasterKey, type MasterKeySource } from "../crypto/master-key.ts";
 import { createServer } from "../server/app.ts";
 import { autoCertificate } from "../server/tls.ts";
@@ -15,6 +15,7 @@ import { CURSOR_SETTING, createAlerts, parseAlertRules, type AlertRule } from ".
 import { exportAndPrune } from "../audit/audit-retention.ts";
 import { createAuditLookup, createRequestAuditor, createServiceEventRecorder } from "../audit/audit-service.ts";
 import { kmsApi } from "../api/kms/kms-handlers.ts";
+import { cofferAdminApi } from "../api/coffer/coffer-handlers.ts";
 import { stsApi } from "../api/sts/sts-handlers.ts";
 import { createIamService } from "../services/identity/iam-service.ts";
 import { createIdentityService, type NewAccessKey } from "../services/identity/identity-service.ts";
@@ -83,6 +84,9 @@ export async function createCoffer(
   let endpoint = "";
   const functions = createFunctionRegistry({
     store,
+    keyring,
+    authorizer,
+    region: config.region,
     builtins: databaseRotators(),
     commands: {
       region: config.region,
@@ -103,6 +107,7 @@ export async function createCoffer(
   });
   const sts = createStsService({ store, identity, authorizer, clock });
   const adminKey = await identity.bootstrap(config.accountId);
+  await functions.sealLegacySecrets();
   // A new data directory: the alert worker starts from the first event (on an older one, only new events alert).
   if (adminKey) await store.transaction((tx) => tx.putSetting(CURSOR_SETTING, "0"));
 
@@ -124,6 +129,7 @@ export async function createCoffer(
       iamApi(iam),
       stsApi(sts),
       cloudTrailApi(createAuditLookup({ store, authorizer })),
+      cofferAdminApi(functions),
     ],
     lookupCredential: identity.lookupCredential,
     region: config.region,
@@ -185,13 +191,15 @@ export async function createCoffer(
   };
 }
 
-/** Opens the data directory's store and audit key without a server (for `coffer audit verify`). */
-export async function openDataDir(config: Config): Promise<{ store: Store; auditKey: Buffer }> {
+/** Opens the data directory's store, keyring and audit key without a server (for `coffer audit verify`, `coffer functions`). */
+export async function openDataDir(config: Config): Promise<{ store: Store; keyring: Keyring; auditKey: Buffer }> {
   if (!existsSync(join(config.dataDir, "coffer.db"))) {
     throw new Error(`There is no Coffer data directory at ${config.dataDir}: start the server once first.`);
   }
   const masterKey = await loadMasterKey(masterKeySource(config));
-  return { store: openSqliteStore(join(config.dataDir, "coffer.db")), auditKey: checkpointKey(masterKey.key) };
+  const store = openSqliteStore(join(config.dataDir, "coffer.db"));
+  const keyring = createKeyring({ store, masterKey, region: config.region, clock: { now: () => Date.now() } });
+  return { store, keyring, auditKey: checkpointKey(masterKey.key) };
 }
 
 /** Creates another account's root key, straight on the data directory (the server may be running). */

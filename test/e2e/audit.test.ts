@@ -19,6 +19,7 @@ import {
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operations as cloudtrailOps, metadata as cloudtrailMeta } from "../../src/api/cloudtrail/generated/operations.ts";
+import { operations as cofferOps, metadata as cofferMeta } from "../../src/api/coffer/coffer-model.ts";
 import { operations as iamOps, metadata as iamMeta } from "../../src/api/iam/generated/operations.ts";
 import { operations as kmsOps, metadata as kmsMeta } from "../../src/api/kms/generated/operations.ts";
 import { operations as smOps, metadata as smMeta } from "../../src/api/secretsmanager/generated/operations.ts";
@@ -47,6 +48,7 @@ describe("one event per request", () => {
       { meta: smMeta, ops: smOps, json: true },
       { meta: kmsMeta, ops: kmsOps, json: true },
       { meta: cloudtrailMeta, ops: cloudtrailOps, json: true },
+      { meta: cofferMeta, ops: cofferOps, json: true },
       { meta: iamMeta, ops: iamOps, json: false },
       { meta: stsMeta, ops: stsOps, json: false },
     ];

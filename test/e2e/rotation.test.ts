@@ -11,8 +11,11 @@ import {
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { FUNCTIONS_SETTING } from "../../src/services/rotation/rotation-registry.ts";
 import { startCoffer, type Running } from "./harness.ts";
+import { rawCall } from "./raw.ts";
 
 let run: Running;
 let sm: SecretsManagerClient;
@@ -23,6 +26,12 @@ beforeAll(async () => {
   sm = run.client;
 });
 afterAll(() => run.stop());
+
+/** A call to Coffer's admin API, signed as the SDKs sign (service "coffer"). */
+async function admin(operation: string, body: object, credentials = run.credentials) {
+  const res = await rawCall(run.url, { target: `Coffer.${operation}`, body: JSON.stringify(body), credentials, service: "coffer" });
+  return { status: res.status, body: res.json() };
+}
 
 async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
   try {
@@ -138,9 +147,24 @@ describe("webhook rotation functions", () => {
     });
     await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
     const port = (receiver.address() as { port: number }).port;
-    await run.coffer.store.transaction((tx) =>
-      tx.putSetting(FUNCTIONS_SETTING, JSON.stringify({ "000000000000/api-keys": { kind: "webhook", url: `http://127.0.0.1:${port}/rotate`, secret: SECRET } })),
-    );
+    // Registered through the admin API with nothing but curl, as docs/rotation.md shows.
+    const { stdout } = await promisify(execFile)("curl", [
+      "-sS",
+      "--aws-sigv4",
+      "aws:amz:us-east-1:coffer",
+      "--user",
+      `${run.credentials.accessKeyId}:${run.credentials.secretAccessKey}`,
+      "-H",
+      "X-Amz-Target: Coffer.RegisterRotationFunction",
+      "-H",
+      "Content-Type: application/x-amz-json-1.1",
+      "-d",
+      JSON.stringify({ FunctionName: "api-keys", Webhook: { Url: `http://127.0.0.1:${port}/rotate`, Secret: SECRET } }),
+      `${run.url}/`,
+    ]);
+    expect(JSON.parse(stdout)).toEqual({ FunctionArn: fn("api-keys") });
+    // The HMAC key is sealed under the master key, never stored as given.
+    expect(await run.coffer.store.getSetting(FUNCTIONS_SETTING)).not.toContain(SECRET);
   });
   afterAll(() => receiver.close());
 
@@ -202,13 +226,11 @@ describe("command rotation functions", () => {
       }),
     );
     const script = new URL("../fixtures/command-rotator.mjs", import.meta.url).pathname;
-    const existing = JSON.parse((await run.coffer.store.getSetting(FUNCTIONS_SETTING)) ?? "{}");
-    await run.coffer.store.transaction((tx) =>
-      tx.putSetting(
-        FUNCTIONS_SETTING,
-        JSON.stringify({ ...existing, "000000000000/counter": { kind: "command", command: [process.execPath, script], roleArn: "arn:aws:iam::000000000000:role/rotator" } }),
-      ),
-    );
+    const registered = await admin("RegisterRotationFunction", {
+      FunctionName: "counter",
+      Command: { Program: process.execPath, Args: [script], RoleArn: "arn:aws:iam::000000000000:role/rotator" },
+    });
+    expect(registered).toEqual({ status: 200, body: { FunctionArn: fn("counter") } });
     await sm.send(new CreateSecretCommand({ Name: "rot/counter", SecretString: "0" }));
     await sm.send(new RotateSecretCommand({ SecretId: "rot/counter", RotationLambdaARN: fn("counter") }));
     await run.coffer.rotation.idle();
@@ -217,5 +239,62 @@ describe("command rotation functions", () => {
     const events = (await run.coffer.store.listAuditRows(0, 100_000)).map((r) => JSON.parse(r.record));
     const put = events.filter((e) => e.eventName === "PutSecretValue" && e.userIdentity?.type === "AssumedRole").at(-1);
     expect(put.userIdentity.arn).toBe("arn:aws:sts::000000000000:assumed-role/rotator/coffer-rotation");
+  });
+});
+
+describe("the admin API for rotation functions", () => {
+  it("registers, lists and deregisters, with AWS-style errors, and never shows a webhook's key", async () => {
+    const key = "admin-api-webhook-key-7f3c";
+    const webhook = { FunctionName: "notify", Webhook: { Url: "https://hooks.example.com/rotate", Secret: key } };
+    expect(await admin("RegisterRotationFunction", webhook)).toEqual({ status: 200, body: { FunctionArn: fn("notify") } });
+    expect(await admin("RegisterRotationFunction", webhook)).toMatchObject({ status: 400, body: { __type: "ResourceExistsException" } });
+
+    const listed = await admin("ListRotationFunctions", {});
+    const functions = listed.body.Functions as Record<string, unknown>[];
+    expect(functions).toContainEqual({ FunctionName: "notify", FunctionArn: fn("notify"), Kind: "webhook", Url: "https://hooks.example.com/rotate" });
+    expect(functions).toContainEqual({ FunctionName: "coffer-postgres-alternating-users", FunctionArn: fn("coffer-postgres-alternating-users"), Kind: "built-in" });
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+
+    const bad = [
+      [{ FunctionName: "coffer-mine", Webhook: webhook.Webhook }, "InvalidParameterException", /may not start with coffer-/],
+      [{ FunctionName: "both", Webhook: webhook.Webhook, Command: { Program: "/bin/true", RoleArn: "arn:aws:iam::000000000000:role/rotator" } }, "InvalidParameterException", /exactly one/],
+      [{ FunctionName: "short", Webhook: { Url: "https://x.example", Secret: "short" } }, "ValidationException", /secret/i],
+      [{ FunctionName: "ftp", Webhook: { Url: "ftp://x.example", Secret: key } }, "InvalidParameterException", /http or https/],
+      [{ FunctionName: "cmd", Command: { Program: "/bin/true", RoleArn: "arn:aws:iam::000000000000:user/bob" } }, "InvalidParameterException", /role ARN/],
+    ] as const;
+    for (const [input, type, message] of bad) {
+      const res = await admin("RegisterRotationFunction", input);
+      expect(res.status, JSON.stringify(input)).toBe(400);
+      expect(res.body.__type).toBe(type);
+      expect(String(res.body.message)).toMatch(message);
+      expect(JSON.stringify(res.body)).not.toContain(key);
+    }
+
+    expect(await admin("DeregisterRotationFunction", { FunctionName: "notify" })).toEqual({ status: 200, body: {} });
+    expect(await admin("DeregisterRotationFunction", { FunctionName: "notify" })).toMatchObject({ status: 400, body: { __type: "ResourceNotFoundException" } });
+
+    // One audit event per call, the key redacted.
+    const events = (await run.coffer.store.listAuditRows(0, 100_000)).map((r) => JSON.parse(r.record)).filter((e) => e.eventSource === "coffer.amazonaws.com");
+    expect(events.length).toBeGreaterThanOrEqual(10);
+    expect(JSON.stringify(events)).not.toContain(key);
+  });
+
+  it("is authorised like any other API: an IAM user needs coffer:* permissions", async () => {
+    const { CreateUserCommand, CreateAccessKeyCommand, PutUserPolicyCommand, IAMClient } = await import("@aws-sdk/client-iam");
+    const iam = new IAMClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
+    await iam.send(new CreateUserCommand({ UserName: "fn-reader" }));
+    const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: "fn-reader" }));
+    const creds = { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "fn-reader",
+        PolicyName: "list-only",
+        PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "coffer:ListRotationFunctions", Resource: "*" }] }),
+      }),
+    );
+    expect((await admin("ListRotationFunctions", {}, creds)).status).toBe(200);
+    const denied = await admin("RegisterRotationFunction", { FunctionName: "sneaky", Webhook: { Url: "https://x.example", Secret: "s".repeat(16) } }, creds);
+    expect(denied).toMatchObject({ status: 400, body: { __type: "AccessDeniedException" } });
+    expect(String(denied.body.message)).toContain("coffer:RegisterRotationFunction");
   });
 });

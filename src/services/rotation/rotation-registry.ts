@@ -1,5 +1,7 @@
+import type { Keyring } from "../../crypto/keyring.ts";
 import type { Store } from "../../storage/store.ts";
 import { CofferError } from "../errors.ts";
+import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import {
   commandRotator,
   parseFunctionArn,
@@ -13,46 +15,171 @@ import type { Rotator } from "./rotation-types.ts";
 export const FUNCTIONS_SETTING = "rotation.functions";
 
 /**
- * Resolves rotation-function ARNs: the built-ins (`coffer-<name>`, in every
- * account) and the webhooks registered per account with `coffer functions`.
+ * How a registered function is kept (the setting maps "<account>/<name>" to
+ * one): a webhook's HMAC key sealed under the master key, never in plaintext.
+ * `secret` is how an earlier version kept it; sealLegacySecrets() re-seals it.
+ */
+type StoredFunction =
+  | { kind: "webhook"; url: string; masterKeyId: string; sealedSecret: string; secret?: undefined }
+  | { kind: "webhook"; url: string; secret: string }
+  | { kind: "command"; command: string[]; roleArn: string };
+
+/** What registering a function takes: exactly one of a webhook and a command. */
+export interface FunctionInput {
+  name: string;
+  webhook?: { url: string; secret: string };
+  command?: { program: string; args?: string[]; roleArn: string };
+}
+
+/** A registered function as callers see it (a webhook's key is never shown). */
+export interface FunctionDescription {
+  name: string;
+  arn: string;
+  kind: "webhook" | "command" | "built-in";
+  url?: string;
+  command?: string[];
+  roleArn?: string;
+}
+
+/**
+ * Rotation functions by Lambda-style ARN: the built-ins (`coffer-<name>`, in
+ * every account) and those registered per account, as webhooks or commands,
+ * through the admin API or `coffer functions`.
  */
 export function createFunctionRegistry({
   store,
+  keyring,
+  authorizer,
+  region,
   builtins,
   commands,
 }: {
-  store: Pick<Store, "getSetting">;
+  store: Pick<Store, "getSetting" | "transaction">;
+  keyring: Pick<Keyring, "sealWithMaster" | "openWithMaster">;
+  authorizer: Authorizer;
+  region: string;
   builtins: Record<string, Rotator>;
   commands?: CommandContext;
 }) {
   const all: Record<string, Rotator> = { "random-value": randomValueRotator, ...builtins };
+  const arnOf = (accountId: string, name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`;
+  const aad = (key: string) => `rotation-function\n${key}`;
+
+  async function stored(): Promise<Record<string, StoredFunction>> {
+    const text = await store.getSetting(FUNCTIONS_SETTING);
+    return text ? (JSON.parse(text) as Record<string, StoredFunction>) : {};
+  }
+
+  function sealedWebhook(key: string, url: string, secret: string): StoredFunction {
+    const { masterKeyId, sealed } = keyring.sealWithMaster(Buffer.from(secret, "utf8"), aad(key));
+    return { kind: "webhook", url, masterKeyId, sealedSecret: sealed.toString("base64") };
+  }
+
+  function specOf(key: string, s: StoredFunction): FunctionSpec {
+    if (s.kind === "command") return s;
+    const secret = s.secret ?? keyring.openWithMaster(s.masterKeyId, Buffer.from(s.sealedSecret, "base64"), aad(key)).toString("utf8");
+    return { kind: "webhook", url: s.url, secret };
+  }
+
+  async function edit<T>(change: (all: Record<string, StoredFunction>) => T): Promise<T> {
+    return store.transaction(async (tx) => {
+      const text = await tx.getSetting(FUNCTIONS_SETTING);
+      const functions = text ? (JSON.parse(text) as Record<string, StoredFunction>) : {};
+      const result = change(functions);
+      await tx.putSetting(FUNCTIONS_SETTING, JSON.stringify(functions));
+      return result;
+    });
+  }
+
+  function describe(key: string, s: StoredFunction): FunctionDescription {
+    const [accountId, name] = key.split("/");
+    const base = { name, arn: arnOf(accountId, name) };
+    return s.kind === "webhook" ? { ...base, kind: "webhook", url: s.url } : { ...base, kind: "command", command: s.command, roleArn: s.roleArn };
+  }
+
   return {
     builtinNames: Object.keys(all).map((n) => `coffer-${n}`),
+
     async resolve(arn: string): Promise<Rotator | undefined> {
       const parsed = parseFunctionArn(arn);
       if (!parsed) return undefined;
       if (parsed.name.startsWith("coffer-")) return all[parsed.name.slice("coffer-".length)];
-      const spec = (await registered(store))[`${parsed.accountId}/${parsed.name}`];
-      if (spec?.kind === "webhook") return webhookRotator(spec);
-      if (spec?.kind === "command" && commands) return commandRotator(spec, commands);
-      return undefined;
+      const key = `${parsed.accountId}/${parsed.name}`;
+      const s = (await stored())[key];
+      if (!s) return undefined;
+      const spec = specOf(key, s);
+      if (spec.kind === "webhook") return webhookRotator(spec);
+      return commands && commandRotator(spec, commands);
+    },
+
+    /** Registers a function in the principal's account; a name already taken is an error. */
+    async register(principal: Principal, input: FunctionInput): Promise<FunctionDescription> {
+      const arn = arnOf(principal.accountId, input.name);
+      await authorizer.authorize({ principal, action: "coffer:RegisterRotationFunction", resource: arn });
+      checkFunctionName(input.name);
+      if (!input.webhook === !input.command) throw new CofferError("InvalidParameter", "Give exactly one of Webhook and Command.");
+      const key = `${principal.accountId}/${input.name}`;
+      let entry: StoredFunction;
+      if (input.webhook) {
+        checkWebhook(input.webhook);
+        entry = sealedWebhook(key, input.webhook.url, input.webhook.secret);
+      } else {
+        const { program, args = [], roleArn } = input.command!;
+        if (!program) throw new CofferError("InvalidParameter", "A command function needs a program.");
+        if (!/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn)) throw new CofferError("InvalidParameter", "RoleArn must be an IAM role ARN.");
+        entry = { kind: "command", command: [program, ...args], roleArn };
+      }
+      return edit((functions) => {
+        if (functions[key]) throw new CofferError("AlreadyExists", `The function ${input.name} already exists in account ${principal.accountId}.`);
+        functions[key] = entry;
+        return describe(key, entry);
+      });
+    },
+
+    /** The account's registered functions, then the built-ins. */
+    async list(principal: Principal): Promise<FunctionDescription[]> {
+      await authorizer.authorize({ principal, action: "coffer:ListRotationFunctions", resource: "*" });
+      const own = Object.entries(await stored())
+        .filter(([key]) => key.startsWith(`${principal.accountId}/`))
+        .map(([key, s]) => describe(key, s));
+      const builtin = Object.keys(all).map((n): FunctionDescription => ({ name: `coffer-${n}`, arn: arnOf(principal.accountId, `coffer-${n}`), kind: "built-in" }));
+      return [...own, ...builtin];
+    },
+
+    async deregister(principal: Principal, name: string): Promise<void> {
+      await authorizer.authorize({ principal, action: "coffer:DeregisterRotationFunction", resource: arnOf(principal.accountId, name) });
+      await edit((functions) => {
+        const key = `${principal.accountId}/${name}`;
+        if (!functions[key]) throw new CofferError("NotFound", `There is no function ${name} in account ${principal.accountId}.`);
+        delete functions[key];
+      });
+    },
+
+    /** Seals webhook keys an earlier version kept in plaintext (run at start-up). */
+    async sealLegacySecrets(): Promise<number> {
+      const legacy = (s: StoredFunction) => s.kind === "webhook" && s.secret !== undefined;
+      if (!Object.values(await stored()).some(legacy)) return 0;
+      return edit((functions) => {
+        const keys = Object.keys(functions).filter((key) => legacy(functions[key]));
+        for (const key of keys) {
+          const s = functions[key] as { url: string; secret: string };
+          functions[key] = sealedWebhook(key, s.url, s.secret);
+        }
+        return keys.length;
+      });
     },
   };
 }
 
-export async function registered(store: Pick<Store, "getSetting">): Promise<Record<string, FunctionSpec>> {
-  const text = await store.getSetting(FUNCTIONS_SETTING);
-  return text ? (JSON.parse(text) as Record<string, FunctionSpec>) : {};
-}
+export type FunctionRegistry = ReturnType<typeof createFunctionRegistry>;
 
-export function checkFunctionName(name: string): void {
+function checkFunctionName(name: string): void {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(name) || name.startsWith("coffer-")) {
     throw new CofferError("InvalidParameter", "A function name is 1-64 letters, digits, - or _, and may not start with coffer-.");
   }
 }
 
-export function checkWebhookSpec(name: string, spec: { url: string; secret: string }): void {
-  checkFunctionName(name);
+function checkWebhook(spec: { url: string; secret: string }): void {
   let url: URL;
   try {
     url = new URL(spec.url);

@@ -3,9 +3,11 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer } from "../app/compose.ts";
+import { registerAgentCommand } from "./agent-command.ts";
 import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
+import { registerRunCommand } from "./run-command.ts";
 
 const program = new Command("coffer").description("Coffer: a self-hosted secret store with the AWS Secrets Manager API");
 
@@ -84,6 +86,8 @@ registerIamCommands(program);
 registerAuditCommands(program);
 registerAlertCommands(program);
 registerRotationCommands(program);
+registerAgentCommand(program);
+registerRunCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.

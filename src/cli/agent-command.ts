@@ -1,0 +1,69 @@
+import type { Command } from "commander";
+import { createAgent } from "../agent/agent-server.ts";
+
+/**
+ * `coffer agent`: the AWS Secrets Manager Agent protocol on localhost:2773
+ * (see src/agent/agent-server.ts). Its own credentials come from the standard AWS
+ * chain; the SSRF token from AWS_TOKEN, AWS_SESSION_TOKEN or
+ * AWS_CONTAINER_AUTHORIZATION_TOKEN.
+ */
+
+interface AgentFlags {
+  host: string;
+  port: string;
+  ttl: string;
+  cacheSize: string;
+  maxConn: string;
+  pathPrefix: string;
+  allowRemote?: boolean;
+  endpoint?: string;
+  region?: string;
+}
+
+const integer = (name: string, text: string) => {
+  if (!/^\d+$/.test(text)) throw new Error(`${name} must be a whole number, not "${text}"`);
+  return Number(text);
+};
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command("agent")
+    .description("serve secrets and parameters to local programs over the AWS Secrets Manager Agent protocol, with a cache")
+    .option("--host <address>", "address to listen on (loopback only, unless --allow-remote)", "127.0.0.1")
+    .option("--port <port>", "port (1024-65535; 0 picks a free one)", "2773")
+    .option("--ttl <seconds>", "how long answers are cached (0-3600; 0 = no cache)", "300")
+    .option("--cache-size <n>", "entries cached, secrets and parameters each (1-1000)", "1000")
+    .option("--max-conn <n>", "open connections served (1-1000); more get 429", "800")
+    .option("--path-prefix <prefix>", "prefix of path-style reads, GET <prefix><secretId>", "/v1/")
+    .option("--allow-remote", "allow a non-loopback --host (anyone who reaches it and has the token reads secrets)")
+    .option("--endpoint <url>", "Coffer's URL (AWS_ENDPOINT_URL, COFFER_ENDPOINT; default: the SDK's own, i.e. AWS)")
+    .option("--region <region>", "region (default: the SDK's own: AWS_REGION, then the AWS profile)")
+    .action(async (flags: AgentFlags) => {
+      const agent = createAgent({
+        host: flags.host,
+        port: integer("--port", flags.port),
+        ttlSeconds: integer("--ttl", flags.ttl),
+        cacheSize: integer("--cache-size", flags.cacheSize),
+        maxConnections: integer("--max-conn", flags.maxConn),
+        pathPrefix: flags.pathPrefix,
+        allowRemote: flags.allowRemote === true,
+        endpoint: flags.endpoint ?? process.env.AWS_ENDPOINT_URL ?? process.env.COFFER_ENDPOINT,
+        region: flags.region,
+        // Error names and statuses only: the agent never hands a value to its log.
+        log: (message, fields) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg: message, ...fields }) + "\n"),
+      });
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        agent.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+      const url = await agent.listen();
+      process.stdout.write(`Coffer agent listening on ${url}\n`);
+    });
+}

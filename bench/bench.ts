@@ -8,12 +8,18 @@ import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secre
 import autocannon from "autocannon";
 import { printedCredentials, spawnServer } from "../test/e2e/spawn.ts";
 import { signedHeaders } from "../test/e2e/raw.ts";
+import { benchParameters } from "./parameters.ts";
+import { benchClients } from "./clients.ts";
 
 /**
  * `npm run bench`: signed GetSecretValue requests/s and p50/p99 latency at 16
  * and 64 keep-alive connections, for Coffer and for a bare node:http server
  * measured in the same run, and the cost of authorisation: the same call by
  * the account root and by a user whose identity policy has 10 statements.
+ * Then the client side (bench/clients.ts): cache-hit and agent-hit latency,
+ * each beside an uncached GetSecretValue.
+ * And Parameter Store (bench/parameters.ts): GetParametersByPath of a
+ * 10-parameter branch in a 10,000-parameter tree beside GetParameter.
  * Prints one JSON line. BENCH_SECONDS sets each measurement's duration (default 10).
  */
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -113,6 +119,10 @@ async function main() {
       ratio: Math.round((asUser.rps / asRoot.rps) * 100) / 100,
     };
     out.auditing = await auditOnOff(asRoot, body);
+    // Client side: a SecretCache hit and a `coffer agent` hit, each beside an uncached GetSecretValue (bench/clients.ts).
+    out.clients = await benchClients(coffer.url, credentials);
+    // Parameter Store: a 10-parameter branch of a 10,000-parameter tree beside GetParameter, on its own server (bench/parameters.ts).
+    out.parameters = await benchParameters(seconds);
     process.stdout.write(JSON.stringify(out) + "\n");
   } finally {
     coffer.child.kill("SIGTERM");

@@ -16,6 +16,7 @@ import { exportAndPrune } from "../audit/audit-retention.ts";
 import { createAuditLookup, createRequestAuditor, createServiceEventRecorder } from "../audit/audit-service.ts";
 import { kmsApi } from "../api/kms/kms-handlers.ts";
 import { cofferAdminApi } from "../api/coffer/coffer-handlers.ts";
+import { ssmApi } from "../api/ssm/ssm-handlers.ts";
 import { stsApi } from "../api/sts/sts-handlers.ts";
 import { createIamService } from "../services/identity/iam-service.ts";
 import { createIdentityService, type NewAccessKey } from "../services/identity/identity-service.ts";
@@ -26,6 +27,7 @@ import { databaseRotators } from "../services/rotation/rotators/index.ts";
 import { createFunctionRegistry } from "../services/rotation/rotation-registry.ts";
 import { createRotationService, type RotationService } from "../services/rotation/rotation-service.ts";
 import { createSecretsService } from "../services/secrets/secrets-service.ts";
+import { createParametersService, type ParametersService } from "../services/parameters/parameters-service.ts";
 import { withReadCache } from "../storage/cached-store.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
@@ -38,6 +40,7 @@ export interface Coffer {
   adminKey?: NewAccessKey;
   identity: ReturnType<typeof createIdentityService>;
   secrets: ReturnType<typeof createSecretsService>;
+  parameters: ParametersService;
   iam: ReturnType<typeof createIamService>;
   rotation: RotationService;
   store: Store;
@@ -80,6 +83,16 @@ export async function createCoffer(
   const serviceEvents = config.audit === "on" ? createServiceEventRecorder(auditLog, { region: config.region, clock }) : undefined;
   const keys = createKeysService({ store, keyring, authorizer, clock, region: config.region });
   const secrets = createSecretsService({ store, keyring, authorizer, keyAccess: keys, serviceEvents, clock, region: config.region });
+  const parameters = createParametersService({
+    store,
+    keyring,
+    authorizer,
+    keyAccess: keys,
+    secrets,
+    serviceEvents,
+    clock,
+    region: config.region,
+  });
   const iam = createIamService({ store, identity, authorizer, clock });
   let endpoint = "";
   const functions = createFunctionRegistry({
@@ -125,6 +138,7 @@ export async function createCoffer(
     defaultAccountId: config.accountId,
     services: [
       secretsManagerApi(secrets, rotation),
+      ssmApi(parameters),
       kmsApi(keys),
       iamApi(iam),
       stsApi(sts),
@@ -143,6 +157,8 @@ export async function createCoffer(
       // Due rotations: windows that opened, retries, and rotations a crash interrupted.
       { name: "rotations", everySeconds: config.rotationPollSeconds, run: () => rotation.runDue() },
       { name: "purge", everySeconds: config.purgeIntervalSeconds, run: () => secrets.purgeDue() },
+      // Parameter policies: expired parameters deleted, notifications recorded (and alerted on).
+      { name: "parameter-policies", everySeconds: config.parameterPolicyPollSeconds, run: () => parameters.expireDue() },
       {
         name: "audit-retention",
         everySeconds: config.purgeIntervalSeconds,
@@ -164,6 +180,7 @@ export async function createCoffer(
     adminKey,
     identity,
     secrets,
+    parameters,
     iam,
     rotation,
     store,

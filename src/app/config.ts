@@ -26,6 +26,8 @@ export interface Config {
   purgeIntervalSeconds: number;
   /** How often the rotation scheduler looks for due rotations. */
   rotationPollSeconds: number;
+  /** How often due parameter policies (Expiration, notifications) are acted on. */
+  parameterPolicyPollSeconds: number;
   /** This node's name, stable across restarts: it claims the rotations it runs (default: the host name). */
   nodeId: string;
   /** "off" only for benchmarks: nothing is recorded. */
@@ -55,6 +57,7 @@ const settings = {
   bodyLimit: { env: "COFFER_BODY_LIMIT", parse: Number },
   purgeIntervalSeconds: { env: "COFFER_PURGE_INTERVAL_SECONDS", parse: Number },
   rotationPollSeconds: { env: "COFFER_ROTATION_POLL_SECONDS", parse: Number },
+  parameterPolicyPollSeconds: { env: "COFFER_PARAMETER_POLICY_POLL_SECONDS", parse: Number },
   nodeId: { env: "COFFER_NODE_ID", parse: String },
   audit: { env: "COFFER_AUDIT", parse: String },
   auditFile: { env: "COFFER_AUDIT_FILE", parse: String },
@@ -73,6 +76,7 @@ const defaults = {
   bodyLimit: 1024 * 1024,
   purgeIntervalSeconds: 3600,
   rotationPollSeconds: 30,
+  parameterPolicyPollSeconds: 60,
   nodeId: hostname(),
   audit: "on",
   auditRetentionDays: 0,
@@ -113,6 +117,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     bodyLimit: pick("bodyLimit") as number,
     purgeIntervalSeconds: pick("purgeIntervalSeconds") as number,
     rotationPollSeconds: pick("rotationPollSeconds") as number,
+    parameterPolicyPollSeconds: pick("parameterPolicyPollSeconds") as number,
     nodeId: String(pick("nodeId")),
     audit: pick("audit") as Config["audit"],
     auditFile: pick("auditFile") as string | undefined,
@@ -147,6 +152,7 @@ function validate(c: Config): void {
   if (!/^([a-z]+-)+\d+$/.test(c.region)) throw new ConfigError(`Invalid region: "${c.region}".`);
   if (!Number.isInteger(c.bodyLimit) || c.bodyLimit < 1024) throw new ConfigError("The body limit must be at least 1024 bytes.");
   if (!(c.rotationPollSeconds > 0)) throw new ConfigError("The rotation poll interval must be a positive number of seconds.");
+  if (!(c.parameterPolicyPollSeconds > 0)) throw new ConfigError("The parameter policy poll interval must be a positive number of seconds.");
   if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");
   if (c.audit !== "on" && c.audit !== "off") throw new ConfigError(`audit must be "on" or "off", not "${c.audit}".`);
   if (!Number.isInteger(c.auditRetentionDays) || c.auditRetentionDays < 0) {

@@ -233,6 +233,37 @@ describe("rules", () => {
     expect(payloads.map((p) => p.summary)).toEqual([`Rotation of ${DB_SECRET} failed`, `Rotation of ${DB_SECRET} failed (InvalidRequestException)`]);
   });
 
+  it("parameter-policy fires for Parameter Store policy events only, and access-denied for denied parameter calls", async () => {
+    const alerts = alertsFor([rule("policies", "parameter-policy"), rule("denied", "access-denied")]);
+    await alerts.tick();
+    const PARAM = `arn:aws:ssm:us-east-1:${ACCOUNT}:parameter/prod/app/token`;
+    const ssmService: Partial<CloudTrailEvent> = {
+      eventType: "AwsServiceEvent",
+      eventSource: "ssm.amazonaws.com",
+      userIdentity: { type: "AWSService", invokedBy: "ssm.amazonaws.com" },
+      sourceIPAddress: "ssm.amazonaws.com",
+      requestParameters: null,
+      resources: [{ ARN: PARAM, type: "AWS::SSM::Parameter" }],
+    };
+    await append(
+      store,
+      event({ ...ssmService, eventName: "ParameterExpirationNotification", serviceEventDetails: { name: "/prod/app/token", reason: "The parameter expires soon." } }),
+      event({ ...ssmService, eventName: "DeleteParameter", serviceEventDetails: { name: "/prod/app/token" }, at: 1 }),
+      // A caller's DeleteParameter is not a policy acting; a secret's scheduled deletion is not either.
+      event({ eventSource: "ssm.amazonaws.com", eventName: "DeleteParameter", resources: [{ ARN: PARAM, type: "AWS::SSM::Parameter" }], at: 2 }),
+      event({ eventName: "DeleteSecret", eventType: "AwsServiceEvent", at: 3 }),
+      event({ eventSource: "ssm.amazonaws.com", eventName: "GetParameter", errorCode: "AccessDeniedException", resources: [{ ARN: PARAM, type: "AWS::SSM::Parameter" }], at: 4 }),
+    );
+    await alerts.tick();
+    expect(byRule("policies").map((p) => p.summary)).toEqual([
+      "Parameter /prod/app/token: The parameter expires soon.",
+      "Parameter /prod/app/token expired and was deleted",
+    ]);
+    expect(byRule("denied").map((p) => p.summary)).toEqual([
+      `arn:aws:iam::${ACCOUNT}:user/bob was denied ssm:GetParameter on ${PARAM} from 10.0.0.5`,
+    ]);
+  });
+
   it("first-read fires once per principal and secret, counting each secret of a batch read", async () => {
     const alerts = alertsFor([rule("first", "first-read")]);
     await alerts.tick();
@@ -527,7 +558,7 @@ describe("parseAlertRules", () => {
     [[{ ...good, name: "" }], /alerts\[0\]: name must be/],
     [[{ ...good, name: "bad name\r\nx: y" }], /name must be 1-64 letters/],
     [[good, good], /alerts\[1\]: the name "db-denied" is already used/],
-    [[{ ...good, type: "denied" }], /alert rule "db-denied": type must be one of access-denied, rotation-failed, first-read, auth-failures/],
+    [[{ ...good, type: "denied" }], /alert rule "db-denied": type must be one of access-denied, rotation-failed, first-read, auth-failures, parameter-policy/],
     [[{ ...good, webhook: "ftp://example.com/x" }], /webhook must be an http:\/\/ or https:\/\/ URL/],
     [[{ ...good, webhook: "not a url" }], /webhook must be an http/],
     [[{ ...good, secret: "short" }], /secret must be a string of at least 16 characters/],

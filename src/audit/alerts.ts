@@ -16,6 +16,7 @@ export type AlertRule =
   | { name: string; type: "access-denied"; webhook: string; secret: string }
   | { name: string; type: "rotation-failed"; webhook: string; secret: string }
   | { name: string; type: "first-read"; webhook: string; secret: string }
+  | { name: string; type: "parameter-policy"; webhook: string; secret: string }
   | { name: string; type: "auth-failures"; webhook: string; secret: string; threshold: number; windowSeconds: number };
 
 /** The JSON body POSTed to a rule's webhook. */
@@ -55,6 +56,9 @@ const MAX_TRACKED_FAILURES = 10_000;
 const KNOWN_READS_LIMIT = 50_000;
 
 const SECRETS_MANAGER = "secretsmanager.amazonaws.com";
+const PARAMETER_STORE = "ssm.amazonaws.com";
+/** Service events of parameter policies (parameters-service.ts expireDue). */
+const PARAMETER_POLICY_EVENTS = new Set(["DeleteParameter", "ParameterExpirationNotification", "ParameterNoChangeNotification"]);
 const READ_OPERATIONS = new Set(["GetSecretValue", "BatchGetSecretValue"]);
 const AUTH_FAILURE_CODES = new Set([
   "UnrecognizedClientException",
@@ -67,7 +71,7 @@ const AUTH_FAILURE_CODES = new Set([
   "ExpiredToken",
 ]);
 
-const RULE_TYPES: readonly AlertRule["type"][] = ["access-denied", "rotation-failed", "first-read", "auth-failures"];
+const RULE_TYPES: readonly AlertRule["type"][] = ["access-denied", "rotation-failed", "first-read", "auth-failures", "parameter-policy"];
 const COMMON_FIELDS = ["name", "type", "webhook", "secret"];
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -244,6 +248,7 @@ export function createAlerts(opts: AlertsOptions) {
       for (const rule of rules) {
         if (rule.type === "access-denied" && isAccessDenied(event)) raised.push({ rule, summary: deniedSummary(event) });
         if (rule.type === "rotation-failed" && isRotationFailure(event)) raised.push({ rule, summary: rotationSummary(event) });
+        if (rule.type === "parameter-policy" && isParameterPolicyEvent(event)) raised.push({ rule, summary: parameterPolicySummary(event) });
         if (rule.type === "auth-failures" && AUTH_FAILURE_CODES.has(event.errorCode ?? "")) {
           const count = countAuthFailure(rule, event, time);
           if (count !== undefined) raised.push({ rule, count, summary: authSummary(event, count, rule.windowSeconds) });
@@ -370,7 +375,19 @@ function timeOf(event: CloudTrailEvent, row: AuditRow): number {
 }
 
 function isAccessDenied(e: CloudTrailEvent): boolean {
-  return e.eventSource === SECRETS_MANAGER && (e.errorCode?.startsWith("AccessDenied") ?? false);
+  return (e.eventSource === SECRETS_MANAGER || e.eventSource === PARAMETER_STORE) && (e.errorCode?.startsWith("AccessDenied") ?? false);
+}
+
+/** A parameter policy acted: an Expiration deleted the parameter, or a notification is due. */
+function isParameterPolicyEvent(e: CloudTrailEvent): boolean {
+  return e.eventType === "AwsServiceEvent" && e.eventSource === PARAMETER_STORE && PARAMETER_POLICY_EVENTS.has(e.eventName);
+}
+
+function parameterPolicySummary(e: CloudTrailEvent): string {
+  const details = (e.serviceEventDetails ?? {}) as { name?: unknown; reason?: unknown };
+  const name = typeof details.name === "string" ? details.name : target(e);
+  if (e.eventName === "DeleteParameter") return `Parameter ${name} expired and was deleted`;
+  return `Parameter ${name}: ${typeof details.reason === "string" ? details.reason : e.eventName}`;
 }
 
 function isRotationFailure(e: CloudTrailEvent): boolean {

@@ -122,7 +122,16 @@ export function usernameOf(identity: UserIdentity): string | undefined {
 const RESOURCE_TYPES: Record<string, string> = {
   secretsmanager: "AWS::SecretsManager::Secret",
   kms: "AWS::KMS::Key",
+  ssm: "AWS::SSM::Parameter",
 };
+
+/** A parameter's ARN from a name as a caller gave it (with or without a leading slash, ":<version>" or ":<label>", or an ARN). */
+function parameterArnOf(name: string, region: string, accountId: string): string {
+  const text = name.trim();
+  if (text.startsWith("arn:")) return text.split(":").slice(0, 6).join(":");
+  const bare = text.split(":")[0];
+  return `arn:aws:ssm:${region}:${accountId}:parameter/${bare.startsWith("/") ? bare.slice(1) : bare}`;
+}
 
 /** The resources a request was about, from its input and output. */
 function resourcesOf(facts: RequestFacts, accountId: string): { ARN: string; accountId?: string; type: string }[] {
@@ -141,6 +150,12 @@ function resourcesOf(facts: RequestFacts, accountId: string): { ARN: string; acc
       for (const id of (input.SecretIdList as string[] | undefined) ?? []) {
         if (![...arns].some((a) => a === id || a.includes(`:secret:${id}-`))) add(id.startsWith("arn:") ? id : `arn:aws:secretsmanager:${region}:${accountId}:secret:${id}`);
       }
+      break;
+    }
+    case "ssm": {
+      const names = [input.Name, input.ResourceId, ...((input.Names as unknown[] | undefined) ?? [])];
+      for (const n of names) if (typeof n === "string" && n) add(parameterArnOf(n, region, accountId));
+      if (typeof input.Path === "string" && input.Path) add(parameterArnOf(input.Path.replace(/(.)\/$/, "$1"), region, accountId));
       break;
     }
     case "kms":

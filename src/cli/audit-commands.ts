@@ -134,7 +134,7 @@ export function registerAlertCommands(program: Command): void {
     }
   }
 
-  dataDirOptions(alerts.command("add <name> <type> <webhook>").description("add a rule: access-denied, rotation-failed, first-read or auth-failures"))
+  dataDirOptions(alerts.command("add <name> <type> <webhook>").description("add a rule: access-denied, rotation-failed, first-read, auth-failures or parameter-policy"))
     .requiredOption("--secret <secret>", "HMAC secret the receiver verifies x-coffer-signature with (16+ characters)")
     .option("--threshold <n>", "auth-failures: more than this many failures...")
     .option("--window <seconds>", "auth-failures: ...within this many seconds")

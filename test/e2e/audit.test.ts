@@ -23,6 +23,7 @@ import { operations as cofferOps, metadata as cofferMeta } from "../../src/api/c
 import { operations as iamOps, metadata as iamMeta } from "../../src/api/iam/generated/operations.ts";
 import { operations as kmsOps, metadata as kmsMeta } from "../../src/api/kms/generated/operations.ts";
 import { operations as smOps, metadata as smMeta } from "../../src/api/secretsmanager/generated/operations.ts";
+import { operations as ssmOps, metadata as ssmMeta } from "../../src/api/ssm/generated/operations.ts";
 import { operations as stsOps, metadata as stsMeta } from "../../src/api/sts/generated/operations.ts";
 import { verifyAuditChain } from "../../src/audit/audit-verify.ts";
 import type { AuditRow } from "../../src/storage/store.ts";
@@ -46,6 +47,7 @@ describe("one event per request", () => {
   it("every operation of every API produces exactly one event, whatever its outcome", async () => {
     const services = [
       { meta: smMeta, ops: smOps, json: true },
+      { meta: ssmMeta, ops: ssmOps, json: true },
       { meta: kmsMeta, ops: kmsOps, json: true },
       { meta: cloudtrailMeta, ops: cloudtrailOps, json: true },
       { meta: cofferMeta, ops: cofferOps, json: true },

@@ -284,21 +284,24 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
 
     /**
      * Whether `caller` may use `keyArn` for a secret's value through Secrets
-     * Manager (reading needs kms:Decrypt on the key, writing
-     * kms:GenerateDataKey, as on AWS); the key must also be enabled.
+     * Manager, or a SecureString parameter's through Parameter Store (`via`):
+     * reading needs kms:Decrypt on the key, writing kms:GenerateDataKey, as on
+     * AWS; the key must also be enabled.
      */
     async checkSecretKeyUse(
       caller: Principal,
       keyOrArn: KeyRecord | string,
-      secretArn: string,
+      resourceArn: string,
       action: "kms:Decrypt" | "kms:GenerateDataKey",
+      via: "secretsmanager" | "ssm" = "secretsmanager",
     ): Promise<void> {
       const key =
         typeof keyOrArn === "string" ? await store.getKey(keyOrArn.slice(keyOrArn.lastIndexOf("/") + 1)) : keyOrArn;
       if (!key) throw new CofferError("DecryptionFailure", "The key that encrypted this secret no longer exists.");
+      // The encryption context each service puts on its KMS calls: SecretARN, or PARAMETER_ARN for SecureString parameters.
       await authorizeUse(caller, key, action, {
-        "kms:ViaService": `secretsmanager.${region}.amazonaws.com`,
-        "kms:EncryptionContext:SecretARN": secretArn,
+        "kms:ViaService": `${via}.${region}.amazonaws.com`,
+        [via === "ssm" ? "kms:EncryptionContext:PARAMETER_ARN" : "kms:EncryptionContext:SecretARN"]: resourceArn,
       }).catch((err: unknown) => {
         if (err instanceof CofferError && err.code === "AccessDenied") {
           throw new CofferError("AccessDenied", `Access to KMS is not allowed. ${err.message}`);

@@ -1,7 +1,18 @@
 import type { Store, StoreReader, StoreTx } from "./store.ts";
 
-/** The reads that sit on the GetSecretValue path and are worth keeping in memory. */
-const CACHED = ["getSecret", "getSecretByName", "getVersion", "getVersionByStage", "getKey", "getAlias", "getPrincipal"] as const;
+/** The reads that sit on the GetSecretValue and GetParameter paths and are worth keeping in memory. */
+const CACHED = [
+  "getSecret",
+  "getSecretByName",
+  "getVersion",
+  "getVersionByStage",
+  "getKey",
+  "getAlias",
+  "getPrincipal",
+  "getParameter",
+  "getParameterVersion",
+  "getParameterVersionByLabel",
+] as const;
 type CachedRead = (typeof CACHED)[number];
 
 /**
@@ -17,11 +28,11 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
   let generation = 0;
 
   const cachedRead = <K extends CachedRead>(name: K): StoreReader[K] =>
-    (async (...args: string[]) => {
+    (async (...args: (string | number)[]) => {
       const key = `${name}\u0000${args.join("\u0000")}`;
       if (cache.has(key)) return cache.get(key);
       const before = generation;
-      const value = await (store[name] as (...a: string[]) => Promise<unknown>)(...args);
+      const value = await (store[name] as (...a: (string | number)[]) => Promise<unknown>)(...args);
       if (before === generation) {
         if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
         cache.set(key, deepFreeze(value));
@@ -55,11 +66,11 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     listDueAlerts: (...a) => store.listDueAlerts(...a),
     hasRead: (...a) => store.hasRead(...a),
     listPrincipals: (...a) => store.listPrincipals(...a),
-    getParameter: (...a) => store.getParameter(...a),
+    getParameter: reads.getParameter,
     listParametersByPath: (...a) => store.listParametersByPath(...a),
     listParametersDue: (...a) => store.listParametersDue(...a),
-    getParameterVersion: (...a) => store.getParameterVersion(...a),
-    getParameterVersionByLabel: (...a) => store.getParameterVersionByLabel(...a),
+    getParameterVersion: reads.getParameterVersion,
+    getParameterVersionByLabel: reads.getParameterVersionByLabel,
     listParameterVersions: (...a) => store.listParameterVersions(...a),
     async transaction(fn) {
       generation++;

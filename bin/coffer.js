@@ -4,9 +4,5 @@ import { register } from "tsx/esm/api";
 
 register();
 // The AWS SDK warns on every start that future releases will need Node 22; that is no news to an operator.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = (warning, ...rest) => {
-  if (String(warning).includes("NodeVersionSupportWarning") || rest.some((r) => String(r?.type ?? r).includes("NodeVersionSupportWarning"))) return;
-  emitWarning(warning, ...rest);
-};
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 await import("../src/cli/main.ts");

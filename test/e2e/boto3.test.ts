@@ -18,9 +18,9 @@ function hasBoto3(): boolean {
 }
 // boto3 comes with this machine's Python; PyPI is out of reach, so without it the test says why it is skipped.
 const haveBoto3 = hasBoto3();
-if (!haveBoto3) console.warn("skipping boto3 tests: python3 cannot import boto3");
+if (!haveBoto3) console.warn("skipping boto3 tests (Secrets Manager and SSM): python3 cannot import boto3");
 
-const script = `
+const secretsScript = `
 import base64, json, os, boto3, botocore
 sm = boto3.client("secretsmanager", endpoint_url=os.environ["URL"], region_name="us-east-1")
 out = {}
@@ -38,6 +38,32 @@ except sm.exceptions.ResourceNotFoundException as e:
 print(json.dumps(out))
 `;
 
+const parametersScript = `
+import json, os, boto3
+ssm = boto3.client("ssm", endpoint_url=os.environ["URL"], region_name="us-east-1")
+out = {}
+out["put"] = ssm.put_parameter(Name="/py/app/db/host", Value="db.internal", Type="String")["Version"]
+ssm.put_parameter(Name="/py/app/db/password", Value="s3cret", Type="SecureString")
+for i in range(11):
+    ssm.put_parameter(Name=f"/py/app/flags/f{i:02d}", Value=str(i), Type="String")
+p = ssm.get_parameter(Name="/py/app/db/password", WithDecryption=True)["Parameter"]
+out["value"] = p["Value"]
+out["modified_type"] = type(p["LastModifiedDate"]).__name__
+pages = ssm.get_paginator("get_parameters_by_path").paginate(Path="/py/app", Recursive=True, WithDecryption=True)
+out["by_path"] = [x["Name"] for page in pages for x in page["Parameters"]]
+described = ssm.get_paginator("describe_parameters").paginate(ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": ["/py"]}])
+out["described"] = sum(len(page["Parameters"]) for page in described)
+try:
+    ssm.get_parameter(Name="/py/none")
+except ssm.exceptions.ParameterNotFound as e:
+    out["not_found"] = e.response["Error"]["Code"]
+try:
+    ssm.put_parameter(Name="/py/app/db/host", Value="x", Type="String")
+except ssm.exceptions.ParameterAlreadyExists as e:
+    out["exists"] = e.response["Error"]["Code"]
+print(json.dumps(out))
+`;
+
 let server: Spawned;
 let dataDir: string;
 beforeAll(async () => {
@@ -52,7 +78,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-it.skipIf(!haveBoto3)("boto3 round-trips string and binary secrets and parses typed errors", async () => {
+/** Runs a boto3 script against the server with the administrator's key; its stdout is JSON. */
+async function python(script: string): Promise<unknown> {
   const creds = printedCredentials(server.output());
   const { stdout } = await run("python3", ["-c", script], {
     env: {
@@ -64,12 +91,28 @@ it.skipIf(!haveBoto3)("boto3 round-trips string and binary secrets and parses ty
       AWS_CONFIG_FILE: join(dataDir, "none"),
     },
   });
-  expect(JSON.parse(stdout)).toEqual({
+  return JSON.parse(stdout);
+}
+
+it.skipIf(!haveBoto3)("boto3 round-trips string and binary secrets and parses typed errors", async () => {
+  expect(await python(secretsScript)).toEqual({
     created: "py/app",
     binary: Buffer.from([0, 255, ...Buffer.from("bytes")]).toString("base64"),
     previous: "one",
     created_type: "datetime",
     listed: ["py/app"],
     not_found: "Secrets Manager can't find the specified secret.",
+  });
+});
+
+it.skipIf(!haveBoto3)("boto3's ssm client puts, reads, pages by path and parses typed errors", async () => {
+  expect(await python(parametersScript)).toEqual({
+    put: 1,
+    value: "s3cret",
+    modified_type: "datetime",
+    by_path: ["/py/app/db/host", "/py/app/db/password", ...Array.from({ length: 11 }, (_, i) => `/py/app/flags/f${String(i).padStart(2, "0")}`)],
+    described: 13,
+    not_found: "ParameterNotFound",
+    exists: "ParameterAlreadyExists",
   });
 });

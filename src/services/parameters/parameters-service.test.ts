@@ -1,22 +1,14 @@
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { createKeyring } from "../../crypto/keyring.ts";
-import { loadMasterKey } from "../../crypto/master-key.ts";
-import { openSqliteStore } from "../../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../../storage/store.ts";
 import type { Principal } from "../identity/identity-types.ts";
-import { createPolicyAuthorizer } from "../identity/policy-authorizer.ts";
-import { createKeysService } from "../keys/keys-service.ts";
 import { createSecretsService } from "../secrets/secrets-service.ts";
+import { serviceHarness, type ServiceHarness } from "../service-harness.ts";
 import type { ServiceEvent } from "../service-events.ts";
 import { createParametersService, type ParametersService } from "./parameters-service.ts";
 
 const HOUR = 3_600_000;
 const root: Principal = { arn: "arn:aws:iam::111122223333:root", accountId: "111122223333", accessKeyId: "AKIA", kind: "root" };
-let dir: string;
+let harness: ServiceHarness;
 let store: Store;
 let now: number;
 let parameters: ParametersService;
@@ -24,14 +16,9 @@ let recorded: ServiceEvent[];
 let recorderFails = false;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "coffer-params-"));
-  store = openSqliteStore(join(dir, "db"));
   now = Date.UTC(2030, 0, 1, 12);
-  const clock = { now: () => now };
-  const masterKey = await loadMasterKey({ kind: "env", base64: randomBytes(32).toString("base64") });
-  const keyring = createKeyring({ store, masterKey, region: "us-east-1", clock });
-  const authorizer = createPolicyAuthorizer({ store, clock });
-  const keyAccess = createKeysService({ store, keyring, authorizer, clock, region: "us-east-1" });
+  harness = await serviceHarness({ now: () => now });
+  store = harness.store;
   recorded = [];
   recorderFails = false;
   const serviceEvents = {
@@ -40,13 +27,10 @@ beforeEach(async () => {
       recorded.push(e);
     },
   };
-  const secrets = createSecretsService({ store, keyring, authorizer, keyAccess, serviceEvents, clock, region: "us-east-1" });
-  parameters = createParametersService({ store, keyring, authorizer, keyAccess, secrets, serviceEvents, clock, region: "us-east-1" });
+  const secrets = createSecretsService({ ...harness, serviceEvents });
+  parameters = createParametersService({ ...harness, secrets, serviceEvents });
 });
-afterEach(async () => {
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => harness.close());
 
 const policies = (...p: object[]) => JSON.stringify(p);
 

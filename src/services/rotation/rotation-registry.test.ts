@@ -1,19 +1,13 @@
-import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createHmac } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { createKeyring } from "../../crypto/keyring.ts";
-import { loadMasterKey } from "../../crypto/master-key.ts";
-import { openSqliteStore } from "../../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../../storage/store.ts";
-import { createPolicyAuthorizer } from "../identity/policy-authorizer.ts";
+import { serviceHarness, type ServiceHarness } from "../service-harness.ts";
 import { createFunctionRegistry, FUNCTIONS_SETTING, type FunctionRegistry } from "./rotation-registry.ts";
 import type { RotationSecrets } from "./rotation-types.ts";
 
 const KEY = "legacy-plaintext-hmac-key-93b1";
-let dir: string;
+let harness: ServiceHarness;
 let store: Store;
 let registry: FunctionRegistry;
 let receiver: Server;
@@ -21,12 +15,9 @@ let signatures: boolean[];
 let url: string;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "coffer-registry-"));
-  store = openSqliteStore(join(dir, "db"));
-  const clock = { now: () => Date.now() };
-  const masterKey = await loadMasterKey({ kind: "env", base64: randomBytes(32).toString("base64") });
-  const keyring = createKeyring({ store, masterKey, region: "us-east-1", clock });
-  registry = createFunctionRegistry({ store, keyring, authorizer: createPolicyAuthorizer({ store, clock }), region: "us-east-1", builtins: {} });
+  harness = await serviceHarness({ now: () => Date.now() });
+  store = harness.store;
+  registry = createFunctionRegistry({ ...harness, builtins: {} });
   signatures = [];
   receiver = createServer((req, res) => {
     let body = "";
@@ -41,8 +32,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   receiver.close();
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await harness.close();
 });
 
 it("seals a webhook key an earlier version kept in plaintext, and still signs with it", async () => {

@@ -1,16 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
-import { createKeyring } from "../../crypto/keyring.ts";
-import { loadMasterKey } from "../../crypto/master-key.ts";
-import { openSqliteStore } from "../../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../../storage/store.ts";
 import type { Principal } from "../identity/identity-types.ts";
-import { createPolicyAuthorizer } from "../identity/policy-authorizer.ts";
-import { createKeysService } from "../keys/keys-service.ts";
 import { createSecretsService, type SecretsService } from "../secrets/secrets-service.ts";
+import { serviceHarness, type ServiceHarness } from "../service-harness.ts";
 import { randomValueRotator } from "./rotation-functions.ts";
 import { createRotationService, stateOf, type RotationService } from "./rotation-service.ts";
 import type { RotationEvent, Rotator } from "./rotation-types.ts";
@@ -22,7 +14,7 @@ const root: Principal = { arn: `arn:aws:iam::${ACCOUNT}:root`, accountId: ACCOUN
 const FUNCTION = `arn:aws:lambda:us-east-1:${ACCOUNT}:function:coffer-random-value`;
 const MINUTE = 60_000;
 
-let dir: string;
+let harness: ServiceHarness;
 let store: Store;
 let now: number;
 let secrets: SecretsService;
@@ -32,22 +24,14 @@ let calls: string[];
 let hold: Promise<void> | undefined;
 
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), "coffer-rotation-"));
-  store = openSqliteStore(join(dir, "db"));
   now = Date.UTC(2026, 0, 1, 12);
   calls = [];
   hold = undefined;
-  const clock = { now: () => now };
-  const masterKey = await loadMasterKey({ kind: "env", base64: randomBytes(32).toString("base64") });
-  const keyring = createKeyring({ store, masterKey, region: "us-east-1", clock });
-  const authorizer = createPolicyAuthorizer({ store, clock });
-  const keyAccess = createKeysService({ store, keyring, authorizer, clock, region: "us-east-1" });
-  secrets = createSecretsService({ store, keyring, authorizer, keyAccess, clock, region: "us-east-1" });
+  harness = await serviceHarness({ now: () => now });
+  store = harness.store;
+  secrets = createSecretsService(harness);
 });
-afterEach(async () => {
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => harness.close());
 
 function node(name: string): RotationService {
   const recording: Rotator = {
@@ -58,11 +42,8 @@ function node(name: string): RotationService {
     },
   };
   return createRotationService({
-    store,
+    ...harness,
     secrets,
-    authorizer: createPolicyAuthorizer({ store, clock: { now: () => now } }),
-    clock: { now: () => now },
-    region: "us-east-1",
     node: name,
     resolveFunction: async (arn) => (arn === FUNCTION ? recording : undefined),
   });

@@ -49,6 +49,7 @@ export type ErrorCode =
   | "InvalidPolicyAttribute" // a parameter policy's version or attributes are not valid
   | "IncompatiblePolicy" // parameter policies that conflict (two of a kind, a notification without an expiration)
   | "PoliciesLimitExceeded" // more parameter policies than allowed
+  | "TypeMismatch" // a new version of a resource would change its type (Parameter Store: HierarchyTypeMismatchException)
   | "Internal";
 
 export class CofferError extends Error {

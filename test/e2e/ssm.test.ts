@@ -103,6 +103,11 @@ describe("PutParameter and GetParameter", () => {
     // Type may be left out when overwriting: the parameter keeps its own.
     expect(await ssm.send(new PutParameterCommand({ Name: "/app/web/host", Value: "web3.internal", Overwrite: true }))).toMatchObject({ Version: 3 });
     expect((await get("/app/web/host")).Parameter).toMatchObject({ Value: "web3.internal", Version: 3, Type: "String" });
+    // A type never changes: a String cannot become a SecureString by overwriting it.
+    const mismatch = await failure(put("/app/web/host", "secret-now", { Type: "SecureString", Overwrite: true }));
+    expect(mismatch.name).toBe("HierarchyTypeMismatchException");
+    expect(mismatch.message).not.toContain("secret-now");
+    expect((await get("/app/web/host")).Parameter).toMatchObject({ Version: 3, Type: "String" });
     // A name without a hierarchy, and the ARN as the name.
     await put("flat", "a,b,c", { Type: "StringList" });
     expect((await get(arnOf("flat"))).Parameter).toMatchObject({ Name: "flat", Type: "StringList", Value: "a,b,c" });

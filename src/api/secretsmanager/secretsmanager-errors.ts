@@ -51,6 +51,7 @@ export const secretsManagerErrors: Record<ErrorCode, { type: string; status: num
   InvalidPolicyAttribute: { type: "InvalidParameterException", status: 400 },
   IncompatiblePolicy: { type: "InvalidParameterException", status: 400 },
   PoliciesLimitExceeded: { type: "LimitExceededException", status: 400 },
+  TypeMismatch: { type: "InvalidParameterException", status: 400 },
   Internal: { type: "InternalServiceError", status: 500 },
 };
 

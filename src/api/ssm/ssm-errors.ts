@@ -38,6 +38,7 @@ export const ssmErrors: Partial<Record<ErrorCode, { type: string; status: number
   InvalidPolicyAttribute: { type: "InvalidPolicyAttributeException", status: 400 },
   IncompatiblePolicy: { type: "IncompatiblePolicyException", status: 400 },
   PoliciesLimitExceeded: { type: "PoliciesLimitExceededException", status: 400 },
+  TypeMismatch: { type: "HierarchyTypeMismatchException", status: 400 },
   Internal: { type: "InternalServerError", status: 500 },
 };
 

@@ -220,6 +220,12 @@ export function createParametersService(deps: ParametersDeps) {
         if (!existing && input.type === undefined) {
           throw new CofferError("Validation", "A parameter type is required when you create a parameter.");
         }
+        if (existing && input.type !== undefined && input.type !== existing.type) {
+          throw new CofferError(
+            "TypeMismatch",
+            `Parameter Store doesn't support changing a parameter type: ${existing.name} is a ${existing.type}. You must create a new, unique parameter.`,
+          );
+        }
         const type = input.type ?? existing!.type;
         if (input.keyId !== undefined && type !== "SecureString") {
           throw new CofferError("Validation", "KeyId can be used only with SecureString parameters.");

@@ -60,6 +60,7 @@ const PARAMETER_STORE = "ssm.amazonaws.com";
 /** Service events of parameter policies (parameters-service.ts expireDue). */
 const PARAMETER_POLICY_EVENTS = new Set(["DeleteParameter", "ParameterExpirationNotification", "ParameterNoChangeNotification"]);
 const READ_OPERATIONS = new Set(["GetSecretValue", "BatchGetSecretValue"]);
+const PARAMETER_READS = new Set(["GetParameter", "GetParameters"]);
 const AUTH_FAILURE_CODES = new Set([
   "UnrecognizedClientException",
   "InvalidSignatureException",
@@ -405,8 +406,10 @@ function readerOf(e: CloudTrailEvent): string | undefined {
 }
 
 /** Secrets a successful read returned (the audit layer lists them as resources). */
+/** Secrets a successful call read: GetSecretValue and friends, and Parameter Store reads through /aws/reference/secretsmanager/. */
 function secretsRead(e: CloudTrailEvent): string[] {
-  if (e.eventSource !== SECRETS_MANAGER || !READ_OPERATIONS.has(e.eventName) || e.errorCode) return [];
+  const read = e.eventSource === SECRETS_MANAGER ? READ_OPERATIONS.has(e.eventName) : e.eventSource === PARAMETER_STORE && PARAMETER_READS.has(e.eventName);
+  if (!read || e.errorCode) return [];
   return [...new Set((e.resources ?? []).map((r) => r.ARN).filter((arn) => /^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:./.test(arn)))];
 }
 

@@ -156,6 +156,9 @@ function resourcesOf(facts: RequestFacts, accountId: string): { ARN: string; acc
       const names = [input.Name, input.ResourceId, ...((input.Names as unknown[] | undefined) ?? [])];
       for (const n of names) if (typeof n === "string" && n) add(parameterArnOf(n, region, accountId));
       if (typeof input.Path === "string" && input.Path) add(parameterArnOf(input.Path.replace(/(.)\/$/, "$1"), region, accountId));
+      // A read through /aws/reference/secretsmanager/ answers with the secret's ARN: the secret was read too.
+      const answered = [output.Parameter, ...((output.Parameters as unknown[] | undefined) ?? [])] as ({ ARN?: unknown } | undefined)[];
+      for (const p of answered) if (typeof p?.ARN === "string" && p.ARN.includes(":secretsmanager:")) add(p.ARN);
       break;
     }
     case "kms":
@@ -172,7 +175,7 @@ function resourcesOf(facts: RequestFacts, accountId: string): { ARN: string; acc
   return [...arns].map((ARN) => {
     const owner = ARN.split(":")[4];
     const type =
-      RESOURCE_TYPES[facts.service] ?? (ARN.includes(":role/") ? "AWS::IAM::Role" : ARN.includes(":user/") ? "AWS::IAM::User" : "AWS::Resource");
+      RESOURCE_TYPES[ARN.split(":")[2]] ?? (ARN.includes(":role/") ? "AWS::IAM::Role" : ARN.includes(":user/") ? "AWS::IAM::User" : "AWS::Resource");
     return owner ? { ARN, accountId: owner, type } : { ARN, type };
   });
 }

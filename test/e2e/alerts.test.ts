@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { CreateAccessKeyCommand, CreateUserCommand, IAMClient } from "@aws-sdk/client-iam";
+import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand, RotateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startCoffer, type Running } from "./harness.ts";
 import { rawCall } from "./raw.ts";
@@ -64,14 +65,38 @@ it("fires each of the four rules at a webhook, signed, without secret values", a
   const sm = new SecretsManagerClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
   await sm.send(new CreateSecretCommand({ Name: "alerts/db", SecretString: "never-in-an-alert" }));
 
+  const iam = new IAMClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
+
   // first-read: the first read of the secret by this principal alerts; the second does not.
   await sm.send(new GetSecretValueCommand({ SecretId: "alerts/db" }));
   await sm.send(new GetSecretValueCommand({ SecretId: "alerts/db" }));
   const firstRead = await alertsNamed("first-read", 1);
   expect(firstRead.length).toBe(1);
 
+  // A read through Parameter Store's /aws/reference/secretsmanager/ is a read of the secret: a new reader alerts once.
+  const reader = await iam.send(new CreateUserCommand({ UserName: "ssm-reader" }));
+  await iam.send(
+    new PutUserPolicyCommand({
+      UserName: "ssm-reader",
+      PolicyName: "read",
+      PolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["ssm:GetParameter", "secretsmanager:GetSecretValue"], Resource: "*" }] }),
+    }),
+  );
+  const readerKey = (await iam.send(new CreateAccessKeyCommand({ UserName: "ssm-reader" }))).AccessKey!;
+  const ssm = new SSMClient({
+    endpoint: run.url,
+    region: "us-east-1",
+    credentials: { accessKeyId: readerKey.AccessKeyId!, secretAccessKey: readerKey.SecretAccessKey! },
+    maxAttempts: 1,
+  });
+  const viaSsm = new GetParameterCommand({ Name: "/aws/reference/secretsmanager/alerts/db", WithDecryption: true });
+  expect((await ssm.send(viaSsm)).Parameter!.Value).toBe("never-in-an-alert");
+  await ssm.send(viaSsm);
+  const both = await alertsNamed("first-read", 2);
+  expect(both.length).toBe(2);
+  expect(JSON.parse(both[1].body).summary).toContain(reader.User!.Arn!);
+
   // access-denied: a user with no policy reads the secret.
-  const iam = new IAMClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
   await iam.send(new CreateUserCommand({ UserName: "intruder" }));
   const key = (await iam.send(new CreateAccessKeyCommand({ UserName: "intruder" }))).AccessKey!;
   const intruder = new SecretsManagerClient({

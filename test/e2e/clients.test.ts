@@ -130,6 +130,19 @@ describe("SecretCache against Coffer", () => {
     const cache = new SecretCache({ client: run.client });
     await expect(cache.getSecretString("no/such/secret")).rejects.toMatchObject({ name: "ResourceNotFoundException" });
   });
+
+  it("is importable as coffer/client by a plain JavaScript program under plain node", async () => {
+    const program = fileURLToPath(new URL("../fixtures/plain-node-client.mjs", import.meta.url));
+    const child = spawn(process.execPath, [program, "app/plain"], {
+      env: { ...baseEnv(), COFFER_URL: run.url, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" } as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const { code, stdout, stderr } = await finished(child);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ length: "plain-value-91ad".length, sha256: createHash("sha256").update("plain-value-91ad").digest("hex"), cached: true });
+    expect(stdout).not.toContain("plain-value-91ad");
+  });
 });
 
 describe("agent against Coffer", () => {

@@ -3,7 +3,6 @@ import type { Store } from "../../storage/store.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import { createSecretsService } from "../secrets/secrets-service.ts";
 import { serviceHarness, type ServiceHarness } from "../service-harness.ts";
-import type { ServiceEvent } from "../service-events.ts";
 import { createParametersService, type ParametersService } from "./parameters-service.ts";
 
 const HOUR = 3_600_000;
@@ -12,23 +11,13 @@ let harness: ServiceHarness;
 let store: Store;
 let now: number;
 let parameters: ParametersService;
-let recorded: ServiceEvent[];
-let recorderFails = false;
 
 beforeEach(async () => {
   now = Date.UTC(2030, 0, 1, 12);
   harness = await serviceHarness({ now: () => now });
   store = harness.store;
-  recorded = [];
-  recorderFails = false;
-  const serviceEvents = {
-    record: async (e: ServiceEvent) => {
-      if (recorderFails) throw new Error("audit unavailable");
-      recorded.push(e);
-    },
-  };
-  const secrets = createSecretsService({ ...harness, serviceEvents });
-  parameters = createParametersService({ ...harness, secrets, serviceEvents });
+  const secrets = createSecretsService(harness);
+  parameters = createParametersService({ ...harness, secrets });
 });
 afterEach(() => harness.close());
 
@@ -44,12 +33,12 @@ it("NoChangeNotification fires once the parameter has not changed for its period
   });
   now += 2 * HOUR - 1;
   await parameters.expireDue();
-  expect(recorded).toEqual([]);
+  expect(harness.events.recorded).toEqual([]);
   now += 1;
   await parameters.expireDue();
-  expect(recorded.map((e) => [e.name, e.service, e.details.name])).toEqual([["ParameterNoChangeNotification", "ssm", "/app/flag"]]);
+  expect(harness.events.recorded.map((e) => [e.name, e.service, e.details.name])).toEqual([["ParameterNoChangeNotification", "ssm", "/app/flag"]]);
   await parameters.expireDue(); // sent once
-  expect(recorded).toHaveLength(1);
+  expect(harness.events.recorded).toHaveLength(1);
   const [described] = (await parameters.describe(root, { filters: [{ key: "Name", values: ["/app/flag"] }] })).items;
   expect(described.policies.map((p) => p.status)).toEqual(["Finished"]);
 
@@ -57,10 +46,10 @@ it("NoChangeNotification fires once the parameter has not changed for its period
   await parameters.put(root, { name: "/app/flag", value: "off", overwrite: true });
   now += 2 * HOUR;
   await parameters.expireDue();
-  expect(recorded.map((e) => e.name)).toEqual(["ParameterNoChangeNotification", "ParameterNoChangeNotification"]);
+  expect(harness.events.recorded.map((e) => e.name)).toEqual(["ParameterNoChangeNotification", "ParameterNoChangeNotification"]);
 });
 
-it("an expiration is recorded before the parameter goes, and does not happen if it cannot be recorded", async () => {
+it("an expiration is harness.events.recorded before the parameter goes, and does not happen if it cannot be harness.events.recorded", async () => {
   await parameters.put(root, {
     name: "/app/temp",
     value: "x",
@@ -73,17 +62,17 @@ it("an expiration is recorded before the parameter goes, and does not happen if 
   });
   now += 6 * HOUR;
   expect(await parameters.expireDue()).toBe(0);
-  expect(recorded.map((e) => e.name)).toEqual(["ParameterExpirationNotification"]);
+  expect(harness.events.recorded.map((e) => e.name)).toEqual(["ParameterExpirationNotification"]);
   now += 4 * HOUR;
-  recorderFails = true;
+  harness.events.fail = true;
   await expect(parameters.expireDue()).rejects.toThrow("audit unavailable");
   expect((await parameters.get(root, { name: "/app/temp", withDecryption: true })).value).toBe("x");
-  recorderFails = false;
+  harness.events.fail = false;
   expect(await parameters.expireDue()).toBe(1);
-  expect(recorded.map((e) => e.name)).toEqual(["ParameterExpirationNotification", "DeleteParameter"]);
-  expect(recorded[1].resources).toEqual([{ arn: "arn:aws:ssm:us-east-1:111122223333:parameter/app/temp", type: "AWS::SSM::Parameter" }]);
+  expect(harness.events.recorded.map((e) => e.name)).toEqual(["ParameterExpirationNotification", "DeleteParameter"]);
+  expect(harness.events.recorded[1].resources).toEqual([{ arn: "arn:aws:ssm:us-east-1:111122223333:parameter/app/temp", type: "AWS::SSM::Parameter" }]);
   await expect(parameters.get(root, { name: "/app/temp" })).rejects.toMatchObject({ code: "NotFound" });
-  expect(JSON.stringify(recorded)).not.toContain('"x"');
+  expect(JSON.stringify(harness.events.recorded)).not.toContain('"x"');
 });
 
 it("an overwrite with new policies replaces them, and [] removes them", async () => {

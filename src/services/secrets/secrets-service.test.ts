@@ -3,7 +3,6 @@ import type { Store } from "../../storage/store.ts";
 import { CofferError } from "../errors.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import { serviceHarness, type ServiceHarness } from "../service-harness.ts";
-import type { ServiceEvent } from "../service-events.ts";
 import { createSecretsService, type SecretsService } from "./secrets-service.ts";
 
 const DAY = 86_400_000;
@@ -12,22 +11,12 @@ let harness: ServiceHarness;
 let store: Store;
 let now: number;
 let secrets: SecretsService;
-let recorded: ServiceEvent[];
-let recorderFails = false;
 
 beforeEach(async () => {
   now = Date.UTC(2026, 0, 1, 12);
   harness = await serviceHarness({ now: () => now });
   store = harness.store;
-  recorded = [];
-  recorderFails = false;
-  const serviceEvents = {
-    record: async (e: ServiceEvent) => {
-      if (recorderFails) throw new Error("audit unavailable");
-      recorded.push(e);
-    },
-  };
-  secrets = createSecretsService({ ...harness, serviceEvents });
+  secrets = createSecretsService(harness);
 });
 afterEach(() => harness.close());
 
@@ -39,12 +28,12 @@ it("purges a secret only once its recovery window has passed", async () => {
   now += 7 * DAY - 1;
   expect(await secrets.purgeDue()).toBe(0);
   now += 1;
-  recorderFails = true;
+  harness.events.fail = true;
   await expect(secrets.purgeDue()).rejects.toThrow("audit unavailable");
   expect((await secrets.describe(root, { secretId: "gone" })).deletedAt).toBeDefined();
-  recorderFails = false;
+  harness.events.fail = false;
   expect(await secrets.purgeDue()).toBe(1);
-  expect(recorded).toEqual([
+  expect(harness.events.recorded).toEqual([
     expect.objectContaining({ name: "DeleteSecret", service: "secretsmanager", accountId: "111122223333" }),
   ]);
   await expect(secrets.describe(root, { secretId: "gone" })).rejects.toMatchObject({ code: "NotFound" });

@@ -20,13 +20,13 @@ let now: number;
 let secrets: SecretsService;
 /** Every step any node ran, as "<node> <step>". */
 let calls: string[];
-/** While set, createSecret waits for it: a node is busy (or dead) inside a step. */
-let hold: Promise<void> | undefined;
+/** "<node> <step>" -> what that step waits for: the node is busy, paused or dead inside it. */
+let holds: Map<string, Promise<void>>;
 
 beforeEach(async () => {
   now = Date.UTC(2026, 0, 1, 12);
   calls = [];
-  hold = undefined;
+  holds = new Map();
   harness = await serviceHarness({ now: () => now });
   store = harness.store;
   secrets = createSecretsService(harness);
@@ -37,7 +37,7 @@ function node(name: string): RotationService {
   const recording: Rotator = {
     async step(event: RotationEvent, api) {
       calls.push(`${name} ${event.Step}`);
-      if (event.Step === "createSecret" && hold) await hold;
+      await holds.get(`${name} ${event.Step}`);
       await randomValueRotator.step(event, api);
     },
   };
@@ -47,6 +47,16 @@ function node(name: string): RotationService {
     node: name,
     resolveFunction: async (arn) => (arn === FUNCTION ? recording : undefined),
   });
+}
+
+/** Makes `<node> <step>` wait until the returned function is called (or forever, if it never is). */
+function hold(at: string): () => void {
+  let release!: () => void;
+  holds.set(at, new Promise((resolve) => (release = resolve)));
+  return () => {
+    holds.delete(at);
+    release();
+  };
 }
 
 /** A secret whose scheduled rotation is due now. */
@@ -75,8 +85,7 @@ it("runs a due rotation on exactly one of several nodes polling at once", async 
 
 it("leaves a rotation another node holds alone until its claim lapses, then takes it over", async () => {
   const arn = await dueSecret();
-  let release!: () => void;
-  hold = new Promise((resolve) => (release = resolve));
+  const wakeA = hold("a createSecret");
   const a = node("a");
   const b = node("b");
   const running = a.runDue();
@@ -89,26 +98,36 @@ it("leaves a rotation another node holds alone until its claim lapses, then take
   await b.runDue();
   expect(stepsOf("b")).toEqual([]);
 
-  // a is gone (its step never returns); past the claim, b resumes the same rotation.
+  // a is paused past its claim: b resumes the same rotation (and is itself held inside setSecret).
   const token = stateOf((await store.getSecret(arn))!)!.inProgress!.token;
   now += 2 * MINUTE;
-  hold = undefined;
-  await b.runDue();
+  const wakeB = hold("b setSecret");
+  const taking = b.runDue();
+  await vi.waitFor(() => expect(calls).toContain("b setSecret"));
+
+  // a wakes up and finishes its createSecret: the rotation is b's now, so a stops rather than run on beside it.
+  wakeA();
+  await running;
+  await a.idle();
+  expect(stepsOf("a")).toEqual(["createSecret"]);
+  expect(stateOf((await store.getSecret(arn))!)!.inProgress).toMatchObject({ token, claim: { node: "b" } });
+
+  wakeB();
+  await taking;
   await b.idle();
   expect(stepsOf("b")).toEqual(["createSecret", "setSecret", "testSecret", "finishSecret"]);
-  const current = await secrets.getValue(root, { secretId: arn });
-  expect(current.versionId).toBe(token);
-
-  release();
-  await running;
+  const after = stateOf((await store.getSecret(arn))!)!;
+  expect(after.inProgress).toBeUndefined();
+  expect(after.lastRotatedAt).toBe(now);
+  expect((await secrets.getValue(root, { secretId: arn })).versionId).toBe(token);
 });
 
 it("lets a restarted node take its own rotation back at once", async () => {
   const arn = await dueSecret();
-  hold = new Promise(() => {}); // the first life of node a never finishes createSecret
+  hold("a createSecret"); // the first life of node a never finishes createSecret
   void node("a").runDue();
   await vi.waitFor(() => expect(calls).toContain("a createSecret"));
-  hold = undefined;
+  holds.clear();
 
   const restarted = node("a");
   await restarted.runDue();
@@ -119,7 +138,7 @@ it("lets a restarted node take its own rotation back at once", async () => {
 
 it("refuses RotateSecret while another node's rotation is under way", async () => {
   const arn = await dueSecret();
-  hold = new Promise(() => {});
+  hold("a createSecret");
   void node("a").runDue();
   await vi.waitFor(() => expect(calls).toContain("a createSecret"));
   await expect(node("b").rotate(root, { secretId: arn })).rejects.toMatchObject({ code: "InvalidRequest" });

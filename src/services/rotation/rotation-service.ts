@@ -169,6 +169,21 @@ export function createRotationService(deps: RotationDeps) {
     }
   }
 
+  /**
+   * Records a finished step and renews this node's claim; false when the
+   * rotation is no longer this node's to run (a node paused past its claim
+   * finds another has taken over, or finished, and stops).
+   */
+  async function advance(arn: string, token: string, step: number): Promise<boolean> {
+    return store.transaction(async (tx) => {
+      const secret = await tx.getSecret(arn);
+      const inProgress = secret && stateOf(secret)?.inProgress;
+      if (!secret || inProgress?.token !== token || inProgress.claim?.node !== deps.node) return false;
+      await tx.putSecret({ ...secret, rotation: { ...stateOf(secret)!, inProgress: { ...inProgress, step, claim: claimFor() } } });
+      return true;
+    });
+  }
+
   /** Runs the remaining steps of a rotation under way; each finished step is remembered, so a crash resumes where it stopped. */
   async function runSteps(arn: string): Promise<void> {
     if (!(await claim(arn))) return;
@@ -190,8 +205,7 @@ export function createRotationService(deps: RotationDeps) {
         if (step === "finishSecret" && !version?.stages.includes(AWSCURRENT)) {
           throw new CofferError("InvalidRequest", "finishSecret did not move AWSCURRENT to the new version.");
         }
-        secret = await update(arn, (_s, st) => ({ rotation: { ...st, inProgress: { ...st.inProgress!, step: i + 1, claim: claimFor() } } }));
-        if (!secret) return; // the secret was deleted meanwhile
+        if (!(await advance(arn, token, i + 1))) return; // deleted, finished or taken over by another node meanwhile
       }
       // AWSPENDING leaves the new version once it is current, as the AWS templates leave it.
       await store.transaction(async (tx) => {
@@ -209,7 +223,8 @@ export function createRotationService(deps: RotationDeps) {
       const message = err instanceof CofferError ? err.message : "The rotation function failed.";
       secret = await store.getSecret(arn);
       state = secret && stateOf(secret);
-      if (!secret || !state?.inProgress) return;
+      // Gone, finished, or taken over by another node while this one was paused: not this node's failure to record.
+      if (!secret || state?.inProgress?.token !== token || state.inProgress.claim?.node !== deps.node) return;
       const attempts = state.inProgress.attempts + 1;
       const step = ROTATION_STEPS[state.inProgress.step];
       await record("RotationFailed", secret, { versionId: token, step, attempt: attempts, error: message }).catch(() => undefined);

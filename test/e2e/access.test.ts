@@ -24,7 +24,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCoffer, type Running } from "./harness.ts";
+import { failure, startCoffer, type Running } from "./harness.ts";
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 
@@ -52,14 +52,6 @@ const iam = (c: Creds) => new IAMClient(opts(c));
 const sts = (c: Creds) => new STSClient(opts(c));
 const kms = (c: Creds) => new KMSClient(opts(c));
 
-async function failure(promise: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as { name: string; message: string };
-  }
-  throw new Error("expected the call to fail");
-}
 
 const policy = (...Statement: object[]) => JSON.stringify({ Version: "2012-10-17", Statement });
 

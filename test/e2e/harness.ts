@@ -46,3 +46,13 @@ export async function startCoffer(
     },
   };
 }
+
+/** The error a call rejects with (an SDK error: name, message, $metadata); a call that succeeds fails the test. */
+export async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error & { $metadata?: { httpStatusCode?: number } };
+  }
+  throw new Error("expected the call to fail");
+}

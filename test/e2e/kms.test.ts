@@ -19,7 +19,7 @@ import {
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startCoffer, type Running } from "./harness.ts";
+import { failure, startCoffer, type Running } from "./harness.ts";
 
 let run: Running;
 let kms: KMSClient;
@@ -29,14 +29,6 @@ beforeAll(async () => {
 });
 afterAll(() => run.stop());
 
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { name: string; message: string };
-  }
-  throw new Error("expected the call to fail");
-}
 
 it("creates keys, aliases, encrypts and decrypts with encryption context", async () => {
   const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Description: "app key" }));

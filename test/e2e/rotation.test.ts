@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { FUNCTIONS_SETTING } from "../../src/services/rotation/rotation-registry.ts";
-import { startCoffer, type Running } from "./harness.ts";
+import { failure, startCoffer, type Running } from "./harness.ts";
 import { rawCall } from "./raw.ts";
 
 let run: Running;
@@ -33,14 +33,6 @@ async function admin(operation: string, body: object, credentials = run.credenti
   return { status: res.status, body: res.json() };
 }
 
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return err as { name: string; message: string };
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("RotateSecret", () => {
   it("rotates with the built-in random-value function: a new AWSCURRENT, the old one AWSPREVIOUS", async () => {

@@ -44,7 +44,7 @@ import {
   type Parameter,
 } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCoffer, type Running } from "./harness.ts";
+import { failure, startCoffer, type Running } from "./harness.ts";
 import { seedParameterTree } from "./ssm-tree.ts";
 
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
@@ -66,14 +66,6 @@ afterAll(() => run.stop());
 const opts = (credentials: Creds) => ({ endpoint: run.url, region: REGION, credentials, maxAttempts: 1 });
 const ssmFor = (c: Creds) => new SSMClient(opts(c));
 
-async function failure(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected the call to fail");
-}
 
 const put = (Name: string, Value: string, extra: Partial<ConstructorParameters<typeof PutParameterCommand>[0]> = {}) =>
   ssm.send(new PutParameterCommand({ Name, Value, Type: "String", ...extra }));

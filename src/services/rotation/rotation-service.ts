@@ -131,19 +131,20 @@ export function createRotationService(deps: RotationDeps) {
 
   /**
    * Claims (or renews this node's claim on) the rotation under way, for the
-   * next step. The read and write share one transaction, which the Store
+   * next step, and returns the secret as claimed (undefined: not this node's to run). The read and write share one transaction, which the Store
    * serialises (a row lock on a networked backend), so of several nodes that
    * find the rotation due exactly one runs it.
    */
-  async function claim(arn: string): Promise<boolean> {
+  async function claim(arn: string): Promise<SecretRecord | undefined> {
     return store.transaction(async (tx) => {
       const secret = await tx.getSecret(arn);
       const state = secret && stateOf(secret);
       const held = state?.inProgress?.claim;
-      if (!secret || !state?.inProgress) return false;
-      if (held && held.node !== deps.node && held.until > clock.now()) return false;
-      await tx.putSecret({ ...secret, rotation: { ...state, inProgress: { ...state.inProgress, claim: claimFor() } } });
-      return true;
+      if (!secret || !state?.inProgress) return undefined;
+      if (held && held.node !== deps.node && held.until > clock.now()) return undefined;
+      const claimed = { ...secret, rotation: { ...state, inProgress: { ...state.inProgress, claim: claimFor() } } };
+      await tx.putSecret(claimed);
+      return claimed;
     });
   }
 
@@ -186,8 +187,7 @@ export function createRotationService(deps: RotationDeps) {
 
   /** Runs the remaining steps of a rotation under way; each finished step is remembered, so a crash resumes where it stopped. */
   async function runSteps(arn: string): Promise<void> {
-    if (!(await claim(arn))) return;
-    let secret = await store.getSecret(arn);
+    let secret = await claim(arn);
     let state = secret && stateOf(secret);
     if (!secret || !state?.inProgress) return;
     const { token } = state.inProgress;

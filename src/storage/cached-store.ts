@@ -86,8 +86,20 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
   };
 }
 
-/** Writes that never change a cached read: the audit chain and the alert outbox. */
-const UNCACHED_WRITES = new Set(["appendAuditRows", "putAuditCheckpoint", "deleteAuditRowsThrough", "putAlertDelivery", "deleteAlertDelivery", "markRead"]);
+/**
+ * Writes that never change a cached read: the audit chain, the alert outbox,
+ * and settings (no cached read looks at them; the alert worker moves its
+ * cursor setting every tick, which would otherwise empty the cache under load).
+ */
+const UNCACHED_WRITES = new Set([
+  "appendAuditRows",
+  "putAuditCheckpoint",
+  "deleteAuditRowsThrough",
+  "putAlertDelivery",
+  "deleteAlertDelivery",
+  "markRead",
+  "putSetting",
+]);
 
 /** The transaction, with `onWrite` called before any write that may change a cached read. */
 function markingWrites(tx: StoreTx, onWrite: () => void): StoreTx {

@@ -170,6 +170,12 @@ export function createRotationService(deps: RotationDeps) {
     }
   }
 
+  /** Whether the rotation under way in `secret` is still the one (`token`) this node claimed. */
+  const stillOurs = (secret: SecretRecord | undefined, token: string): boolean => {
+    const inProgress = secret && stateOf(secret)?.inProgress;
+    return inProgress?.token === token && inProgress.claim?.node === deps.node;
+  };
+
   /**
    * Records a finished step and renews this node's claim; false when the
    * rotation is no longer this node's to run (a node paused past its claim
@@ -178,9 +184,9 @@ export function createRotationService(deps: RotationDeps) {
   async function advance(arn: string, token: string, step: number): Promise<boolean> {
     return store.transaction(async (tx) => {
       const secret = await tx.getSecret(arn);
-      const inProgress = secret && stateOf(secret)?.inProgress;
-      if (!secret || inProgress?.token !== token || inProgress.claim?.node !== deps.node) return false;
-      await tx.putSecret({ ...secret, rotation: { ...stateOf(secret)!, inProgress: { ...inProgress, step, claim: claimFor() } } });
+      if (!secret || !stillOurs(secret, token)) return false;
+      const state = stateOf(secret)!;
+      await tx.putSecret({ ...secret, rotation: { ...state, inProgress: { ...state.inProgress!, step, claim: claimFor() } } });
       return true;
     });
   }
@@ -224,7 +230,7 @@ export function createRotationService(deps: RotationDeps) {
       secret = await store.getSecret(arn);
       state = secret && stateOf(secret);
       // Gone, finished, or taken over by another node while this one was paused: not this node's failure to record.
-      if (!secret || state?.inProgress?.token !== token || state.inProgress.claim?.node !== deps.node) return;
+      if (!secret || !state?.inProgress || !stillOurs(secret, token)) return;
       const attempts = state.inProgress.attempts + 1;
       const step = ROTATION_STEPS[state.inProgress.step];
       await record("RotationFailed", secret, { versionId: token, step, attempt: attempts, error: message }).catch(() => undefined);

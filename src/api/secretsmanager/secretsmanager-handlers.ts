@@ -47,7 +47,8 @@ const tagsOut = (tags: Tag[]): T.Tag[] => tags.map((t) => ({ Key: t.key, Value: 
 const filtersIn = (filters: T.Filter[] | undefined): ListFilter[] | undefined =>
   filters?.map((f) => ({ key: f.Key as ListFilter["key"], values: f.Values ?? [] }));
 
-function valueOut(v: SecretVersionValue): T.GetSecretValueResponse {
+/** GetSecretValue's answer (Parameter Store's SourceResult carries it too). */
+export function secretValueOut(v: SecretVersionValue): T.GetSecretValueResponse {
   const out: T.GetSecretValueResponse = {
     ARN: v.arn,
     Name: v.name,
@@ -107,7 +108,7 @@ export function secretsManagerApi(secrets: SecretsService, rotation: RotationSer
     },
 
     async GetSecretValue(p, i: T.GetSecretValueRequest): Promise<T.GetSecretValueResponse> {
-      return valueOut(
+      return secretValueOut(
         await secrets.getValue(p, { secretId: i.SecretId, versionId: i.VersionId, versionStage: i.VersionStage }),
       );
     },
@@ -126,7 +127,7 @@ export function secretsManagerApi(secrets: SecretsService, rotation: RotationSer
         nextToken: i.NextToken,
       });
       return {
-        SecretValues: result.values.map(valueOut),
+        SecretValues: result.values.map(secretValueOut),
         Errors: result.errors.map((e) => ({
           SecretId: e.secretId,
           ErrorCode: secretsManagerError(e.code as never).type,

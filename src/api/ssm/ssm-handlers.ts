@@ -1,4 +1,5 @@
 import type { ApiService, Handler } from "../../server/app.ts";
+import { serializeOutput } from "../../server/protocols/aws-json.ts";
 import { CofferError } from "../../services/errors.ts";
 import type { ParametersService } from "../../services/parameters/parameters-service.ts";
 import type {
@@ -9,6 +10,8 @@ import type {
   Tag,
 } from "../../services/parameters/parameters-types.ts";
 import type { SecretVersionValue } from "../../services/secrets/secrets-types.ts";
+import { shapes as secretsManagerShapes } from "../secretsmanager/generated/shapes.ts";
+import { secretValueOut } from "../secretsmanager/secretsmanager-handlers.ts";
 import { metadata, operations } from "./generated/operations.ts";
 import { shapes } from "./generated/shapes.ts";
 import type * as T from "./generated/types.ts";
@@ -34,17 +37,9 @@ function legacyFiltersIn(filters: T.ParametersFilter[] | undefined): ParameterFi
 const policiesOut = (policies: InlinePolicy[]): T.ParameterInlinePolicy[] =>
   policies.map((p) => ({ PolicyText: p.text, PolicyType: p.type, PolicyStatus: p.status }));
 
-/** GetSecretValue's answer as JSON text, which is what SourceResult carries. */
-function sourceResult(s: SecretVersionValue): string {
-  return JSON.stringify({
-    ARN: s.arn,
-    Name: s.name,
-    VersionId: s.versionId,
-    ...(s.value.kind === "string" ? { SecretString: s.value.text } : { SecretBinary: s.value.bytes.toString("base64") }),
-    VersionStages: s.stages,
-    CreatedDate: s.createdAt / 1000,
-  });
-}
+/** GetSecretValue's answer as its JSON wire text, which is what SourceResult carries. */
+const sourceResult = (s: SecretVersionValue): string =>
+  serializeOutput(secretsManagerShapes, "GetSecretValueResponse", secretValueOut(s));
 
 function parameterOut(v: ParameterValue): T.Parameter {
   const out: T.Parameter = {

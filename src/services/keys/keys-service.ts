@@ -297,7 +297,8 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     ): Promise<void> {
       const key =
         typeof keyOrArn === "string" ? await store.getKey(keyOrArn.slice(keyOrArn.lastIndexOf("/") + 1)) : keyOrArn;
-      if (!key) throw new CofferError("DecryptionFailure", "The key that encrypted this secret no longer exists.");
+      const [service, thing] = via === "ssm" ? ["Parameter Store", "parameter"] : ["Secrets Manager", "secret"];
+      if (!key) throw new CofferError("DecryptionFailure", `The key that encrypted this ${thing} no longer exists.`);
       // The encryption context each service puts on its KMS calls: SecretARN, or PARAMETER_ARN for SecureString parameters.
       await authorizeUse(caller, key, action, {
         "kms:ViaService": `${via}.${region}.amazonaws.com`,
@@ -312,8 +313,8 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
       if (state !== "Enabled") {
         const why = state === "Disabled" ? "disabled" : "pending deletion";
         throw action === "kms:Decrypt"
-          ? new CofferError("DecryptionFailure", `Secrets Manager can't decrypt the protected secret text using the provided KMS key: the key is ${why}.`)
-          : new CofferError("EncryptionFailure", `Secrets Manager can't encrypt the secret with the provided KMS key: the key is ${why}.`);
+          ? new CofferError("DecryptionFailure", `${service} can't decrypt the protected ${thing} text using the provided KMS key: the key is ${why}.`)
+          : new CofferError("EncryptionFailure", `${service} can't encrypt the ${thing} with the provided KMS key: the key is ${why}.`);
       }
     },
 

@@ -93,21 +93,9 @@ export function createParameterAccess({ authorizer, keyring, keyAccess, region }
     return record;
   }
 
-  /** The KMS permission check, with the key's state reported as SSM reports it (InvalidKeyId). */
-  async function useKey(
-    principal: Principal,
-    key: KeyRecord | string,
-    arn: string,
-    action: "kms:Decrypt" | "kms:GenerateDataKey",
-  ): Promise<void> {
-    await keyAccess.checkSecretKeyUse(principal, key, arn, action, "ssm").catch((err: unknown) => {
-      if (err instanceof CofferError && (err.code === "DecryptionFailure" || err.code === "EncryptionFailure")) {
-        const keyArn = typeof key === "string" ? key : key.arn;
-        throw new CofferError("InvalidKeyId", `The KMS key ${keyArn} can't be used: it is disabled, pending deletion or gone.`);
-      }
-      throw err;
-    });
-  }
+  /** The KMS permission and key-state check, as Parameter Store makes it (the API answers a key that can't be used with InvalidKeyId). */
+  const useKey = (principal: Principal, key: KeyRecord | string, arn: string, action: "kms:Decrypt" | "kms:GenerateDataKey") =>
+    keyAccess.checkSecretKeyUse(principal, key, arn, action, "ssm");
 
   /** Associated data binding a SecureString ciphertext to its parameter and version. */
   const valueAad = (arn: string, version: number) => `ssm-parameter\n${arn}\n${version}`;

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import autocannon from "autocannon";
 import { printedCredentials, spawnServer } from "../test/e2e/spawn.ts";
 import { signedHeaders } from "../test/e2e/raw.ts";
+import { measure } from "./measure.ts";
 import { benchParameters } from "./parameters.ts";
 import { benchClients } from "./clients.ts";
 
@@ -25,14 +25,6 @@ import { benchClients } from "./clients.ts";
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connectionCounts = [16, 64];
 
-async function measure(url: string, headers: Record<string, string>, body: string, connections: number, duration = seconds) {
-  const result = await autocannon({ url, method: "POST", headers, body, connections, duration, pipelining: 1 });
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${url}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
-  }
-  return { rps: Math.round(result.requests.average), p50_ms: result.latency.p50, p99_ms: result.latency.p99 };
-}
-
 /**
  * The price of the audit trail (aim: on >= 0.8 of off): the same call on two
  * fresh servers, one auditing and one not, each warmed up the same way and
@@ -49,7 +41,7 @@ async function auditOnOff(body: string) {
       const headers = await signedHeaders(server.url, { target: "secretsmanager.GetSecretValue", body, credentials });
       delete headers.host;
       await measure(server.url, headers, body, 16, 2);
-      return await measure(server.url, headers, body, 16);
+      return await measure(server.url, headers, body, 16, seconds);
     } finally {
       server.child.kill("SIGTERM");
       await server.exited;
@@ -111,15 +103,15 @@ async function main() {
     const out: Record<string, unknown> = { bench: "GetSecretValue", seconds, node: process.version };
     for (const c of connectionCounts) {
       await measure(coffer.url, headers, body, c, 2); // warm-up: JIT and caches
-      const cofferRun = await measure(coffer.url, headers, body, c);
-      const bareRun = await measure(bare.url, headers, body, c);
+      const cofferRun = await measure(coffer.url, headers, body, c, seconds);
+      const bareRun = await measure(bare.url, headers, body, c, seconds);
       out[`c${c}`] = { coffer: cofferRun, bare: bareRun, ratio: Math.round((cofferRun.rps / bareRun.rps) * 100) / 100 };
     }
     // Authorisation cost, measured back to back at 16 connections.
     const userHeaders = await sign(policyUser);
     await measure(coffer.url, userHeaders, body, 16, 2);
-    const asRoot = await measure(coffer.url, headers, body, 16);
-    const asUser = await measure(coffer.url, userHeaders, body, 16);
+    const asRoot = await measure(coffer.url, headers, body, 16, seconds);
+    const asUser = await measure(coffer.url, userHeaders, body, 16, seconds);
     out.authorization = {
       connections: 16,
       root: asRoot,

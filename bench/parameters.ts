@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import autocannon from "autocannon";
+import { measure } from "./measure.ts";
 import { openSqliteStore } from "../src/storage/sqlite/sqlite-store.ts";
 import { signedHeaders } from "../test/e2e/raw.ts";
 import { printedCredentials, spawnServer, type Spawned } from "../test/e2e/spawn.ts";
@@ -23,12 +23,6 @@ const PER_BRANCH = 10;
 const CONNECTIONS = 16;
 
 type Credentials = { accessKeyId: string; secretAccessKey: string };
-
-async function measure(url: string, headers: Record<string, string>, body: string, duration: number) {
-  const result = await autocannon({ url, method: "POST", headers, body, connections: CONNECTIONS, duration, pipelining: 1 });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
-  return { rps: Math.round(result.requests.average), p50_ms: result.latency.p50, p99_ms: result.latency.p99 };
-}
 
 async function stop(server: Spawned): Promise<void> {
   server.child.kill("SIGTERM");
@@ -64,10 +58,10 @@ export async function benchParameters(seconds: number) {
       throw new Error(`GetParametersByPath /bench/b500 answered ${JSON.stringify(names)}`);
     }
 
-    await measure(url, byPath.headers, byPath.body, Math.min(2, seconds)); // warm-up: JIT and caches
-    await measure(url, one.headers, one.body, Math.min(2, seconds));
-    const getParameter = await measure(url, one.headers, one.body, seconds);
-    const getParametersByPath = await measure(url, byPath.headers, byPath.body, seconds);
+    await measure(url, byPath.headers, byPath.body, CONNECTIONS, Math.min(2, seconds)); // warm-up: JIT and caches
+    await measure(url, one.headers, one.body, CONNECTIONS, Math.min(2, seconds));
+    const getParameter = await measure(url, one.headers, one.body, CONNECTIONS, seconds);
+    const getParametersByPath = await measure(url, byPath.headers, byPath.body, CONNECTIONS, seconds);
     return {
       tree: BRANCHES * PER_BRANCH,
       branch: PER_BRANCH,

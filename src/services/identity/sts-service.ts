@@ -124,15 +124,25 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
       };
       if (input.transitiveTagKeys) context["sts:TransitiveTagKeys"] = input.transitiveTagKeys;
       for (const t of input.tags ?? []) context[`aws:RequestTag/${t.key}`] = t.value;
-      const check = (action: string) =>
-        authorizer.authorize({
-          principal: caller,
-          action,
-          resource: input.roleArn,
-          resourcePolicy: role?.kind === "role" ? role.trustPolicy : undefined,
-          mode: "trust",
-          context,
-        });
+      const check = async (action: string) => {
+        try {
+          await authorizer.authorize({
+            principal: caller,
+            action,
+            resource: input.roleArn,
+            resourcePolicy: role?.kind === "role" ? role.trustPolicy : undefined,
+            mode: "trust",
+            context,
+          });
+        } catch (err) {
+          // STS's own wording, without the reason: which policy failed would tell a missing role
+          // (no trust policy) from one that exists and trusts the caller's account.
+          if (err instanceof CofferError && err.code === "AccessDenied") {
+            throw new CofferError("AccessDenied", `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${input.roleArn}`);
+          }
+          throw err;
+        }
+      };
       await check("sts:AssumeRole");
       // A session that carries tags (passed now, or passed on from the calling session) needs sts:TagSession too.
       if (tags.length > 0 || transitive.length > 0) await check("sts:TagSession");

@@ -119,6 +119,8 @@ export async function createCoffer(
     log: logger,
   });
   const sts = createStsService({ store, identity, authorizer, clock });
+  // Before any request: keys sealed by an earlier version get their owner bound into the AAD.
+  await identity.sealLegacyAccessKeys();
   const adminKey = await identity.bootstrap(config.accountId);
   await functions.sealLegacySecrets();
   // A new data directory: the alert worker starts from the first event (on an older one, only new events alert).

@@ -76,7 +76,9 @@ type Expect =
   | "implicit:identity"
   | "implicit:resource"
   | "implicit:key"
-  | "implicit:trust";
+  | "implicit:trust"
+  | "deny:session"
+  | "implicit:session";
 
 interface Row {
   rule: string;
@@ -611,5 +613,44 @@ describe("evaluate: behaviour", () => {
       expect(evaluate({ identityPolicies: [policy] }, { principal, action: GET, resource: `${SM}:home/${name}/x`, context: {} })).toEqual({ effect: "Allow" });
       expect(evaluate({ identityPolicies: [policy] }, { principal, action: GET, resource: `${SM}:home/other/x`, context: {} }).effect).toBe("Deny");
     }
+  });
+});
+
+describe("evaluate: session policies (AssumeRole Policy / PolicyArns)", () => {
+  const p = (d: Doc, kind: PolicyKind = "identity") => parsePolicy(JSON.stringify(d), kind);
+  const ask = (input: Parameters<typeof evaluate>[0], resource = SECRET, who: Who = APP) =>
+    show(evaluate(input, { principal: who, action: GET, resource, context: {} }));
+  const role = [p(doc(A(GET, `${SM}:prod/*`)))];
+
+  it("allows only what both the role's policies and the session policy allow", () => {
+    const session = [p(doc(A(GET, SECRET)))];
+    expect(ask({ identityPolicies: role, sessionPolicies: session })).toBe("allow");
+    expect(ask({ identityPolicies: role, sessionPolicies: session }, OTHER_SECRET)).toBe("implicit:session");
+  });
+  it("never grants more than the role's policies", () => {
+    const session = [p(doc(A("*", "*")))];
+    expect(ask({ identityPolicies: [], sessionPolicies: session })).toBe("implicit:identity");
+  });
+  it("an explicit deny in the session policy wins", () => {
+    const session = [p(doc(A(GET), D(GET, SECRET)))];
+    expect(ask({ identityPolicies: role, sessionPolicies: session })).toBe("deny:session");
+  });
+  it("an empty list of session policies allows nothing", () => {
+    expect(ask({ identityPolicies: role, sessionPolicies: [] })).toBe("implicit:session");
+  });
+  it("limits a resource policy that names the role, not one that names the session", () => {
+    const session = [p(doc(A(GET, OTHER_SECRET)))];
+    const toRole = p(doc(RA({ AWS: APP.roleArn })), "resource");
+    const toSession = p(doc(RA({ AWS: APP.arn })), "resource");
+    expect(ask({ identityPolicies: [], resourcePolicy: toRole })).toBe("allow");
+    expect(ask({ identityPolicies: [], sessionPolicies: session, resourcePolicy: toRole })).toBe("implicit:identity");
+    expect(ask({ identityPolicies: [], sessionPolicies: session, resourcePolicy: toSession })).toBe("allow");
+  });
+  it("words the denials as AWS does", () => {
+    const r: RequestContext = { principal: APP, action: GET, resource: SECRET, context: {} };
+    expect(accessDeniedMessage(r, { effect: "Deny", explicit: true, by: "session" })).toMatch(/with an explicit deny in a session policy$/);
+    expect(accessDeniedMessage(r, { effect: "Deny", explicit: false, missing: "session" })).toMatch(
+      /because no session policy allows the secretsmanager:GetSecretValue action$/,
+    );
   });
 });

@@ -10,6 +10,13 @@ import type { Decision, Policy, PolicyRole, PolicyVersion, PrincipalSet, Request
 export interface EvaluationInput {
   /** The caller's identity policies (inline and attached, all of them). */
   identityPolicies: Policy[];
+  /**
+   * An assumed-role session's session policies (AssumeRole `Policy`, `PolicyArns`). When given,
+   * identity-based permissions are the intersection: the role's policies and these must both
+   * allow, and a grant of a resource policy to the role (rather than to the session's own ARN)
+   * is limited the same way, as AWS documents.
+   */
+  sessionPolicies?: Policy[];
   /** The secret's resource policy, the key policy (mode "key") or the role's trust policy (mode "trust"). */
   resourcePolicy?: Policy;
   mode?: "default" | "key" | "trust";
@@ -18,11 +25,12 @@ export interface EvaluationInput {
 type RequestPrincipal = RequestContext["principal"];
 
 /**
- * How a resource-policy statement's principal covers the caller: "specific" (by its ARN, its
- * role's ARN, a service name or "*"), "account" (only via its account root: a delegation to the
- * account's identity policies), or not at all.
+ * How a resource-policy statement's principal covers the caller: "specific" (by its own ARN or
+ * a service name), "role" (by its role's ARN or "*": as specific, but a session policy limits it),
+ * "account" (only via its account root: a delegation to the account's identity policies), or not
+ * at all.
  */
-type Grant = "none" | "account" | "specific";
+type Grant = "none" | "account" | "role" | "specific";
 
 export function evaluate(input: EvaluationInput, request: RequestContext): Decision {
   const mode = input.mode ?? "default";
@@ -39,6 +47,19 @@ export function evaluate(input: EvaluationInput, request: RequestContext): Decis
     }
   }
 
+  // A session policy can only narrow: nothing it allows counts unless the role's policies allow it too.
+  let sessionAllows = true;
+  if (input.sessionPolicies) {
+    sessionAllows = false;
+    for (const policy of input.sessionPolicies) {
+      for (const st of policy.statements) {
+        if (!appliesTo(st, policy.version, request, ctx, false)) continue;
+        if (st.effect === "Deny") return { effect: "Deny", explicit: true, by: "session" };
+        sessionAllows = true;
+      }
+    }
+  }
+
   let grant: Grant = "none";
   const rp = input.resourcePolicy;
   if (rp) {
@@ -49,18 +70,23 @@ export function evaluate(input: EvaluationInput, request: RequestContext): Decis
       if (covered === "none") continue;
       if (st.condition && !evaluateConditions(st.condition, rp.version, ctx)) continue;
       if (st.effect === "Deny") return { effect: "Deny", explicit: true, by: role };
-      if (covered === "specific" || grant === "none") grant = covered;
+      if (rank[covered] > rank[grant]) grant = covered;
     }
   }
+  if (grant === "role") grant = sessionAllows ? "specific" : "account";
 
   const resourceAccount =
     request.resourceAccount ?? (request.resource === "*" ? undefined : splitArn(request.resource)?.[4] || undefined);
   const sameAccount = resourceAccount === undefined || resourceAccount === principal.accountId;
   // AWS services have no identity policies: only a resource policy naming them can grant.
   const isService = !principal.arn.startsWith("arn:");
-  const identityOk = principal.isRoot || identityAllows;
+  const identityOk = (principal.isRoot || identityAllows) && sessionAllows;
   const allow: Decision = { effect: "Allow" };
-  const missing = (m: PolicyRole): Decision => ({ effect: "Deny", explicit: false, missing: m });
+  const missing = (m: PolicyRole): Decision => ({
+    effect: "Deny",
+    explicit: false,
+    missing: m === "identity" && !sessionAllows && (principal.isRoot || identityAllows) ? "session" : m,
+  });
 
   if (isService) return grant === "specific" ? allow : missing(role);
   if (mode === "default") {
@@ -80,7 +106,7 @@ export function accessDeniedMessage(request: RequestContext, decision: Decision)
   const on = request.resource === "*" ? "" : ` on resource: ${request.resource}`;
   const head = `User: ${request.principal.arn} is not authorized to perform: ${request.action}${on}`;
   if (decision.effect === "Allow") return head;
-  const kind = (r: PolicyRole): string => (r === "identity" ? "identity-based" : "resource-based");
+  const kind = (r: PolicyRole): string => (r === "identity" ? "identity-based" : r === "session" ? "session" : "resource-based");
   if (decision.explicit) return `${head} with an explicit deny in ${decision.by === "identity" ? "an" : "a"} ${kind(decision.by)} policy`;
   return `${head} because no ${kind(decision.missing)} policy allows the ${request.action} action`;
 }
@@ -143,13 +169,18 @@ function listedIn(set: PrincipalSet, v: string): boolean {
   return !!(set.AWS?.includes(v) || set.Service?.includes(v) || set.Federated?.includes(v) || set.CanonicalUser?.includes(v));
 }
 
+const rank: Record<Grant, number> = { none: 0, account: 1, role: 2, specific: 3 };
+
 function principalSetCovers(set: PrincipalSet | "*", p: RequestPrincipal, root: string): Grant {
-  if (set === "*") return "specific";
+  // For a session, "*" and its role's ARN are grants to the role; only its own ARN names the session.
+  const viaRole: Grant = p.roleArn ? "role" : "specific";
+  if (set === "*") return viaRole;
   let result: Grant = "none";
   if (set.AWS) {
     for (const v of set.AWS) {
-      if (v === "*" || v === p.arn || v === p.roleArn) return "specific";
-      if (v === root || v === p.accountId) result = "account";
+      if (v === p.arn) return "specific";
+      if (v === "*" || v === p.roleArn) result = viaRole;
+      else if ((v === root || v === p.accountId) && result === "none") result = "account";
     }
   }
   if (set.Service?.includes(p.arn) || set.Federated?.includes(p.arn) || set.CanonicalUser?.includes(p.arn)) return "specific";

@@ -91,8 +91,11 @@ export interface RequestContext {
   context: Record<string, string | string[] | undefined>;
 }
 
-/** Which policy denied: the resource policy is "resource", "key" or "trust" by evaluation mode. */
-export type PolicyRole = "identity" | "resource" | "key" | "trust";
+/**
+ * Which policy denied: the resource policy is "resource", "key" or "trust" by evaluation mode;
+ * "session" is an assumed-role session's session policy.
+ */
+export type PolicyRole = "identity" | "session" | "resource" | "key" | "trust";
 
 export type Decision =
   | { effect: "Allow" }

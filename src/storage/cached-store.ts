@@ -58,6 +58,7 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     listAliases: (...a) => store.listAliases(...a),
     getAccessKey: (...a) => store.getAccessKey(...a),
     listAccessKeys: (...a) => store.listAccessKeys(...a),
+    listAllAccessKeys: () => store.listAllAccessKeys(),
     getSetting: (...a) => store.getSetting(...a),
     getAuditHead: () => store.getAuditHead(),
     listAuditRows: (...a) => store.listAuditRows(...a),

@@ -415,6 +415,7 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
         "AKIA1",
         "ASIA2",
       ]);
+      expect((await store.listAllAccessKeys()).map((k) => k.accessKeyId)).toEqual(["AKIA1", "ASIA2"]);
       await store.transaction(async (tx) => {
         await tx.putAccessKey({ ...(await tx.getAccessKey("AKIA1"))!, status: "Inactive" });
         await tx.deleteAccessKey("ASIA2");

@@ -144,7 +144,10 @@ export interface AccessKeyRecord {
   status: "Active" | "Inactive";
   createdAt: number;
   masterKeyId: string;
-  /** The secret access key sealed under the master key (AAD: the access key id). */
+  /**
+   * The secret access key sealed under the master key. The AAD binds it to the key id, its owner
+   * and (temporary credentials) its expiry and session (src/services/identity/identity-service.ts).
+   */
   sealedSecret: Buffer;
   /** For temporary credentials: when they stop working, and the session they belong to. */
   expiresAt?: number;
@@ -250,6 +253,8 @@ export interface StoreReader {
   listAliases(accountId: string): Promise<AliasRecord[]>;
   getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
   listAccessKeys(principalArn: string): Promise<AccessKeyRecord[]>;
+  /** Every access key of every account (start-up maintenance only), by access key id. */
+  listAllAccessKeys(): Promise<AccessKeyRecord[]>;
   getSetting(name: string): Promise<string | undefined>;
   getPrincipal(arn: string): Promise<PrincipalRecord | undefined>;
   /** Users and roles of an account, of one kind, ordered by name. */

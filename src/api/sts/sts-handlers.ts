@@ -7,7 +7,8 @@ import type * as T from "./generated/types.ts";
 
 const stsErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
   MalformedPolicy: { type: "MalformedPolicyDocument", status: 400 },
-  InvalidParameter: { type: "ValidationError", status: 400 },
+  InvalidParameter: { type: "InvalidParameterValue", status: 400 },
+  LimitExceeded: { type: "PackedPolicyTooLarge", status: 400 },
 };
 
 export const stsError = errorMapper(stsErrors, "query");
@@ -21,7 +22,10 @@ export function stsApi(sts: StsService): ApiService {
         roleSessionName: i.RoleSessionName,
         durationSeconds: i.DurationSeconds,
         tags: i.Tags?.map((t) => ({ key: t.Key, value: t.Value })),
+        transitiveTagKeys: i.TransitiveTagKeys,
         externalId: i.ExternalId,
+        policy: i.Policy,
+        policyArns: i.PolicyArns?.map((d) => d.arn ?? ""),
       });
       return {
         Credentials: {
@@ -31,7 +35,7 @@ export function stsApi(sts: StsService): ApiService {
           Expiration: new Date(r.expiration),
         },
         AssumedRoleUser: { Arn: r.assumedRoleArn, AssumedRoleId: r.assumedRoleId },
-        PackedPolicySize: 0,
+        PackedPolicySize: r.packedPolicySize,
       };
     },
     async GetCallerIdentity(p): Promise<T.GetCallerIdentityResponse> {

@@ -89,9 +89,21 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     });
   }
 
-  async function mustGet(reader: Pick<Store, "listPrincipals">, accountId: string, kind: PrincipalKind, name: string) {
-    const found = (await reader.listPrincipals(accountId, kind)).find((p) => p.name === name);
-    if (!found) throw new CofferError("NotFound", `The ${noun(kind)} with name ${name} cannot be found.`);
+  async function find(reader: Pick<Store, "listPrincipals">, accountId: string, kind: PrincipalKind, name: string) {
+    return (await reader.listPrincipals(accountId, kind)).find((p) => p.name === name);
+  }
+
+  const notFound = (kind: PrincipalKind, name: string) => new CofferError("NotFound", `The ${noun(kind)} with name ${name} cannot be found.`);
+
+  /**
+   * The named user or role, once the caller may do `action` on it. Authorisation comes first, on
+   * the entity's ARN (with the default path when there is none), so an unauthorised caller learns
+   * nothing of whether it exists: AccessDenied either way.
+   */
+  async function authorizedGet(reader: Pick<Store, "listPrincipals">, caller: Principal, kind: PrincipalKind, name: string, action: string) {
+    const found = await find(reader, caller.accountId, kind, name);
+    await authorize(caller, action, kind, name, found?.path ?? "/");
+    if (!found) throw notFound(kind, name);
     return found;
   }
 
@@ -133,15 +145,22 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     });
   }
 
-  /** The user a key operation is about: the named one, or the caller itself (a user, or root). */
-  async function keyOwner(reader: StoreTx | Store, caller: Principal, userName: string | undefined) {
-    if (userName !== undefined) return mustGet(reader, caller.accountId, "user", userName);
-    if (caller.kind === "user") return mustGet(reader, caller.accountId, "user", caller.arn.split("/").pop()!);
-    if (caller.kind === "root") return undefined;
-    throw new CofferError("InvalidParameter", "Must specify userName when calling with non-User credentials");
-  }
-
   const ownerArn = (caller: Principal, owner: PrincipalRecord | undefined) => owner?.arn ?? `arn:aws:iam::${caller.accountId}:root`;
+
+  /**
+   * The user a key operation is about (the named one, or the caller itself: a user, or root),
+   * once the caller may do `action` on it; authorised before a missing user is reported.
+   */
+  async function keyOwner(reader: StoreTx | Store, caller: Principal, userName: string | undefined, action: string) {
+    if (userName === undefined && caller.kind === "root") {
+      await authorizer.authorize({ principal: caller, action, resource: ownerArn(caller, undefined) });
+      return undefined;
+    }
+    if (userName === undefined && caller.kind !== "user") {
+      throw new CofferError("InvalidParameter", "Must specify userName when calling with non-User credentials");
+    }
+    return authorizedGet(reader, caller, "user", userName ?? caller.arn.split("/").pop()!, action);
+  }
 
   return {
     create,
@@ -151,9 +170,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
         if (kind === "user" && caller.kind === "user") name = caller.arn.split("/").pop()!;
         else throw new CofferError("InvalidParameter", `Must specify ${kind === "user" ? "userName" : "roleName"}.`);
       }
-      const found = await mustGet(store, caller.accountId, kind, name);
-      await authorize(caller, kind === "user" ? "iam:GetUser" : "iam:GetRole", kind, name, found.path);
-      return found;
+      return authorizedGet(store, caller, kind, name, kind === "user" ? "iam:GetUser" : "iam:GetRole");
     },
 
     async list(caller: Principal, kind: PrincipalKind, input: { pathPrefix?: string; marker?: string; maxItems?: number }) {
@@ -168,8 +185,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
 
     async remove(caller: Principal, kind: PrincipalKind, name: string): Promise<void> {
       await store.transaction(async (tx) => {
-        const found = await mustGet(tx, caller.accountId, kind, name);
-        await authorize(caller, kind === "user" ? "iam:DeleteUser" : "iam:DeleteRole", kind, name, found.path);
+        const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:DeleteUser" : "iam:DeleteRole");
         if (Object.keys(found.inlinePolicies).length > 0) {
           throw new CofferError("Conflict", `Cannot delete entity, must delete policies first.`);
         }
@@ -178,13 +194,14 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
         }
         await tx.deletePrincipal(found.arn);
       });
+      // Its sessions stop now on this node, not when their cached credentials age out.
+      if (kind === "role") identity.invalidate();
     },
 
     async updateTrustPolicy(caller: Principal, roleName: string, document: string): Promise<void> {
       checkPolicyText(document, "trust");
       await store.transaction(async (tx) => {
-        const role = await mustGet(tx, caller.accountId, "role", roleName);
-        await authorize(caller, "iam:UpdateAssumeRolePolicy", "role", roleName, role.path);
+        const role = await authorizedGet(tx, caller, "role", roleName, "iam:UpdateAssumeRolePolicy");
         await tx.putPrincipal({ ...role, trustPolicy: document });
       });
     },
@@ -192,8 +209,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     async putPolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string, document: string) {
       checkPolicyText(document, "identity");
       await store.transaction(async (tx) => {
-        const found = await mustGet(tx, caller.accountId, kind, name);
-        await authorize(caller, kind === "user" ? "iam:PutUserPolicy" : "iam:PutRolePolicy", kind, name, found.path);
+        const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:PutUserPolicy" : "iam:PutRolePolicy");
         const inlinePolicies = { ...found.inlinePolicies, [policyName]: document };
         // As IAM counts it: all of a principal's inline policies together, white space not counted.
         const size = Object.values(inlinePolicies).reduce((n, text) => n + text.replace(/\s/g, "").length, 0);
@@ -205,8 +221,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     },
 
     async getPolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string): Promise<string> {
-      const found = await mustGet(store, caller.accountId, kind, name);
-      await authorize(caller, kind === "user" ? "iam:GetUserPolicy" : "iam:GetRolePolicy", kind, name, found.path);
+      const found = await authorizedGet(store, caller, kind, name, kind === "user" ? "iam:GetUserPolicy" : "iam:GetRolePolicy");
       const document = found.inlinePolicies[policyName];
       if (document === undefined) {
         throw new CofferError("NotFound", `The ${noun(kind)} policy with name ${policyName} cannot be found.`);
@@ -215,15 +230,13 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     },
 
     async listPolicies(caller: Principal, kind: PrincipalKind, name: string, input: { marker?: string; maxItems?: number }) {
-      const found = await mustGet(store, caller.accountId, kind, name);
-      await authorize(caller, kind === "user" ? "iam:ListUserPolicies" : "iam:ListRolePolicies", kind, name, found.path);
+      const found = await authorizedGet(store, caller, kind, name, kind === "user" ? "iam:ListUserPolicies" : "iam:ListRolePolicies");
       return paginate(Object.keys(found.inlinePolicies).sort(), input.maxItems, input.marker);
     },
 
     async deletePolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string): Promise<void> {
       await store.transaction(async (tx) => {
-        const found = await mustGet(tx, caller.accountId, kind, name);
-        await authorize(caller, kind === "user" ? "iam:DeleteUserPolicy" : "iam:DeleteRolePolicy", kind, name, found.path);
+        const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:DeleteUserPolicy" : "iam:DeleteRolePolicy");
         if (found.inlinePolicies[policyName] === undefined) {
           throw new CofferError("NotFound", `The ${noun(kind)} policy with name ${policyName} cannot be found.`);
         }
@@ -234,23 +247,20 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
 
     async tag(caller: Principal, kind: PrincipalKind, name: string, tags: Tag[]): Promise<void> {
       await store.transaction(async (tx) => {
-        const found = await mustGet(tx, caller.accountId, kind, name);
-        await authorize(caller, kind === "user" ? "iam:TagUser" : "iam:TagRole", kind, name, found.path);
+        const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:TagUser" : "iam:TagRole");
         await tx.putPrincipal({ ...found, tags: mergeTags(found.tags, tags) });
       });
     },
 
     async untag(caller: Principal, kind: PrincipalKind, name: string, keys: string[]): Promise<void> {
       await store.transaction(async (tx) => {
-        const found = await mustGet(tx, caller.accountId, kind, name);
-        await authorize(caller, kind === "user" ? "iam:UntagUser" : "iam:UntagRole", kind, name, found.path);
+        const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:UntagUser" : "iam:UntagRole");
         await tx.putPrincipal({ ...found, tags: found.tags.filter((t) => !keys.includes(t.key)) });
       });
     },
 
     async createAccessKey(caller: Principal, userName?: string) {
-      const owner = await keyOwner(store, caller, userName);
-      await authorizer.authorize({ principal: caller, action: "iam:CreateAccessKey", resource: ownerArn(caller, owner) });
+      const owner = await keyOwner(store, caller, userName, "iam:CreateAccessKey");
       const existing = await store.listAccessKeys(ownerArn(caller, owner));
       if (existing.filter((k) => !k.accessKeyId.startsWith("ASIA")).length >= MAX_KEYS_PER_USER) {
         throw new CofferError("LimitExceeded", `Cannot exceed quota for AccessKeysPerUser: ${MAX_KEYS_PER_USER}`);
@@ -264,8 +274,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     },
 
     async listAccessKeys(caller: Principal, userName?: string): Promise<AccessKeyInfo[]> {
-      const owner = await keyOwner(store, caller, userName);
-      await authorizer.authorize({ principal: caller, action: "iam:ListAccessKeys", resource: ownerArn(caller, owner) });
+      const owner = await keyOwner(store, caller, userName, "iam:ListAccessKeys");
       return (await store.listAccessKeys(ownerArn(caller, owner)))
         .filter((k) => !k.accessKeyId.startsWith("ASIA"))
         .map((k) => ({ accessKeyId: k.accessKeyId, userName: owner?.name ?? "root", status: k.status, createdAt: k.createdAt }));
@@ -273,8 +282,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
 
     async updateAccessKey(caller: Principal, input: { userName?: string; accessKeyId: string; status: "Active" | "Inactive" }) {
       await store.transaction(async (tx) => {
-        const owner = await keyOwner(tx, caller, input.userName);
-        await authorizer.authorize({ principal: caller, action: "iam:UpdateAccessKey", resource: ownerArn(caller, owner) });
+        const owner = await keyOwner(tx, caller, input.userName, "iam:UpdateAccessKey");
         const key = await tx.getAccessKey(input.accessKeyId);
         if (!key || key.principalArn !== ownerArn(caller, owner)) {
           throw new CofferError("NotFound", `The Access Key with id ${input.accessKeyId} cannot be found.`);
@@ -286,8 +294,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
 
     async deleteAccessKey(caller: Principal, input: { userName?: string; accessKeyId: string }) {
       await store.transaction(async (tx) => {
-        const owner = await keyOwner(tx, caller, input.userName);
-        await authorizer.authorize({ principal: caller, action: "iam:DeleteAccessKey", resource: ownerArn(caller, owner) });
+        const owner = await keyOwner(tx, caller, input.userName, "iam:DeleteAccessKey");
         const key = await tx.getAccessKey(input.accessKeyId);
         if (!key || key.principalArn !== ownerArn(caller, owner)) {
           throw new CofferError("NotFound", `The Access Key with id ${input.accessKeyId} cannot be found.`);

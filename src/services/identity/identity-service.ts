@@ -9,14 +9,45 @@ const KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /** How long a looked-up credential is trusted before the store is asked again (bounds staleness across nodes). */
 const CREDENTIAL_CACHE_MS = 5_000;
 
+/** Marks a data directory whose access keys are sealed with the owner-binding AAD (accessKeyAad). */
+const AAD_SETTING = "identity.accessKeyAad";
+const AAD_VERSION = "2";
+
 /** What an assumed-role session's temporary key remembers. */
 export interface SessionInfo {
   roleArn: string;
+  /** The role's unique id (AROA...): a role deleted and made again under the same name is another role. */
   roleId: string;
   sessionName: string;
   tags?: { key: string; value: string }[];
+  /** Keys of `tags` that pass on to sessions this session assumes (role chaining). */
+  transitiveTagKeys?: string[];
+  /** Session policies (AssumeRole Policy, and the documents of PolicyArns), as JSON text. */
+  policies?: string[];
+  policyArns?: string[];
   /** SHA-256 (hex) of the session token; the token itself is never stored. */
   tokenHash: string;
+}
+
+/** JSON with object keys sorted, so the same record always gives the same text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/**
+ * The associated data an access key's secret is sealed with: its id, its owner, and for temporary
+ * credentials their expiry and everything the session decides (role and its unique id, tags,
+ * session policies). A row copied onto another principal, or a session edited in the database,
+ * no longer opens. Status is left out: it legitimately changes.
+ */
+export function accessKeyAad(record: Pick<AccessKeyRecord, "accessKeyId" | "principalArn" | "accountId" | "expiresAt" | "session">): string {
+  return canonical(["coffer-access-key", AAD_VERSION, record.accessKeyId, record.principalArn, record.accountId, record.expiresAt ?? null, record.session ?? null]);
 }
 
 export function sha256Hex(text: string): string {
@@ -30,7 +61,7 @@ export interface NewAccessKey {
 }
 
 interface IdentityDeps {
-  store: Pick<Store, "transaction" | "getAccessKey" | "getSetting">;
+  store: Pick<Store, "transaction" | "getAccessKey" | "listAllAccessKeys" | "getSetting" | "getPrincipal">;
   keyring: Pick<Keyring, "sealWithMaster" | "openWithMaster">;
   clock: { now(): number };
 }
@@ -54,19 +85,37 @@ function newSecretAccessKey(): string {
 export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
   const cache = new Map<string, { credential: Credential | undefined; expiresAt?: number; until: number }>();
 
+  function sealed(record: Omit<AccessKeyRecord, "masterKeyId" | "sealedSecret">, secretAccessKey: string): AccessKeyRecord {
+    const { masterKeyId, sealed } = keyring.sealWithMaster(Buffer.from(secretAccessKey), accessKeyAad(record));
+    return { ...record, masterKeyId, sealedSecret: sealed };
+  }
+
+  /** The secret of a stored key, or undefined when the row does not open as it stands (moved, edited). */
+  function openSecret(record: AccessKeyRecord): string | undefined {
+    try {
+      return keyring.openWithMaster(record.masterKeyId, record.sealedSecret, accessKeyAad(record)).toString();
+    } catch (err) {
+      if (err instanceof CofferError && err.code === "DecryptionFailure") return undefined;
+      throw err;
+    }
+  }
+
+  /** A session's role must still be the one it was issued for (same unique id). */
+  async function roleStillThere(session: SessionInfo): Promise<boolean> {
+    const role = await store.getPrincipal(session.roleArn);
+    return role?.kind === "role" && role.id === session.roleId;
+  }
+
   async function createAccessKey(principal: Omit<Principal, "accessKeyId">): Promise<NewAccessKey> {
     const accessKeyId = newAccessKeyId("AKIA");
     const secretAccessKey = newSecretAccessKey();
-    const { masterKeyId, sealed } = keyring.sealWithMaster(Buffer.from(secretAccessKey), accessKeyId);
-    const record: AccessKeyRecord = {
+    const record = sealed({
       accessKeyId,
       principalArn: principal.arn,
       accountId: principal.accountId,
       status: "Active",
       createdAt: clock.now(),
-      masterKeyId,
-      sealedSecret: sealed,
-    };
+    }, secretAccessKey);
     await store.transaction((tx) => tx.putAccessKey(record));
     return { accessKeyId, secretAccessKey, principalArn: principal.arn };
   }
@@ -81,8 +130,11 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
     const session = record.session as SessionInfo | undefined;
     if (session) {
       principal.roleArn = session.roleArn;
+      principal.roleId = session.roleId;
       principal.sessionName = session.sessionName;
       principal.sessionTags = session.tags;
+      if (session.transitiveTagKeys?.length) principal.transitiveTagKeys = session.transitiveTagKeys;
+      if (session.policies) principal.sessionPolicies = session.policies;
     }
     return principal;
   }
@@ -114,10 +166,10 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
         ({ credential, expiresAt } = hit);
       } else {
         const record = await store.getAccessKey(accessKeyId);
-        if (record && record.status === "Active") {
-          const secret = keyring.openWithMaster(record.masterKeyId, record.sealedSecret, accessKeyId);
-          credential = { principal: principalOf(record), secretAccessKey: secret.toString() };
-          const session = record.session as SessionInfo | undefined;
+        const secret = record && record.status === "Active" ? openSecret(record) : undefined;
+        const session = record?.session as SessionInfo | undefined;
+        if (record && secret !== undefined && (!session || (await roleStillThere(session)))) {
+          credential = { principal: principalOf(record), secretAccessKey: secret };
           if (session) credential.sessionTokenHash = session.tokenHash;
         }
         expiresAt = record?.expiresAt;
@@ -140,22 +192,49 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
       const accessKeyId = newAccessKeyId("ASIA");
       const secretAccessKey = newSecretAccessKey();
       const sessionToken = randomBytes(96).toString("base64");
-      const { masterKeyId, sealed } = keyring.sealWithMaster(Buffer.from(secretAccessKey), accessKeyId);
       const session: SessionInfo = { ...input.session, tokenHash: sha256Hex(sessionToken) };
-      await store.transaction((tx) =>
-        tx.putAccessKey({
+      // Through JSON, as the store keeps it, so the AAD is computed over exactly what is read back.
+      const stored = JSON.parse(JSON.stringify(session)) as Record<string, unknown>;
+      const record = sealed(
+        {
           accessKeyId,
           principalArn: input.sessionArn,
           accountId: input.accountId,
           status: "Active",
           createdAt: clock.now(),
-          masterKeyId,
-          sealedSecret: sealed,
           expiresAt: input.expiresAt,
-          session: session as unknown as Record<string, unknown>,
-        }),
+          session: stored,
+        },
+        secretAccessKey,
       );
+      await store.transaction((tx) => tx.putAccessKey(record));
       return { accessKeyId, secretAccessKey, sessionToken, principalArn: input.sessionArn };
+    },
+
+    /**
+     * Start-up, once per data directory: re-seals keys an earlier version sealed with only their
+     * key id as AAD, binding them to the owner their row names now. Afterwards the old form is
+     * never accepted. Returns how many keys were re-sealed.
+     */
+    async sealLegacyAccessKeys(): Promise<number> {
+      if ((await store.getSetting(AAD_SETTING)) === AAD_VERSION) return 0;
+      return store.transaction(async (tx) => {
+        let count = 0;
+        for (const record of await tx.listAllAccessKeys()) {
+          if (openSecret(record) !== undefined) continue;
+          let secret: Buffer;
+          try {
+            secret = keyring.openWithMaster(record.masterKeyId, record.sealedSecret, record.accessKeyId);
+          } catch {
+            continue; // neither form opens: left as it is, it will not authenticate
+          }
+          const { masterKeyId: _m, sealedSecret: _s, ...rest } = record;
+          await tx.putAccessKey(sealed(rest, secret.toString()));
+          count++;
+        }
+        await tx.putSetting(AAD_SETTING, AAD_VERSION);
+        return count;
+      });
     },
 
     /** Forget cached credentials, e.g. after a key was deactivated on this node. */

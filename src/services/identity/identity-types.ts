@@ -7,8 +7,14 @@ export interface Principal {
   kind: "root" | "user" | "assumed-role";
   /** Assumed-role sessions: the role, the session's name and its tags. */
   roleArn?: string;
+  /** The role's unique id the session was issued for. */
+  roleId?: string;
   sessionName?: string;
   sessionTags?: { key: string; value: string }[];
+  /** Keys of sessionTags that pass on when this session assumes another role. */
+  transitiveTagKeys?: string[];
+  /** Session policies (JSON text): the session may do only what these and the role's policies allow. */
+  sessionPolicies?: string[];
   /** Facts of the current request, added by the server for policy conditions. */
   sourceIp?: string;
   secureTransport?: boolean;

@@ -9,7 +9,8 @@ const PARSED_CACHE_MAX = 1000;
 
 /**
  * Authorises with IAM's rules (src/policy): the caller's identity policies
- * (a user's inline policies; an assumed role's), the resource's policy, and
+ * (a user's inline policies; an assumed role's, narrowed by the session's
+ * session policies), the resource's policy, and
  * the global condition keys of the request. Denials read as AWS writes them.
  */
 export function createPolicyAuthorizer({ store, clock }: { store: Pick<Store, "getPrincipal">; clock: { now(): number } }): Authorizer {
@@ -29,13 +30,16 @@ export function createPolicyAuthorizer({ store, clock }: { store: Pick<Store, "g
   return {
     async authorize(req: AuthorizationRequest) {
       const { principal } = req;
-      const holder =
+      let holder =
         principal.kind === "user"
           ? await store.getPrincipal(principal.arn)
           : principal.kind === "assumed-role" && principal.roleArn
             ? await store.getPrincipal(principal.roleArn)
             : undefined;
+      // A session belongs to the role it was issued for, not to a later role of the same name.
+      if (principal.kind === "assumed-role" && principal.roleId !== undefined && holder?.id !== principal.roleId) holder = undefined;
       const identityPolicies = Object.values(holder?.inlinePolicies ?? {}).map((t) => policyOf(t, "identity"));
+      const sessionPolicies = principal.sessionPolicies?.map((t) => policyOf(t, "identity"));
       const now = clock.now();
       const context: RequestContext["context"] = {
         "aws:CurrentTime": new Date(now).toISOString(),
@@ -51,8 +55,10 @@ export function createPolicyAuthorizer({ store, clock }: { store: Pick<Store, "g
         context["aws:userid"] = holder?.id;
       }
       if (principal.kind === "assumed-role") context["aws:userid"] = `${holder?.id}:${principal.sessionName}`;
-      for (const t of holder?.tags ?? []) context[`aws:PrincipalTag/${t.key}`] = t.value;
-      for (const t of principal.sessionTags ?? []) context[`aws:PrincipalTag/${t.key}`] = t.value;
+      // A session tag overrides the role's tag of the same key (keys compare case-insensitively), as on AWS.
+      const principalTags = new Map<string, { key: string; value: string }>();
+      for (const t of [...(holder?.tags ?? []), ...(principal.sessionTags ?? [])]) principalTags.set(t.key.toLowerCase(), t);
+      for (const t of principalTags.values()) context[`aws:PrincipalTag/${t.key}`] = t.value;
       Object.assign(context, req.context);
 
       const mode = req.mode ?? "default";
@@ -72,6 +78,7 @@ export function createPolicyAuthorizer({ store, clock }: { store: Pick<Store, "g
       const decision = evaluate(
         {
           identityPolicies,
+          ...(sessionPolicies ? { sessionPolicies } : {}),
           resourcePolicy: req.resourcePolicy === undefined ? undefined : policyOf(req.resourcePolicy, resourceKind),
           mode,
         },

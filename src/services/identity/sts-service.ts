@@ -1,3 +1,5 @@
+import { parsePolicy } from "../../policy/policy-parse.ts";
+import { PolicyError } from "../../policy/policy-types.ts";
 import type { Store, Tag } from "../../storage/store.ts";
 import { CofferError } from "../errors.ts";
 import type { IdentityService } from "./identity-service.ts";
@@ -5,13 +7,83 @@ import type { Authorizer, Principal } from "./identity-types.ts";
 
 /** Role chaining (a session assuming a role) is capped at one hour, as on AWS. */
 const CHAINED_MAX_SECONDS = 3600;
+/**
+ * The "packed" budgets behind PackedPolicySize: AWS compresses session policies and tags into the
+ * token and publishes no formula, so Coffer counts plaintext: the session policy without white
+ * space plus the managed policy ARNs against AWS's documented 2,048 characters, and the session
+ * tags' keys and values (UTF-8 bytes) against its own budget.
+ */
+const PACKED_POLICY_CHARS = 2048;
+const PACKED_TAG_BYTES = 8192;
 
 export interface AssumeRoleInput {
   roleArn: string;
   roleSessionName: string;
   durationSeconds?: number;
   tags?: Tag[];
+  transitiveTagKeys?: string[];
   externalId?: string;
+  /** An inline session policy (JSON text). */
+  policy?: string;
+  /** Managed policies to use as session policies. */
+  policyArns?: string[];
+}
+
+/** The session tags the new session carries, checked as STS checks them. */
+function sessionTagsFor(caller: Principal, input: AssumeRoleInput): { tags: Tag[]; transitive: string[] } {
+  const requested = input.tags ?? [];
+  const keys = new Set<string>();
+  for (const t of requested) {
+    if (keys.has(t.key.toLowerCase())) {
+      throw new CofferError("InvalidParameter", "Duplicate tag keys found. Please note that Tag keys are case insensitive.");
+    }
+    keys.add(t.key.toLowerCase());
+  }
+  const transitive = [...new Set(input.transitiveTagKeys ?? [])];
+  if (transitive.some((k) => !keys.has(k.toLowerCase()))) {
+    throw new CofferError("InvalidParameter", "The specified transitive tag key must be included in the requested tags.");
+  }
+  // Role chaining: the calling session's transitive tags pass on, and may not be overridden.
+  const incomingKeys = new Set((caller.kind === "assumed-role" ? (caller.transitiveTagKeys ?? []) : []).map((k) => k.toLowerCase()));
+  const incoming = (caller.sessionTags ?? []).filter((t) => incomingKeys.has(t.key.toLowerCase()));
+  if (incoming.some((t) => keys.has(t.key.toLowerCase()))) {
+    throw new CofferError(
+      "InvalidParameter",
+      "One of the specified transitive tag keys can't be set because it conflicts with a transitive tag key from the calling session.",
+    );
+  }
+  return { tags: [...incoming, ...requested], transitive: [...incoming.map((t) => t.key), ...transitive] };
+}
+
+/** The session policies' documents; a malformed policy or an unknown managed policy is an error, as on AWS. */
+function sessionPoliciesFor(input: AssumeRoleInput): string[] | undefined {
+  if (input.policy === undefined && input.policyArns === undefined) return undefined;
+  // Coffer has no managed policies: every ARN names a policy that does not exist here.
+  for (const arn of input.policyArns ?? []) {
+    throw new CofferError("InvalidParameter", `Policy ${arn} does not exist or is not attachable.`);
+  }
+  if (input.policy === undefined) return [];
+  try {
+    parsePolicy(input.policy, "identity");
+  } catch (err) {
+    if (err instanceof PolicyError) throw new CofferError("MalformedPolicy", err.message);
+    throw err;
+  }
+  return [input.policy];
+}
+
+/** PackedPolicySize: the larger share of either budget, in percent; over 100 is PackedPolicyTooLarge. */
+function packedSize(input: AssumeRoleInput, tags: Tag[]): number | undefined {
+  const policyChars = (input.policy ?? "").replace(/\s/g, "").length + (input.policyArns ?? []).reduce((n, a) => n + a.length, 0);
+  const tagBytes = tags.reduce((n, t) => n + Buffer.byteLength(t.key) + Buffer.byteLength(t.value), 0);
+  const policyPct = Math.ceil((100 * policyChars) / PACKED_POLICY_CHARS);
+  const tagPct = Math.ceil((100 * tagBytes) / PACKED_TAG_BYTES);
+  if (policyPct > 100) {
+    throw new CofferError("LimitExceeded", `Packed policy consumes ${policyPct}% of allotted space, please use smaller policy.`);
+  }
+  if (tagPct > 100) throw new CofferError("LimitExceeded", `Packed size of session tags consumes ${tagPct}% of allotted space.`);
+  if (input.policy === undefined && input.policyArns === undefined && tags.length === 0) return undefined;
+  return Math.max(policyPct, tagPct);
 }
 
 export interface AssumedRole {
@@ -21,6 +93,8 @@ export interface AssumedRole {
   expiration: number;
   assumedRoleArn: string;
   assumedRoleId: string;
+  /** Present when the session has session policies or tags. */
+  packedPolicySize?: number;
 }
 
 interface StsDeps {
@@ -38,21 +112,40 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
      * policies must allow sts:AssumeRole).
      */
     async assumeRole(caller: Principal, input: AssumeRoleInput): Promise<AssumedRole> {
+      const { tags, transitive } = sessionTagsFor(caller, input);
+      const policies = sessionPoliciesFor(input);
+      const packedPolicySize = packedSize(input, tags);
       const role = await store.getPrincipal(input.roleArn);
+      // aws:RequestTag/* and aws:TagKeys are the tags passed in this request, for both checks.
       const context: Record<string, string | string[] | undefined> = {
         "sts:ExternalId": input.externalId,
         "sts:RoleSessionName": input.roleSessionName,
         "aws:TagKeys": input.tags?.map((t) => t.key),
       };
+      if (input.transitiveTagKeys) context["sts:TransitiveTagKeys"] = input.transitiveTagKeys;
       for (const t of input.tags ?? []) context[`aws:RequestTag/${t.key}`] = t.value;
-      await authorizer.authorize({
-        principal: caller,
-        action: "sts:AssumeRole",
-        resource: input.roleArn,
-        resourcePolicy: role?.kind === "role" ? role.trustPolicy : undefined,
-        mode: "trust",
-        context,
-      });
+      const check = async (action: string) => {
+        try {
+          await authorizer.authorize({
+            principal: caller,
+            action,
+            resource: input.roleArn,
+            resourcePolicy: role?.kind === "role" ? role.trustPolicy : undefined,
+            mode: "trust",
+            context,
+          });
+        } catch (err) {
+          // STS's own wording, without the reason: which policy failed would tell a missing role
+          // (no trust policy) from one that exists and trusts the caller's account.
+          if (err instanceof CofferError && err.code === "AccessDenied") {
+            throw new CofferError("AccessDenied", `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${input.roleArn}`);
+          }
+          throw err;
+        }
+      };
+      await check("sts:AssumeRole");
+      // A session that carries tags (passed now, or passed on from the calling session) needs sts:TagSession too.
+      if (tags.length > 0 || transitive.length > 0) await check("sts:TagSession");
       if (!role || role.kind !== "role") {
         // Only reached by a caller allowed to assume it, so naming the missing role reveals nothing new.
         throw new CofferError("AccessDenied", `Roles may not be assumed: ${input.roleArn} does not exist.`);
@@ -71,7 +164,15 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
         accountId: role.accountId,
         sessionArn,
         expiresAt: expiration,
-        session: { roleArn: role.arn, roleId: role.id, sessionName: input.roleSessionName, tags: input.tags },
+        session: {
+          roleArn: role.arn,
+          roleId: role.id,
+          sessionName: input.roleSessionName,
+          ...(tags.length ? { tags } : {}),
+          ...(transitive.length ? { transitiveTagKeys: transitive } : {}),
+          ...(policies ? { policies } : {}),
+          ...(input.policyArns?.length ? { policyArns: input.policyArns } : {}),
+        },
       });
       return {
         accessKeyId: key.accessKeyId,
@@ -80,6 +181,7 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
         expiration,
         assumedRoleArn: sessionArn,
         assumedRoleId: `${role.id}:${input.roleSessionName}`,
+        ...(packedPolicySize !== undefined ? { packedPolicySize } : {}),
       };
     },
 

@@ -178,6 +178,9 @@ function sqliteReader(db: Db): StoreReader {
         ) as Row[]
       ).map((r) => toAccessKey(r)!);
     },
+    async listAllAccessKeys() {
+      return (sql("SELECT * FROM access_keys ORDER BY access_key_id").all() as Row[]).map((r) => toAccessKey(r)!);
+    },
     async getSetting(name) {
       const row = sql("SELECT value FROM settings WHERE name = ?").get(name) as Row | undefined;
       return row?.value as string | undefined;

@@ -7,7 +7,7 @@ import { CofferError, type ErrorCode } from "../services/errors.ts";
 import type { Credential, Principal } from "../services/identity/identity-types.ts";
 import { decodeInput, parseJsonBody, serializeError, serializeOutput } from "./protocols/aws-json.ts";
 import { decodeQueryInput, parseQueryBody, serializeQueryError, serializeQueryOutput } from "./protocols/aws-query.ts";
-import { authenticate, type CredentialLookup } from "./authenticate.ts";
+import { authenticate, signedTarget, type CredentialLookup } from "./authenticate.ts";
 import { isReadOnly, type RequestFacts } from "../audit/audit-event.ts";
 
 /** What a handler learns about the request beyond its input. */
@@ -256,7 +256,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const spec = service.operations[operation];
     Object.assign(facts, { service: service.metadata.signingName, operation, shapes: service.shapes, inputShape: spec.input, outputShape: spec.output });
     const credential: Credential = await authenticate(
-      { method: request.method, url: request.raw.url ?? "/", headers: request.raw.headersDistinct, body },
+      rawRequest(request, body),
       { service: service.metadata.signingName, region: options.region, now: options.clock.now(), lookup: options.lookupCredential },
     );
     const ctx: RequestContext = {
@@ -315,13 +315,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
       return finish(reply, facts, response, true, service);
     }
 
-    const target = request.headers["x-amz-target"];
-    const service = jsonServiceOf(request);
-    const operation = typeof target === "string" ? target.slice(target.lastIndexOf(".") + 1) : "";
+    let service: ApiService | undefined;
     let response: Reply;
     try {
+      // Routing follows only what the signature covers (see signedTarget).
+      const target = signedTarget(rawRequest(request, body));
+      service = typeof target === "string" ? byPrefix.get(target.slice(0, target.lastIndexOf("."))) : undefined;
+      const operation = typeof target === "string" ? target.slice(target.lastIndexOf(".") + 1) : "";
       if (!service || !Object.hasOwn(service.operations, operation)) {
-        throw new CofferError("UnknownOperation", `The operation ${target ?? "(no X-Amz-Target)"} is not known.`);
+        throw new CofferError("UnknownOperation", `The operation ${(target ?? "(no X-Amz-Target)").slice(0, 256)} is not known.`);
       }
       const contentType = (request.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
       if (!JSON_CONTENT_TYPES.has(contentType)) {
@@ -330,16 +332,17 @@ export function createServer(options: ServerOptions): FastifyInstance {
           `Unsupported Content-Type "${contentType}": send application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}.`,
         );
       }
-      const { spec, output } = await run(request, facts, service, operation, body, (spec) => {
+      const json = service;
+      const { spec, output } = await run(request, facts, json, operation, body, (spec) => {
         const raw = parseJsonBody(body);
         if (!spec.input) return {};
-        validateInput(service.shapes, spec.input, raw);
-        return decodeInput(service.shapes, spec.input, raw);
+        validateInput(json.shapes, spec.input, raw);
+        return decodeInput(json.shapes, spec.input, raw);
       });
       response = {
         status: 200,
-        contentType: `application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}`,
-        body: Buffer.from(serializeOutput(service.shapes, spec.output, output)),
+        contentType: `application/x-amz-json-${json.metadata.jsonVersion ?? "1.1"}`,
+        body: Buffer.from(serializeOutput(json.shapes, spec.output, output)),
       };
     } catch (err) {
       response = errorReply(facts, service, err, false);
@@ -348,6 +351,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
 
   return app;
+}
+
+function rawRequest(request: FastifyRequest, body: Buffer) {
+  return { method: request.method, url: request.raw.url ?? "/", headers: request.raw.headersDistinct, body };
 }
 
 function isFastifyTooLarge(err: unknown): boolean {

@@ -1,4 +1,8 @@
 import { randomUUID } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+import { createFailureLimiter, type FailureLimit } from "./failure-limiter.ts";
+import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "./listener-timeouts.ts";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { OperationSpec, ServiceMetadata, Shapes } from "../api/shape-types.ts";
@@ -50,7 +54,12 @@ export interface ServerOptions {
   clock: { now(): number };
   bodyLimit: number;
   https?: { key: string | Buffer; cert: string | Buffer };
+  /** Slow or idle clients are cut off after these (defaults: DEFAULT_LISTENER_TIMEOUTS). */
+  timeouts?: Partial<ListenerTimeouts>;
+  /** Failed unauthenticated requests per source address before they are throttled (default 200, then 20/s). */
+  authFailureLimit?: FailureLimit;
 }
+
 
 /** Errors raised before a service is known (auth, protocol) look like this on every AWS JSON service. */
 export const protocolErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
@@ -114,7 +123,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
     bodyLimit: options.bodyLimit,
     genReqId: () => randomUUID(),
     forceCloseConnections: "idle",
-    ...(options.https ? { https: options.https } : {}),
+    // Our own server, so that header, request and idle timeouts (and node's
+    // checking interval, a constructor-only option) are ours: slowloris clients
+    // are cut off (issue 12 item 12).
+    serverFactory: (handler) => {
+      const base = listenerOptions(options.timeouts);
+      const server = options.https ? https.createServer({ ...base, ...options.https }, handler) : http.createServer(base, handler);
+      applyListenerTimeouts(server, options.timeouts);
+      return server;
+    },
   }) as unknown as FastifyInstance;
 
   // By X-Amz-Target prefix; a dotted prefix (CloudTrail's) is also accepted by its last part, as the SDKs send it.
@@ -129,13 +146,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
+  const failures = createFailureLimiter(options.authFailureLimit ?? { burst: 200, ratePerSecond: 20 }, options.clock);
+
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-amzn-RequestId", request.id);
   });
   app.addHook("onResponse", async (request, reply) => {
     request.log.info(
       {
-        target: request.headers["x-amz-target"],
+        target: String(request.headers["x-amz-target"] ?? "").slice(0, 128) || undefined,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
       },
@@ -208,6 +227,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
     query: boolean,
     service: ApiService | undefined,
   ) {
+    if (!facts.principal && facts.error) {
+      const verdict = failures.fail(facts.sourceIp);
+      if (verdict.throttled) {
+        if (verdict.summarize) await recordSummary(facts, verdict.summarize);
+        return send(reply, throttledReply(facts, query, service));
+      }
+    }
     if (options.auditor) {
       try {
         await options.auditor.record(facts);
@@ -216,9 +242,48 @@ export function createServer(options: ServerOptions): FastifyInstance {
         response = errorReply(facts, service, new CofferError("Internal", "The request could not be recorded in the audit trail."), query);
       }
     }
+    return send(reply, response);
+  }
+
+  function send(reply: FastifyReply, response: Reply) {
     if (response.errorType) reply.header("x-amzn-ErrorType", response.errorType);
     reply.code(response.status).header("content-type", response.contentType).send(response.body);
     return reply;
+  }
+
+  /** A failing source over its limit: AWS's throttling answer, in the request's protocol. */
+  function throttledReply(facts: RequestFacts, query: boolean, service: ApiService | undefined): Reply {
+    const message = "Rate exceeded: too many failed requests from this address.";
+    if (query) {
+      const ns = service?.metadata.xmlNamespace ?? "https://iam.amazonaws.com/doc/2010-05-08/";
+      return { status: 400, contentType: "text/xml", body: Buffer.from(serializeQueryError(ns, "Sender", "Throttling", message, facts.requestId)) };
+    }
+    return { status: 400, contentType: "application/x-amz-json-1.1", errorType: "ThrottlingException", body: Buffer.from(serializeError("ThrottlingException", message)) };
+  }
+
+  /** One event standing for the failed requests a source sent past its limit (they are not recorded one by one). */
+  async function recordSummary(facts: RequestFacts, summary: { source: string; count: number }) {
+    if (!options.auditor) return;
+    const from = summary.source === "*" ? "many addresses" : summary.source;
+    try {
+      await options.auditor.record({
+        requestId: randomUUID(),
+        time: facts.time,
+        service: "coffer",
+        operation: "UnauthenticatedRequestsThrottled",
+        region: options.region,
+        defaultAccountId: options.defaultAccountId,
+        sourceIp: summary.source === "*" ? facts.sourceIp : summary.source,
+        userAgent: "",
+        error: {
+          code: "ThrottlingException",
+          message: `${summary.count} failed unauthenticated request${summary.count === 1 ? "" : "s"} from ${from} answered ThrottlingException and not recorded one by one (this one included).`,
+        },
+      });
+    } catch (err) {
+      // The throttled request fails either way; the next summary carries on counting.
+      options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "audit write of a throttling summary failed");
+    }
   }
 
   app.setErrorHandler(async (err, request, reply) => {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "../server/listener-timeouts.ts";
 import { isIPv4, isIPv6, type Socket } from "node:net";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
@@ -62,6 +63,11 @@ export interface AgentOptions {
   secretsClient?: SecretsManagerSender;
   ssmClient?: SsmSender;
   clock?: Clock;
+  /**
+   * Slow or idle clients are cut off after these (default: 10 s for headers and
+   * for the whole request, 60 s idle between requests, as before).
+   */
+  timeouts?: Partial<ListenerTimeouts>;
   /** Told about upstream failures (error name, status, id): never values. */
   log?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -149,12 +155,17 @@ export function createAgent(options: AgentOptions = {}): Agent {
   const bodies = new WeakMap<object, Buffer>();
 
   let open = 0;
-  const server = createServer({ keepAliveTimeout: 60_000, maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 10_000 }, (req, res) => {
+  // Node checks header and request timeouts every connectionsCheckingInterval
+  // (30 s by default); listenerOptions shortens it so a slowloris client is gone
+  // within the timeout plus at most a second.
+  const timeouts = { headersMs: 10_000, requestMs: 10_000, idleMs: 60_000, ...options.timeouts };
+  const server = createServer({ ...listenerOptions(timeouts), maxHeaderSize: 16 * 1024 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       log("request failed", { error: err instanceof Error ? err.name : typeof err });
       if (!res.headersSent) send(res, 500, "Internal error", "text/plain");
     });
   });
+  applyListenerTimeouts(server, timeouts);
   server.on("connection", (socket: Socket) => {
     open++;
     socket.once("close", () => open--);

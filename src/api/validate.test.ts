@@ -317,3 +317,18 @@ describe("codegen", () => {
     }
   });
 });
+
+describe("text that is not Unicode", () => {
+  it("a lone surrogate in a string member is a SerializationException naming the member, not the value", () => {
+    let err: unknown;
+    try {
+      validateInput(sm, "CreateSecretRequest", { Name: "a", SecretString: "x\ud800y" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CofferError);
+    expect((err as CofferError).code).toBe("Serialization");
+    expect((err as CofferError).message).toContain("secretString");
+    expect(() => validateInput(sm, "CreateSecretRequest", { Name: "a", SecretString: "emoji \ud83d\ude00 ok" })).not.toThrow();
+  });
+});

@@ -146,6 +146,8 @@ function base64Length(s: string): number {
 /** Structures/lists/maps deeper than this are refused (no AWS request comes close). */
 const MAX_DEPTH = 64;
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
@@ -292,6 +294,8 @@ class Validator {
     switch (shape.type) {
       case "string": {
         if (typeof value !== "string") throw wrongType("string", value, path);
+        // "\ud800" is valid JSON but no Unicode text: stored as UTF-8 it would turn into U+FFFD.
+        if (LONE_SURROGATE.test(value)) throw new CofferError("Serialization", `Invalid Unicode text (a lone surrogate)${at(path)}`);
         // Length in UTF-16 code units, like Java's String.length(); a character
         // outside the BMP counts as 2.
         broken.push(...lengthConstraints(shape, value.length));

@@ -152,6 +152,12 @@ export async function createCoffer(
     clock,
     bodyLimit: config.bodyLimit,
     https,
+    timeouts: {
+      headersMs: config.headersTimeoutSeconds * 1000,
+      requestMs: config.requestTimeoutSeconds * 1000,
+      idleMs: config.idleTimeoutSeconds * 1000,
+    },
+    authFailureLimit: { burst: config.authFailureBurst, ratePerSecond: config.authFailureRatePerSecond },
   });
 
   const scheduler = createScheduler(

@@ -23,6 +23,16 @@ export interface Config {
   masterPassphrase?: string;
   logLevel: string;
   bodyLimit: number;
+  /** A client must send its headers within this (a connection that sends nothing is closed too). */
+  headersTimeoutSeconds: number;
+  /** ... and its whole request, body included, within this. */
+  requestTimeoutSeconds: number;
+  /** A kept-alive connection with no request in flight is closed after this. */
+  idleTimeoutSeconds: number;
+  /** Unauthenticated (failed) requests one source address may make at once before it is throttled. */
+  authFailureBurst: number;
+  /** ... and how many more per second it may make after that. */
+  authFailureRatePerSecond: number;
   purgeIntervalSeconds: number;
   /** How often the rotation scheduler looks for due rotations. */
   rotationPollSeconds: number;
@@ -55,6 +65,11 @@ const settings = {
   masterPassphrase: { env: "COFFER_MASTER_PASSPHRASE", parse: String },
   logLevel: { env: "COFFER_LOG_LEVEL", parse: String },
   bodyLimit: { env: "COFFER_BODY_LIMIT", parse: Number },
+  headersTimeoutSeconds: { env: "COFFER_HEADERS_TIMEOUT_SECONDS", parse: Number },
+  requestTimeoutSeconds: { env: "COFFER_REQUEST_TIMEOUT_SECONDS", parse: Number },
+  idleTimeoutSeconds: { env: "COFFER_IDLE_TIMEOUT_SECONDS", parse: Number },
+  authFailureBurst: { env: "COFFER_AUTH_FAILURE_BURST", parse: Number },
+  authFailureRatePerSecond: { env: "COFFER_AUTH_FAILURE_RATE", parse: Number },
   purgeIntervalSeconds: { env: "COFFER_PURGE_INTERVAL_SECONDS", parse: Number },
   rotationPollSeconds: { env: "COFFER_ROTATION_POLL_SECONDS", parse: Number },
   parameterPolicyPollSeconds: { env: "COFFER_PARAMETER_POLICY_POLL_SECONDS", parse: Number },
@@ -74,6 +89,11 @@ const defaults = {
   accountId: "000000000000",
   logLevel: "info",
   bodyLimit: 1024 * 1024,
+  headersTimeoutSeconds: 10,
+  requestTimeoutSeconds: 30,
+  idleTimeoutSeconds: 5,
+  authFailureBurst: 200,
+  authFailureRatePerSecond: 20,
   purgeIntervalSeconds: 3600,
   rotationPollSeconds: 30,
   parameterPolicyPollSeconds: 60,
@@ -115,6 +135,11 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     masterPassphrase: pick("masterPassphrase") as string | undefined,
     logLevel: String(pick("logLevel")),
     bodyLimit: pick("bodyLimit") as number,
+    headersTimeoutSeconds: pick("headersTimeoutSeconds") as number,
+    requestTimeoutSeconds: pick("requestTimeoutSeconds") as number,
+    idleTimeoutSeconds: pick("idleTimeoutSeconds") as number,
+    authFailureBurst: pick("authFailureBurst") as number,
+    authFailureRatePerSecond: pick("authFailureRatePerSecond") as number,
     purgeIntervalSeconds: pick("purgeIntervalSeconds") as number,
     rotationPollSeconds: pick("rotationPollSeconds") as number,
     parameterPolicyPollSeconds: pick("parameterPolicyPollSeconds") as number,
@@ -151,6 +176,14 @@ function validate(c: Config): void {
   if (!/^\d{12}$/.test(c.accountId)) throw new ConfigError(`The account id must be 12 digits, not "${c.accountId}".`);
   if (!/^([a-z]+-)+\d+$/.test(c.region)) throw new ConfigError(`Invalid region: "${c.region}".`);
   if (!Number.isInteger(c.bodyLimit) || c.bodyLimit < 1024) throw new ConfigError("The body limit must be at least 1024 bytes.");
+  for (const name of ["headersTimeoutSeconds", "requestTimeoutSeconds", "idleTimeoutSeconds"] as const) {
+    if (!(c[name] > 0 && c[name] <= 3600)) throw new ConfigError(`${name} must be a number of seconds above 0 and at most 3600.`);
+  }
+  if (c.headersTimeoutSeconds > c.requestTimeoutSeconds) {
+    throw new ConfigError("headersTimeoutSeconds cannot be longer than requestTimeoutSeconds (the request includes its headers).");
+  }
+  if (!(Number.isInteger(c.authFailureBurst) && c.authFailureBurst >= 1)) throw new ConfigError("authFailureBurst must be a whole number of at least 1.");
+  if (!(c.authFailureRatePerSecond > 0)) throw new ConfigError("authFailureRatePerSecond must be a positive number.");
   if (!(c.rotationPollSeconds > 0)) throw new ConfigError("The rotation poll interval must be a positive number of seconds.");
   if (!(c.parameterPolicyPollSeconds > 0)) throw new ConfigError("The parameter policy poll interval must be a positive number of seconds.");
   if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");

@@ -180,20 +180,34 @@ function resourcesOf(facts: RequestFacts, accountId: string): { ARN: string; acc
   });
 }
 
+/**
+ * Longest request-controlled text an event keeps, in characters. Anyone who
+ * reaches the port can make the server write an event, so what one request
+ * can write is bounded; the original size stays in the marker.
+ */
+export const FIELD_LIMITS = { userAgent: 512, errorMessage: 1024, name: 128, accessKeyId: 128 } as const;
+
+/** `text` cut to `max` characters, ending "...(truncated, N bytes)" with the original UTF-8 size. */
+export function bounded(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}...(truncated, ${Buffer.byteLength(text, "utf8")} bytes)`;
+}
+
 /** Shapes the CloudTrail record of a request. */
 export function buildEvent(facts: RequestFacts): CloudTrailEvent {
   const identity = userIdentity(facts);
+  if (identity.accessKeyId !== undefined) identity.accessKeyId = bounded(identity.accessKeyId, FIELD_LIMITS.accessKeyId);
   const accountId = facts.principal?.accountId ?? facts.defaultAccountId;
   const readOnly = isReadOnly(facts.operation);
   const event: CloudTrailEvent = {
     eventVersion: "1.08",
     userIdentity: identity,
     eventTime: new Date(facts.time).toISOString().replace(/\.\d{3}Z$/, "Z"),
-    eventSource: `${facts.service}.amazonaws.com`,
-    eventName: facts.operation,
+    eventSource: `${bounded(facts.service, FIELD_LIMITS.name)}.amazonaws.com`,
+    eventName: bounded(facts.operation, FIELD_LIMITS.name),
     awsRegion: facts.region,
     sourceIPAddress: facts.sourceIp,
-    userAgent: facts.userAgent,
+    userAgent: bounded(facts.userAgent, FIELD_LIMITS.userAgent),
     requestParameters:
       facts.shapes && facts.inputShape && facts.input !== undefined
         ? ((redact(facts.shapes, facts.inputShape, facts.input) as Record<string, unknown>) ?? null)
@@ -212,8 +226,8 @@ export function buildEvent(facts: RequestFacts): CloudTrailEvent {
     eventCategory: "Management",
   };
   if (facts.error) {
-    event.errorCode = facts.error.code;
-    event.errorMessage = facts.error.message;
+    event.errorCode = bounded(facts.error.code, FIELD_LIMITS.name);
+    event.errorMessage = bounded(facts.error.message, FIELD_LIMITS.errorMessage);
   }
   const resources = resourcesOf(facts, accountId);
   if (resources.length) event.resources = resources;

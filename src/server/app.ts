@@ -1,4 +1,8 @@
 import { randomUUID } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
+import { createFailureLimiter, type FailureLimit } from "./failure-limiter.ts";
+import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "./listener-timeouts.ts";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { OperationSpec, ServiceMetadata, Shapes } from "../api/shape-types.ts";
@@ -7,7 +11,7 @@ import { CofferError, type ErrorCode } from "../services/errors.ts";
 import type { Credential, Principal } from "../services/identity/identity-types.ts";
 import { decodeInput, parseJsonBody, serializeError, serializeOutput } from "./protocols/aws-json.ts";
 import { decodeQueryInput, parseQueryBody, serializeQueryError, serializeQueryOutput } from "./protocols/aws-query.ts";
-import { authenticate, type CredentialLookup } from "./authenticate.ts";
+import { authenticate, signedTarget, type CredentialLookup } from "./authenticate.ts";
 import { isReadOnly, type RequestFacts } from "../audit/audit-event.ts";
 
 /** What a handler learns about the request beyond its input. */
@@ -50,7 +54,12 @@ export interface ServerOptions {
   clock: { now(): number };
   bodyLimit: number;
   https?: { key: string | Buffer; cert: string | Buffer };
+  /** Slow or idle clients are cut off after these (defaults: DEFAULT_LISTENER_TIMEOUTS). */
+  timeouts?: Partial<ListenerTimeouts>;
+  /** Failed unauthenticated requests per source address before they are throttled (default 200, then 20/s). */
+  authFailureLimit?: FailureLimit;
 }
+
 
 /** Errors raised before a service is known (auth, protocol) look like this on every AWS JSON service. */
 export const protocolErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
@@ -114,7 +123,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
     bodyLimit: options.bodyLimit,
     genReqId: () => randomUUID(),
     forceCloseConnections: "idle",
-    ...(options.https ? { https: options.https } : {}),
+    // Our own server, so that header, request and idle timeouts (and node's
+    // checking interval, a constructor-only option) are ours: slowloris clients
+    // are cut off (issue 12 item 12).
+    serverFactory: (handler) => {
+      const base = listenerOptions(options.timeouts);
+      const server = options.https ? https.createServer({ ...base, ...options.https }, handler) : http.createServer(base, handler);
+      applyListenerTimeouts(server, options.timeouts);
+      return server;
+    },
   }) as unknown as FastifyInstance;
 
   // By X-Amz-Target prefix; a dotted prefix (CloudTrail's) is also accepted by its last part, as the SDKs send it.
@@ -129,13 +146,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
+  const failures = createFailureLimiter(options.authFailureLimit ?? { burst: 200, ratePerSecond: 20 }, options.clock);
+
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-amzn-RequestId", request.id);
   });
   app.addHook("onResponse", async (request, reply) => {
     request.log.info(
       {
-        target: request.headers["x-amz-target"],
+        target: String(request.headers["x-amz-target"] ?? "").slice(0, 128) || undefined,
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
       },
@@ -208,6 +227,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
     query: boolean,
     service: ApiService | undefined,
   ) {
+    if (!facts.principal && facts.error) {
+      const verdict = failures.fail(facts.sourceIp);
+      if (verdict.throttled) {
+        if (verdict.summarize) await recordSummary(facts, verdict.summarize);
+        return send(reply, throttledReply(facts, query, service));
+      }
+    }
     if (options.auditor) {
       try {
         await options.auditor.record(facts);
@@ -216,9 +242,48 @@ export function createServer(options: ServerOptions): FastifyInstance {
         response = errorReply(facts, service, new CofferError("Internal", "The request could not be recorded in the audit trail."), query);
       }
     }
+    return send(reply, response);
+  }
+
+  function send(reply: FastifyReply, response: Reply) {
     if (response.errorType) reply.header("x-amzn-ErrorType", response.errorType);
     reply.code(response.status).header("content-type", response.contentType).send(response.body);
     return reply;
+  }
+
+  /** A failing source over its limit: AWS's throttling answer, in the request's protocol. */
+  function throttledReply(facts: RequestFacts, query: boolean, service: ApiService | undefined): Reply {
+    const message = "Rate exceeded: too many failed requests from this address.";
+    if (query) {
+      const ns = service?.metadata.xmlNamespace ?? "https://iam.amazonaws.com/doc/2010-05-08/";
+      return { status: 400, contentType: "text/xml", body: Buffer.from(serializeQueryError(ns, "Sender", "Throttling", message, facts.requestId)) };
+    }
+    return { status: 400, contentType: "application/x-amz-json-1.1", errorType: "ThrottlingException", body: Buffer.from(serializeError("ThrottlingException", message)) };
+  }
+
+  /** One event standing for the failed requests a source sent past its limit (they are not recorded one by one). */
+  async function recordSummary(facts: RequestFacts, summary: { source: string; count: number }) {
+    if (!options.auditor) return;
+    const from = summary.source === "*" ? "many addresses" : summary.source;
+    try {
+      await options.auditor.record({
+        requestId: randomUUID(),
+        time: facts.time,
+        service: "coffer",
+        operation: "UnauthenticatedRequestsThrottled",
+        region: options.region,
+        defaultAccountId: options.defaultAccountId,
+        sourceIp: summary.source === "*" ? facts.sourceIp : summary.source,
+        userAgent: "",
+        error: {
+          code: "ThrottlingException",
+          message: `${summary.count} failed unauthenticated request${summary.count === 1 ? "" : "s"} from ${from} answered ThrottlingException and not recorded one by one (this one included).`,
+        },
+      });
+    } catch (err) {
+      // The throttled request fails either way; the next summary carries on counting.
+      options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "audit write of a throttling summary failed");
+    }
   }
 
   app.setErrorHandler(async (err, request, reply) => {
@@ -256,7 +321,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const spec = service.operations[operation];
     Object.assign(facts, { service: service.metadata.signingName, operation, shapes: service.shapes, inputShape: spec.input, outputShape: spec.output });
     const credential: Credential = await authenticate(
-      { method: request.method, url: request.raw.url ?? "/", headers: request.raw.headersDistinct, body },
+      rawRequest(request, body),
       { service: service.metadata.signingName, region: options.region, now: options.clock.now(), lookup: options.lookupCredential },
     );
     const ctx: RequestContext = {
@@ -315,13 +380,15 @@ export function createServer(options: ServerOptions): FastifyInstance {
       return finish(reply, facts, response, true, service);
     }
 
-    const target = request.headers["x-amz-target"];
-    const service = jsonServiceOf(request);
-    const operation = typeof target === "string" ? target.slice(target.lastIndexOf(".") + 1) : "";
+    let service: ApiService | undefined;
     let response: Reply;
     try {
+      // Routing follows only what the signature covers (see signedTarget).
+      const target = signedTarget(rawRequest(request, body));
+      service = typeof target === "string" ? byPrefix.get(target.slice(0, target.lastIndexOf("."))) : undefined;
+      const operation = typeof target === "string" ? target.slice(target.lastIndexOf(".") + 1) : "";
       if (!service || !Object.hasOwn(service.operations, operation)) {
-        throw new CofferError("UnknownOperation", `The operation ${target ?? "(no X-Amz-Target)"} is not known.`);
+        throw new CofferError("UnknownOperation", `The operation ${(target ?? "(no X-Amz-Target)").slice(0, 256)} is not known.`);
       }
       const contentType = (request.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
       if (!JSON_CONTENT_TYPES.has(contentType)) {
@@ -330,16 +397,17 @@ export function createServer(options: ServerOptions): FastifyInstance {
           `Unsupported Content-Type "${contentType}": send application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}.`,
         );
       }
-      const { spec, output } = await run(request, facts, service, operation, body, (spec) => {
+      const json = service;
+      const { spec, output } = await run(request, facts, json, operation, body, (spec) => {
         const raw = parseJsonBody(body);
         if (!spec.input) return {};
-        validateInput(service.shapes, spec.input, raw);
-        return decodeInput(service.shapes, spec.input, raw);
+        validateInput(json.shapes, spec.input, raw);
+        return decodeInput(json.shapes, spec.input, raw);
       });
       response = {
         status: 200,
-        contentType: `application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}`,
-        body: Buffer.from(serializeOutput(service.shapes, spec.output, output)),
+        contentType: `application/x-amz-json-${json.metadata.jsonVersion ?? "1.1"}`,
+        body: Buffer.from(serializeOutput(json.shapes, spec.output, output)),
       };
     } catch (err) {
       response = errorReply(facts, service, err, false);
@@ -348,6 +416,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
 
   return app;
+}
+
+function rawRequest(request: FastifyRequest, body: Buffer) {
+  return { method: request.method, url: request.raw.url ?? "/", headers: request.raw.headersDistinct, body };
 }
 
 function isFastifyTooLarge(err: unknown): boolean {

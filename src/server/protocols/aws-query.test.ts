@@ -594,3 +594,26 @@ describe("awsQuery writing by shape", () => {
     expect(queryNamespace({ ...stsMetadata, xmlNamespace: undefined })).toBe("https://sts.amazonaws.com/doc/2011-06-15/");
   });
 });
+
+describe("parseQueryBody", () => {
+  it("decodes as URLSearchParams does: + is a space, malformed escapes stay literal", () => {
+    const p = parseQueryBody(Buffer.from("Action=GetUser&UserName=a+b%20c%zz&Empty=&Flag"));
+    expect(p.get("UserName")).toBe("a b c%zz");
+    expect(p.get("Empty")).toBe("");
+    expect(p.get("Flag")).toBe("");
+    expect(p.get("Action")).toBe("GetUser");
+    expect(parseQueryBody(Buffer.from("Tags.member.1.Value=%C3%A9t%C3%A9")).get("Tags.member.1.Value")).toBe("été");
+  });
+
+  it("refuses escapes or raw bytes that are not UTF-8 instead of turning them into U+FFFD", () => {
+    for (const body of [Buffer.from("Action=CreateUser&UserName=%FF"), Buffer.from("Action=CreateUser&%C3=1"), Buffer.concat([Buffer.from("Action=CreateUser&UserName="), Buffer.from([0xff])])]) {
+      let err: unknown;
+      try {
+        parseQueryBody(body);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as { code?: string }).code, body.toString("latin1")).toBe("Serialization");
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import type { ListShape, MapShape, MemberRef, OperationSpec, ServiceMetadata, Shape, Shapes, TimestampFormat } from "../../api/shape-types.ts";
 import { CofferError } from "../../services/errors.ts";
+import { decodeUtf8 } from "./aws-json.ts";
 
 /**
  * The awsQuery codec (IAM, STS). It knows shapes, not services.
@@ -22,7 +23,38 @@ export function queryNamespace(metadata: ServiceMetadata): string {
 
 /** Parameters of an application/x-www-form-urlencoded body; `Action` and `Version` are among them. */
 export function parseQueryBody(body: Buffer): URLSearchParams {
-  return new URLSearchParams(body.toString("utf8"));
+  const params = new URLSearchParams();
+  for (const part of decodeUtf8(body).split("&")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    const name = formDecode(eq === -1 ? part : part.slice(0, eq));
+    params.append(name, formDecode(eq === -1 ? "" : part.slice(eq + 1), name));
+  }
+  return params;
+}
+
+/**
+ * application/x-www-form-urlencoded decoding as URLSearchParams does it ("+"
+ * is a space, a malformed escape stays literal), except that escapes that are
+ * not UTF-8 ("%FF") are refused instead of becoming U+FFFD.
+ */
+function formDecode(text: string, name?: string): string {
+  const plain = text.replaceAll("+", " ");
+  if (!plain.includes("%")) return plain;
+  const bytes = Buffer.from(plain, "utf8");
+  const out = Buffer.alloc(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const hex = bytes[i] === 0x25 ? bytes.subarray(i + 1, i + 3).toString("latin1") : "";
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      out[n++] = parseInt(hex, 16);
+      i += 2;
+    } else {
+      out[n++] = bytes[i];
+    }
+  }
+  // The parameter's name only: its value may be a secret.
+  return decodeUtf8(out.subarray(0, n), name === undefined ? "A parameter name" : `The value of ${name.slice(0, 64)}`);
 }
 
 /**

@@ -189,7 +189,69 @@ describe("parseSignature", () => {
       parseSignature(withAuth(`AWS4-HMAC-SHA256 Credential=${CRED}, SignedHeaders=x-amz-date, Signature=${SIG}`)),
     );
     expect(err.code).toBe("IncompleteSignature");
-    expect(err.message).toBe("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+    expect(err.message).toBe("'Host' must be a 'SignedHeader' in the AWS Authorization, and the request must carry it.");
+  });
+
+  it("IncompleteSignature when only an absent ':authority' is signed (it would bind no host)", () => {
+    const err = sigv4Error(() =>
+      parseSignature(withAuth(`AWS4-HMAC-SHA256 Credential=${CRED}, SignedHeaders=:authority;x-amz-date, Signature=${SIG}`)),
+    );
+    expect(err.code).toBe("IncompleteSignature");
+  });
+});
+
+describe("strict Authorization parsing", () => {
+  const ok = `Credential=${CRED}, SignedHeaders=host;x-amz-date, Signature=${SIG}`;
+  const cases: [string, string][] = [
+    ["a repeated Signature", `${ok}, Signature=${"0".repeat(64)}`],
+    ["a repeated Credential", `Credential=${AKID}/20150830/us-east-1/iam/aws4_request, ${ok}`],
+    ["a repeated SignedHeaders", `${ok}, SignedHeaders=host`],
+    ["an unknown parameter", `${ok}, Foo=bar`],
+    ["a parameter in another case", `credential=${CRED}, SignedHeaders=host;x-amz-date, Signature=${SIG}`],
+    ["an empty value", `Credential=${CRED}, SignedHeaders=, Signature=${SIG}`],
+    ["whitespace inside a value", `Credential=${CRED}, SignedHeaders=host;x-amz-date, Signature=${SIG} ${SIG}`],
+    ["a repeated signed header name", `Credential=${CRED}, SignedHeaders=host;x-amz-date;host, Signature=${SIG}`],
+    ["a signed header list with a bad name", `Credential=${CRED}, SignedHeaders=host;x amz, Signature=${SIG}`],
+  ];
+  for (const [what, rest] of cases) {
+    it(`IncompleteSignature for ${what}`, () => {
+      const err = sigv4Error(() => parseSignature(withAuth(`AWS4-HMAC-SHA256 ${rest}`)));
+      expect(err.code).toBe("IncompleteSignature");
+      expect(err.message).not.toContain(SIG);
+    });
+  }
+
+  it("IncompleteSignature for a repeated header that decides the request", () => {
+    for (const name of ["host", "x-amz-date", "x-amz-security-token", "x-amz-target", "content-type", "x-amz-content-sha256"]) {
+      const req = withAuth(`AWS4-HMAC-SHA256 ${ok}`);
+      req.headers = { ...req.headers, [name]: ["a", "b"] };
+      expect(sigv4Error(() => parseSignature(req)).code, name).toBe("IncompleteSignature");
+    }
+  });
+
+  it("IncompleteSignature for a repeated presigned parameter, in any letter case", () => {
+    const base =
+      `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${encodeURIComponent(CRED)}&X-Amz-Date=20150830T123600Z` +
+      `&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=${SIG}`;
+    for (const extra of [
+      `X-Amz-Signature=${"0".repeat(64)}`,
+      `x-amz-signature=${"0".repeat(64)}`,
+      `X-Amz-Credential=${encodeURIComponent(CRED)}`,
+      "X-Amz-Expires=604800",
+      "X-Amz-Target=secretsmanager.DeleteSecret",
+    ]) {
+      for (const rawQuery of [`${base}&${extra}`, `${extra}&${base}`]) {
+        const req = baseRequest({ method: "GET", rawQuery, headers: { host: "coffer.local:8443" }, body: Buffer.alloc(0) });
+        if (!extra.startsWith("X-Amz-Target")) expect(sigv4Error(() => parseSignature(req)).code, rawQuery).toBe("IncompleteSignature");
+      }
+    }
+    const twoTargets = baseRequest({
+      method: "GET",
+      rawQuery: `${base}&X-Amz-Target=a.B&X-Amz-Target=a.C`,
+      headers: { host: "coffer.local:8443" },
+      body: Buffer.alloc(0),
+    });
+    expect(sigv4Error(() => parseSignature(twoTargets)).code).toBe("IncompleteSignature");
   });
 
   it("IncompleteSignature when a security token is sent but not signed", () => {

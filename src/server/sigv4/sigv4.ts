@@ -308,11 +308,23 @@ function computeSignature(key: Buffer, sts: string): string {
 
 const MISSING_AUTH = "Missing Authentication Token";
 
+/** Headers that decide who signed, when, or what runs: a second copy is refused, never "first one wins". */
+const SINGLE_VALUED_HEADERS = ["host", "x-amz-date", "date", "x-amz-security-token", "x-amz-content-sha256", "x-amz-target", "content-type"];
+
+/** The parameters an Authorization header may carry, each exactly once. */
+const AUTHORIZATION_FIELDS = new Set(["Credential", "SignedHeaders", "Signature"]);
+
 export function parseSignature(req: HttpRequestParts): ParsedSignature {
   const authorizations = headerValues(req.headers, "authorization");
   if (authorizations.length > 1) {
     // A proxy and this server might each pick a different one; refuse the ambiguity.
     throw new SigV4Error("IncompleteSignature", "Only one Authorization header is allowed.");
+  }
+  for (const name of SINGLE_VALUED_HEADERS) {
+    if (headerValues(req.headers, name).length > 1) {
+      // Which copy counts would be up to each parser on the way; refuse the ambiguity.
+      throw new SigV4Error("IncompleteSignature", `Only one '${name}' header is allowed.`);
+    }
   }
   const authorization = authorizations[0];
   const hasHeaderAuth = authorization !== undefined && authorization.trim() !== "";
@@ -329,14 +341,26 @@ export function parseSignature(req: HttpRequestParts): ParsedSignature {
   throw new SigV4Error("MissingAuthenticationToken", MISSING_AUTH);
 }
 
-/** First value of each decoded query parameter (auth params are never repeated). */
-function decodeQueryParams(rawQuery: string): Map<string, string> {
+/**
+ * Decoded query parameters. An X-Amz-* parameter may appear once only, in any
+ * letter case: a second X-Amz-Signature or X-Amz-Credential would otherwise
+ * leave "which one counts" to each parser.
+ */
+export function decodeQueryParams(rawQuery: string): Map<string, string> {
   const params = new Map<string, string>();
+  const seen = new Set<string>();
   for (const part of rawQuery.split("&")) {
     if (part === "") continue;
     const eq = part.indexOf("=");
     const key = percentDecode(eq === -1 ? part : part.slice(0, eq)).toString("utf8");
     const value = percentDecode(eq === -1 ? "" : part.slice(eq + 1)).toString("utf8");
+    const lower = key.toLowerCase();
+    if (lower.startsWith("x-amz-")) {
+      if (seen.has(lower)) {
+        throw new SigV4Error("IncompleteSignature", `The query parameter '${key.slice(0, 64)}' may appear only once.`);
+      }
+      seen.add(lower);
+    }
     if (!params.has(key)) params.set(key, value);
   }
   return params;
@@ -373,7 +397,7 @@ function parseAuthorizationHeader(req: HttpRequestParts, header: string): Parsed
   }
 
   const scope = parseCredential(credential);
-  const signedHeaders = parseSignedHeaderList(signedHeadersText);
+  const signedHeaders = parseSignedHeaderList(req, signedHeadersText);
   const sessionToken = firstHeader(req.headers, "x-amz-security-token");
   if (sessionToken !== undefined && !signedHeaders.includes("x-amz-security-token")) {
     throw new SigV4Error(
@@ -401,7 +425,19 @@ function parseAuthorizationFields(rest: string, wholeHeader: string): Map<string
       );
     }
     const name = part.slice(0, eq).trim();
-    if (!fields.has(name)) fields.set(name, part.slice(eq + 1).trim());
+    const value = part.slice(eq + 1).trim();
+    if (!AUTHORIZATION_FIELDS.has(name)) {
+      // Echo only short, plain names: the header may hold a secret.
+      const shown = /^[A-Za-z-]{1,32}$/.test(name) ? `'${name}'` : "(not shown)";
+      throw new SigV4Error("IncompleteSignature", `Unknown parameter ${shown} in the Authorization header: only Credential, SignedHeaders and Signature are allowed.`);
+    }
+    if (fields.has(name)) {
+      throw new SigV4Error("IncompleteSignature", `The Authorization header names '${name}' more than once.`);
+    }
+    if (value === "" || /\s/.test(value)) {
+      throw new SigV4Error("IncompleteSignature", `The Authorization header's '${name}' parameter is malformed (empty, or holds whitespace).`);
+    }
+    fields.set(name, value);
   }
   return fields;
 }
@@ -427,14 +463,23 @@ function parseCredential(credential: string): Pick<ParsedSignature, "accessKeyId
   return { accessKeyId, date, region, service };
 }
 
-function parseSignedHeaderList(text: string): string[] {
+function parseSignedHeaderList(req: HttpRequestParts, text: string): string[] {
   const names = text.split(";").map((h) => h.trim().toLowerCase());
   if (names.some((n) => n === "")) {
-    throw new SigV4Error("IncompleteSignature", `SignedHeaders contains an empty header name: '${text}'.`);
+    throw new SigV4Error("IncompleteSignature", `SignedHeaders contains an empty header name: '${text.slice(0, 512)}'.`);
   }
-  // HTTP/2 clients may sign ":authority" instead of "host"; either binds the target host.
-  if (!names.includes("host") && !names.includes(":authority")) {
-    throw new SigV4Error("IncompleteSignature", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+  if (new Set(names).size !== names.length) {
+    throw new SigV4Error("IncompleteSignature", `SignedHeaders names a header more than once: '${text.slice(0, 512)}'.`);
+  }
+  if (names.some((n) => !/^:?[a-z0-9!#$%&'*+.^_`|~-]+$/.test(n))) {
+    throw new SigV4Error("IncompleteSignature", `SignedHeaders holds a name that is not a header name: '${text.slice(0, 512)}'.`);
+  }
+  // HTTP/2 clients may sign ":authority" instead of "host"; it binds the target host only when the
+  // request has one. Over HTTP/1.1 a signed-but-absent ":authority" would bind nothing, so the
+  // signature would be good for any host.
+  const hostSigned = (name: string) => names.includes(name) && headerValues(req.headers, name).some((v) => v.trim() !== "");
+  if (!hostSigned("host") && !hostSigned(":authority")) {
+    throw new SigV4Error("IncompleteSignature", "'Host' must be a 'SignedHeader' in the AWS Authorization, and the request must carry it.");
   }
   return names;
 }
@@ -489,7 +534,7 @@ function parsePresignedQuery(req: HttpRequestParts, query: Map<string, string>):
   const scope = parseCredential(get("X-Amz-Credential"));
   const amzDate = validAmzDate(get("X-Amz-Date"));
   const expiresSeconds = parseExpires(get("X-Amz-Expires"));
-  const signedHeaders = parseSignedHeaderList(get("X-Amz-SignedHeaders"));
+  const signedHeaders = parseSignedHeaderList(req, get("X-Amz-SignedHeaders"));
   checkScopeDate(scope.date, amzDate);
   return {
     ...scope,

@@ -51,14 +51,16 @@ export interface Template {
 
 type Matcher = (value: string) => boolean;
 
-const templates = new BoundedCache<string, Template>(8192);
+// One cache per flavour, keyed by the policy's own string: a string keeps its hash, so a lookup
+// costs nothing per request (a concatenated key would be re-hashed, in full, on every request).
+const templates = { v: new BoundedCache<string, Template>(4096), l: new BoundedCache<string, Template>(4096) };
 
 /**
  * Compile a policy string. With `substitute` (2012-10-17 policies) `${key}`, `${key, 'default'}`
  * and the escapes `${*}`, `${?}`, `${$}` are recognised; otherwise `$` is ordinary text.
  */
 export function compileTemplate(text: string, substitute: boolean): Template {
-  return templates.get((substitute ? "v" : "l") + text, () => parseTemplate(text, substitute));
+  return templates[substitute ? "v" : "l"].get(text, () => parseTemplate(text, substitute));
 }
 
 function parseTemplate(text: string, substitute: boolean): Template {
@@ -314,12 +316,12 @@ export function matchLike(pattern: string, value: string, version: PolicyVersion
   return m !== undefined && m(value);
 }
 
-const arnTemplates = new BoundedCache<string, Template>(8192);
+const arnTemplates = { v: new BoundedCache<string, Template>(4096), l: new BoundedCache<string, Template>(4096) };
 
 function compileArn(pattern: string, version: PolicyVersion): Template {
   const substitute = version === "2012-10-17";
   // A separate cache so an ARN pattern's static matcher is never shared with StringLike's.
-  return arnTemplates.get((substitute ? "v" : "l") + pattern, () => parseTemplate(pattern, substitute));
+  return arnTemplates[substitute ? "v" : "l"].get(pattern, () => parseTemplate(pattern, substitute));
 }
 
 /**

@@ -112,15 +112,18 @@ export function createSecretsService(deps: SecretsDeps) {
     const versions = await tx.listVersions(secret.arn);
     const existing = versions.find((v) => v.versionId === versionId);
     const aad = versionAad(secret.arn, versionId);
+    // Key permissions come before the idempotency check: comparing with the stored value is a
+    // read of it, so without kms:Decrypt a retried token would tell a right guess from a wrong one.
+    const key = await keyring.resolve(secret.accountId, secret.kmsKeyId, tx);
+    await keyAccess.checkSecretKeyUse(principal, key, secret.arn, "kms:GenerateDataKey");
     if (existing && existing.valueKind !== "none") {
+      await keyAccess.checkSecretKeyUse(principal, existing.keyArn, secret.arn, "kms:Decrypt");
       if (await holds(secret.arn, existing, value)) return { versionId, stages: existing.stages, created: false };
       throw new CofferError(
         "AlreadyExists",
         `You can't modify an existing version, you can only create a new version. VersionId: ${versionId}`,
       );
     }
-    const key = await keyring.resolve(secret.accountId, secret.kmsKeyId, tx);
-    await keyAccess.checkSecretKeyUse(principal, key, secret.arn, "kms:GenerateDataKey");
     const envelope = keyring.seal(key, encodeValue(value), aad);
     const now = clock.now();
     const record: VersionRecord = {

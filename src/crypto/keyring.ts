@@ -10,7 +10,7 @@ export const DEFAULT_SECRET_KEY_ALIAS = "alias/aws/secretsmanager";
 export const DEFAULT_PARAMETER_KEY_ALIAS = "alias/aws/ssm";
 
 /** AWS-managed default keys: created in an account the first time something names them. */
-const DEFAULT_KEYS: Record<string, string> = {
+export const DEFAULT_KEYS: Record<string, string> = {
   [DEFAULT_SECRET_KEY_ALIAS]: "Default key that protects my Secrets Manager data",
   [DEFAULT_PARAMETER_KEY_ALIAS]: "Default key that protects my SSM parameters when no other key is defined",
 };

@@ -122,3 +122,90 @@ describe("splitArn", () => {
     expect(splitArn("arn:aws:s3")).toBeUndefined();
   });
 });
+
+/**
+ * The regular-expression matcher this module used before it was replaced by a linear one; it is
+ * the specification the new matcher must agree with (on inputs small enough not to backtrack).
+ */
+function referenceMatch(pattern: string, value: string, arn: boolean): boolean {
+  if (arn && pattern === "*") return true;
+  const tokens = pattern.split(/([*?])/).filter((t) => t !== "");
+  if (tokens.length === 0) return value === "";
+  if (tokens.length === 1 && tokens[0] === "*") return true;
+  const colons = pattern.split(":").length - 1;
+  if (!tokens.some((t) => t === "*" || t === "?")) return value === pattern;
+  if (arn && colons < 5) return false;
+  let source = "^";
+  let seen = 0;
+  for (const t of tokens) {
+    if (t === "*" || t === "?") {
+      const inSegment = arn && seen < 5;
+      source += t === "*" ? (inSegment ? "[^:]*" : "[^]*") : inSegment ? "[^:]" : "[^]";
+    } else {
+      source += t.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+      seen += t.split(":").length - 1;
+    }
+  }
+  return new RegExp(`${source}$`).test(value);
+}
+
+describe("wildcard matching is linear and exact", () => {
+  // A small deterministic PRNG, so a failure reproduces.
+  let seed = 12345;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const pick = (alphabet: string, max: number): string => {
+    let s = "";
+    for (let i = rand(max + 1); i > 0; i--) s += alphabet[rand(alphabet.length)];
+    return s;
+  };
+
+  it("agrees with the regular-expression semantics on 40,000 random patterns and values", () => {
+    for (let i = 0; i < 20_000; i++) {
+      const pattern = pick("ab*?", 8);
+      const value = pick("ab", 8);
+      expect([pattern, value, matchLike(pattern, value, "2008-10-17", none)]).toEqual([pattern, value, referenceMatch(pattern, value, false)]);
+    }
+    for (let i = 0; i < 20_000; i++) {
+      // ARN-shaped: six or more colon-separated parts, wildcards in any of them.
+      const pattern = Array.from({ length: 6 + rand(2) }, () => pick("ab:*?", 3)).join(":");
+      const value = Array.from({ length: 6 + rand(2) }, () => pick("ab:", 3)).join(":");
+      expect([pattern, value, matchArn(pattern, value, "2008-10-17", none)]).toEqual([pattern, value, referenceMatch(pattern, value, true)]);
+    }
+  });
+
+  it("keeps the ARN segment rule: wildcards in the first five parts do not cross a colon", () => {
+    expect(matchArn("arn:aws:*:r:1:secret:x", "arn:aws:a:b:r:1:secret:x", V12, none)).toBe(false);
+    expect(matchArn("arn:aws:s?:r:1:x", "arn:aws:s::r:1:x", V12, none)).toBe(false);
+    expect(matchArn("arn:aws:s:r:1:*x", "arn:aws:s:r:1:a:b:x", V12, none)).toBe(true);
+    expect(matchArn("arn:aws:s:r:*:a?b", "arn:aws:s:r:1:a:b", V12, none)).toBe(true);
+    expect(matchArn("arn:*:*:*:*:*a*a*", "arn:aws:s:r:1:a:a", V12, none)).toBe(true);
+    expect(matchArn("arn:a**:s:r:1:x", "arn:abc:s:r:1:x", V12, none)).toBe(true);
+  });
+
+  // Hang detectors, not benchmarks: the old regex took seconds to hours on these.
+  it.each([
+    ["*a*a*a*a*a*b", "a".repeat(512)],
+    ["a*b*c*d*e*", "a".repeat(200)],
+    ["*" + "a*".repeat(5000) + "b", "a".repeat(512)],
+    ["*" + "a*".repeat(5000), "a".repeat(4000)],
+    ["*" + "?*".repeat(3000) + "b", "a".repeat(512)],
+    ["*" + "a?".repeat(200) + "b*", "a".repeat(2048)],
+  ])("answers at once for %#", (pattern, value) => {
+    const started = performance.now();
+    expect(matchLike(pattern, value, V12, none)).toBe(referenceSmallOrFalse(pattern, value));
+    expect(matchArn(`arn:aws:secretsmanager:*:*:secret:${pattern}`, `arn:aws:secretsmanager:r:1:secret:${value}`, V12, none)).toBe(
+      referenceSmallOrFalse(pattern, value),
+    );
+    expect(matchAction(`secretsmanager:${pattern}`, `secretsmanager:${value}`)).toBe(referenceSmallOrFalse(pattern, value));
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+});
+
+/** The expected answer for the pathological cases above, worked out by hand. */
+function referenceSmallOrFalse(pattern: string, value: string): boolean {
+  // Only the all-"a*" pattern can match an all-"a" value, and only if the value is long enough.
+  return !pattern.includes("b") && !pattern.includes("?") && value.length >= (pattern.match(/a/g) ?? []).length;
+}

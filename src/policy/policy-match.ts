@@ -5,7 +5,8 @@
  * `Template`: literal text, `*` and `?` wildcards, and `${key}` variables (only in 2012-10-17
  * policies). Templates and the regular expressions built from them live in bounded caches, so a
  * request only compiles what it has never seen: static patterns compile once, patterns with
- * variables once per distinct substituted value.
+ * variables once per distinct substituted value. Matching never uses a regular expression
+ * (see matchGlob): it is linear in the pattern for each position of the value, whatever the input.
  */
 import type { PolicyVersion } from "./policy-types.ts";
 
@@ -50,15 +51,16 @@ export interface Template {
 
 type Matcher = (value: string) => boolean;
 
-const templates = new BoundedCache<string, Template>(8192);
-const regexes = new BoundedCache<string, RegExp>(4096);
+// One cache per flavour, keyed by the policy's own string: a string keeps its hash, so a lookup
+// costs nothing per request (a concatenated key would be re-hashed, in full, on every request).
+const templates = { v: new BoundedCache<string, Template>(4096), l: new BoundedCache<string, Template>(4096) };
 
 /**
  * Compile a policy string. With `substitute` (2012-10-17 policies) `${key}`, `${key, 'default'}`
  * and the escapes `${*}`, `${?}`, `${$}` are recognised; otherwise `$` is ordinary text.
  */
 export function compileTemplate(text: string, substitute: boolean): Template {
-  return templates.get((substitute ? "v" : "l") + text, () => parseTemplate(text, substitute));
+  return templates[substitute ? "v" : "l"].get(text, () => parseTemplate(text, substitute));
 }
 
 function parseTemplate(text: string, substitute: boolean): Template {
@@ -162,11 +164,122 @@ export function resolveText(t: Template, ctx: ContextMap): string | undefined {
   return s;
 }
 
-const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+/**
+ * What a wildcard may consume: any character, or (in an ARN's first five segments) any but ":".
+ * A segment position is a literal character, or a `?` of either kind.
+ */
+const ANY = 1;
+const NO_COLON = 2;
+const COLON = 58;
+
+/** The text between two `*`s: `text` with `?` positions marked in `kinds` (0 = literal). */
+interface Segment {
+  readonly text: string;
+  /** Undefined when the segment is all literal (then `indexOf`/`startsWith` do the work). */
+  readonly kinds?: Uint8Array;
+}
+
+/**
+ * A pattern as `segments[0] *0 segments[1] *1 ... segments[k]`; `starKinds[i]` says what star i
+ * may consume. Matched greedily (each inner segment at its leftmost fit), which is exact for
+ * globs and never backtracks: O(length of value × length of pattern) at worst.
+ */
+interface Glob {
+  readonly segments: readonly Segment[];
+  readonly starKinds: readonly number[];
+}
+
+function toGlob(tokens: readonly Token[], arn: boolean): Glob {
+  const segments: Segment[] = [];
+  const starKinds: number[] = [];
+  let text = "";
+  let kinds: number[] = [];
+  let wild = false;
+  let seen = 0;
+  const close = (): void => {
+    segments.push(wild ? { text, kinds: Uint8Array.from(kinds) } : { text });
+    text = "";
+    kinds = [];
+    wild = false;
+  };
+  for (const t of tokens) {
+    if (typeof t === "string") {
+      text += t;
+      for (let i = 0; i < t.length; i++) kinds.push(0);
+      if (arn) seen += t.split(":").length - 1;
+      continue;
+    }
+    // Wildcards in the first five segments of an ARN pattern stay inside their segment.
+    const kind = arn && seen < 5 ? NO_COLON : ANY;
+    if (t === QMARK) {
+      text += "?";
+      kinds.push(kind);
+      wild = true;
+    } else if (text === "" && starKinds.length > 0 && segments.length === starKinds.length) {
+      // `**` is one star (both of the same kind: no colon comes between them).
+    } else {
+      close();
+      starKinds.push(kind);
+    }
+  }
+  close();
+  return { segments, starKinds };
+}
+
+/** Whether `seg` matches `value` at `at` (the caller has checked that it fits). */
+function segmentAt(seg: Segment, value: string, at: number): boolean {
+  const { text, kinds } = seg;
+  if (kinds === undefined) return value.startsWith(text, at);
+  for (let j = 0; j < text.length; j++) {
+    const k = kinds[j];
+    const c = value.charCodeAt(at + j);
+    if (k === 0 ? c !== text.charCodeAt(j) : k === NO_COLON && c === COLON) return false;
+  }
+  return true;
+}
+
+/** Leftmost start in [from, last] where `seg` matches, or -1. */
+function findSegment(seg: Segment, value: string, from: number, last: number): number {
+  if (seg.kinds === undefined) {
+    const at = value.indexOf(seg.text, from);
+    return at >= 0 && at <= last ? at : -1;
+  }
+  for (let at = from; at <= last; at++) if (segmentAt(seg, value, at)) return at;
+  return -1;
+}
+
+function matchGlob(g: Glob, value: string): boolean {
+  const { segments, starKinds } = g;
+  const first = segments[0];
+  if (starKinds.length === 0) return value.length === first.text.length && segmentAt(first, value, 0);
+  const lastSeg = segments[segments.length - 1];
+  const end = value.length - lastSeg.text.length; // where the last segment must start
+  if (end < first.text.length) return false;
+  if (!segmentAt(first, value, 0) || !segmentAt(lastSeg, value, end)) return false;
+  let pos = first.text.length;
+  for (let i = 1; i < segments.length - 1; i++) {
+    const seg = segments[i];
+    // A star that may not cross a colon cannot reach past the next one.
+    let last = end - seg.text.length;
+    if (starKinds[i - 1] === NO_COLON) {
+      const colon = value.indexOf(":", pos);
+      if (colon >= 0 && colon < last) last = colon;
+    }
+    const at = findSegment(seg, value, pos, last);
+    if (at < 0) return false;
+    pos = at + seg.text.length;
+  }
+  if (starKinds[starKinds.length - 1] === NO_COLON) {
+    const colon = value.indexOf(":", pos);
+    if (colon >= 0 && colon < end) return false;
+  }
+  return true;
+}
 
 /**
  * Build a matcher from tokens. `arn` confines wildcards to one colon-separated segment in the
- * first five segments of an ARN pattern (the sixth, the resource, may contain colons).
+ * first five segments of an ARN pattern (the sixth, the resource, may contain colons). No
+ * regular expression: a hostile pattern must not be able to make matching backtrack.
  */
 function buildMatcher(tokens: readonly Token[], arn: boolean): Matcher {
   if (tokens.length === 0) return (v) => v === "";
@@ -179,26 +292,13 @@ function buildMatcher(tokens: readonly Token[], arn: boolean): Matcher {
   if (arn) for (const t of tokens) if (typeof t === "string") colons += t.split(":").length - 1;
   // An ARN pattern needs all six parts; anything shorter (other than "*") matches nothing.
   if (arn && colons < 5) return () => false;
-  const segmented = arn;
   // A trailing * after a literal prefix (for ARNs: in the resource part) is a prefix test.
   if (tokens.length === 2 && typeof tokens[0] === "string" && tokens[1] === STAR) {
     const prefix = tokens[0];
     return (v) => v.startsWith(prefix);
   }
-  let source = "^";
-  let seen = 0;
-  for (const t of tokens) {
-    if (typeof t === "string") {
-      source += escapeRegex(t);
-      seen += t.split(":").length - 1;
-    } else {
-      const inSegment = segmented && seen < 5;
-      source += t === STAR ? (inSegment ? "[^:]*" : "[^]*") : inSegment ? "[^:]" : "[^]";
-    }
-  }
-  source += "$";
-  const re = regexes.get(source, (s) => new RegExp(s));
-  return (v) => re.test(v);
+  const glob = toGlob(tokens, arn);
+  return (v) => matchGlob(glob, v);
 }
 
 function matcherFor(t: Template, ctx: ContextMap, arn: boolean): Matcher | undefined {
@@ -216,12 +316,12 @@ export function matchLike(pattern: string, value: string, version: PolicyVersion
   return m !== undefined && m(value);
 }
 
-const arnTemplates = new BoundedCache<string, Template>(8192);
+const arnTemplates = { v: new BoundedCache<string, Template>(4096), l: new BoundedCache<string, Template>(4096) };
 
 function compileArn(pattern: string, version: PolicyVersion): Template {
   const substitute = version === "2012-10-17";
   // A separate cache so an ARN pattern's static matcher is never shared with StringLike's.
-  return arnTemplates.get((substitute ? "v" : "l") + pattern, () => parseTemplate(pattern, substitute));
+  return arnTemplates[substitute ? "v" : "l"].get(pattern, () => parseTemplate(pattern, substitute));
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   UntagResourceCommand,
   UpdateSecretCommand,
   UpdateSecretVersionStageCommand,
+  ValidateResourcePolicyCommand,
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -351,5 +352,43 @@ describe("GetRandomPassword", () => {
     expect(spaced.RandomPassword).toContain(" ");
     const err = await rejects(sm.send(new GetRandomPasswordCommand({ PasswordLength: 5000 })));
     expect(err.name).toBe("ValidationException");
+  });
+});
+
+describe("small behaviours AWS has (issue 12)", () => {
+  it("PutSecretValue into a secret with no versions makes the version AWSCURRENT whatever labels it names", async () => {
+    const name = unique("first/version");
+    await sm.send(new CreateSecretCommand({ Name: name }));
+    const put = await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: "v1", VersionStages: ["CUSTOM"] }));
+    expect(put.VersionStages).toEqual(["CUSTOM", "AWSCURRENT"]);
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe("v1");
+    // Later versions get only what they ask for.
+    const second = await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: "v2", VersionStages: ["OTHER"] }));
+    expect(second.VersionStages).toEqual(["OTHER"]);
+    expect((await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString).toBe("v1");
+  });
+
+  it("ValidateResourcePolicy does not pass a policy that grants access to everyone", async () => {
+    const policy = (statement: object) => JSON.stringify({ Version: "2012-10-17", Statement: [statement] });
+    const open = await sm.send(
+      new ValidateResourcePolicyCommand({
+        ResourcePolicy: policy({ Effect: "Allow", Principal: "*", Action: "secretsmanager:GetSecretValue", Resource: "*" }),
+      }),
+    );
+    expect(open.PolicyValidationPassed).toBe(false);
+    expect(open.ValidationErrors).toHaveLength(1);
+    expect(open.ValidationErrors![0].ErrorMessage).toContain("public access");
+    const pinned = await sm.send(
+      new ValidateResourcePolicyCommand({
+        ResourcePolicy: policy({
+          Effect: "Allow",
+          Principal: "*",
+          Action: "secretsmanager:GetSecretValue",
+          Resource: "*",
+          Condition: { StringEquals: { "aws:PrincipalAccount": "000000000000" } },
+        }),
+      }),
+    );
+    expect(pinned).toMatchObject({ PolicyValidationPassed: true, ValidationErrors: [] });
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { DEFAULT_SECRET_KEY_ALIAS, type Keyring } from "../../crypto/keyring.ts";
+import { DEFAULT_KEYS, DEFAULT_PARAMETER_KEY_ALIAS, DEFAULT_SECRET_KEY_ALIAS, type Keyring } from "../../crypto/keyring.ts";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import type { KeyRecord, Store, Tag } from "../../storage/store.ts";
@@ -10,8 +10,10 @@ import type { Authorizer, Principal } from "../identity/identity-types.ts";
  * KMS-style keys: customer keys with key policies, aliases, states, and the
  * Encrypt/Decrypt/GenerateDataKey subset. Using a key needs its key policy to
  * allow the caller (directly, or by delegating to the account's IAM
- * policies). The AWS-managed alias/aws/secretsmanager key serves its own
- * account only.
+ * policies). The AWS-managed keys (alias/aws/secretsmanager, alias/aws/ssm)
+ * carry the key policy AWS gives them (awsManagedKeyPolicy): any principal of
+ * the account may use them through their service, and an explicit Deny in the
+ * caller's policies still wins, as everywhere else.
  */
 
 export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
@@ -48,6 +50,47 @@ export function defaultKeyPolicy(accountId: string): string {
         Effect: "Allow",
         Principal: { AWS: `arn:aws:iam::${accountId}:root` },
         Action: "kms:*",
+        Resource: "*",
+      },
+    ],
+  });
+}
+
+/**
+ * The key policy of an AWS managed key, as AWS writes it for aws/secretsmanager and aws/ssm:
+ * every principal of the account may use the key through the service (no kms permission needed
+ * in its own policies), direct use is limited to reading metadata, delegated to IAM. It is
+ * evaluated like any key policy, so the caller's explicit Deny (kms:Decrypt on *, say) wins.
+ */
+export function awsManagedKeyPolicy(accountId: string, service: "secretsmanager" | "ssm", region: string): string {
+  const name = service === "ssm" ? "AWS Systems Manager" : "AWS Secrets Manager";
+  const through = `Allow access through ${name} for all principals in the account that are authorized to use ${name}`;
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Id: `auto-${service}-1`,
+    Statement: [
+      {
+        Sid: through,
+        Effect: "Allow",
+        Principal: { AWS: "*" },
+        Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:CreateGrant", "kms:DescribeKey"],
+        Resource: "*",
+        Condition: { StringEquals: { "kms:CallerAccount": accountId, "kms:ViaService": `${service}.${region}.amazonaws.com` } },
+      },
+      {
+        // AWS repeats the first Sid here; Coffer's parser, like IAM's, wants them unique.
+        Sid: `${through} (data keys)`,
+        Effect: "Allow",
+        Principal: { AWS: "*" },
+        Action: "kms:GenerateDataKey*",
+        Resource: "*",
+        Condition: { StringEquals: { "kms:CallerAccount": accountId }, StringLike: { "kms:ViaService": `${service}.*.amazonaws.com` } },
+      },
+      {
+        Sid: "Allow direct access to key metadata to the account",
+        Effect: "Allow",
+        Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+        Action: ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
         Resource: "*",
       },
     ],
@@ -100,23 +143,33 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     return alias && store.getKey(alias.keyId);
   }
 
-  /** Authorises `action` on the key by its key policy (AWS-managed keys: the owning account only). */
-  async function authorizeUse(caller: Principal, key: KeyRecord, action: string, context?: Record<string, string | undefined>) {
+  /**
+   * The service an AWS managed key serves. Its description is fixed by the keyring (no caller can
+   * make or change an AWS managed key), and unlike its alias it is readable inside the very
+   * transaction that creates the key.
+   */
+  const managedService = (key: KeyRecord): "secretsmanager" | "ssm" =>
+    metaOf(key).description === DEFAULT_KEYS[DEFAULT_PARAMETER_KEY_ALIAS] ? "ssm" : "secretsmanager";
+
+  /** The key policy in force: the key's own, the default one, or an AWS managed key's. */
+  async function policyOf(key: KeyRecord): Promise<string> {
     const meta = metaOf(key);
-    if (meta.managedBy === "AWS") {
-      if (caller.accountId === key.accountId) return;
-      throw new CofferError(
-        "AccessDenied",
-        `User: ${caller.arn} is not authorized to perform: ${action} on resource: ${key.arn} because an AWS managed key can be used only by its own account`,
-      );
-    }
+    if (meta.managedBy === "AWS") return awsManagedKeyPolicy(key.accountId, managedService(key), region);
+    return meta.policy ?? defaultKeyPolicy(key.accountId);
+  }
+
+  /**
+   * Authorises `action` on the key by its key policy and the caller's own policies. No key is
+   * exempt: an AWS managed key is judged by its AWS-written policy, so an explicit Deny wins there too.
+   */
+  async function authorizeUse(caller: Principal, key: KeyRecord, action: string, context?: Record<string, string | undefined>) {
     await authorizer.authorize({
       principal: caller,
       action,
       resource: key.arn,
-      resourcePolicy: meta.policy ?? defaultKeyPolicy(key.accountId),
+      resourcePolicy: await policyOf(key),
       mode: "key",
-      context,
+      context: { "kms:CallerAccount": caller.accountId, ...context },
     });
   }
 
@@ -198,7 +251,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     async getPolicy(caller: Principal, keyName: string): Promise<string> {
       const key = await find(caller, keyName);
       await authorizeUse(caller, key, "kms:GetKeyPolicy");
-      return metaOf(key).policy ?? defaultKeyPolicy(key.accountId);
+      return policyOf(key);
     },
 
     async putPolicy(caller: Principal, keyName: string, policy: string) {

@@ -56,6 +56,22 @@ export function createSecretLoader({ authorizer, region }: { authorizer: Authori
       await authorizer.authorize({ principal, action, resource, context: { "secretsmanager:SecretId": resource } });
       throw new CofferError("NotFound", messages.notFound);
     }
+    await authorizeOn(principal, secret, action, opts.context);
+    if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", messages.markedForDeletion);
+    return secret;
+  }
+
+  /**
+   * Authorises `action` on `secret` as it stands (its tags, its resource policy). Tag operations
+   * call it a second time with the tags they would leave, as AWS blocks a change that would cost
+   * the caller its own access.
+   */
+  async function authorizeOn(
+    principal: Principal,
+    secret: SecretRecord,
+    action: string,
+    extra?: Record<string, string | string[] | undefined>,
+  ): Promise<void> {
     const context: Record<string, string | string[] | undefined> = {
       "secretsmanager:SecretId": secret.arn,
       "secretsmanager:Name": secret.name,
@@ -70,11 +86,9 @@ export function createSecretLoader({ authorizer, region }: { authorizer: Authori
       action,
       resource: secret.arn,
       resourcePolicy: secret.resourcePolicy,
-      context: { ...context, ...opts.context },
+      context: { ...context, ...extra },
     });
-    if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", messages.markedForDeletion);
-    return secret;
   }
 
-  return { find, load: load as LoadSecret };
+  return { find, load: load as LoadSecret, authorizeOn };
 }

@@ -6,6 +6,9 @@ import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { LoadSecret } from "./secrets-access.ts";
 import type { SecretRef } from "./secrets-types.ts";
 
+const PUBLIC_POLICY_MESSAGE =
+  'This resource policy contains a statement that grants public access (a principal of "*" without a condition that limits it to your accounts).';
+
 function parsePolicyOrThrow(text: string) {
   try {
     return parsePolicy(text, "resource");
@@ -31,10 +34,7 @@ export function createSecretPolicies(
           context: { "secretsmanager:BlockPublicPolicy": String(Boolean(input.blockPublicPolicy)) },
         });
         if (input.blockPublicPolicy && isPublicPolicy(parsed, secret.accountId)) {
-          throw new CofferError(
-            "PublicPolicy",
-            "This resource policy contains a statement that grants public access (a principal of \"*\" without a condition that limits it to your accounts), and BlockPublicPolicy is set.",
-          );
+          throw new CofferError("PublicPolicy", `${PUBLIC_POLICY_MESSAGE} BlockPublicPolicy is set.`);
         }
         await tx.putSecret({ ...secret, resourcePolicy: input.policy, lastChangedAt: clock.now() });
         return { arn: secret.arn, name: secret.name };
@@ -74,6 +74,11 @@ export function createSecretPolicies(
         checkName: "SYNTAX_CHECKING",
         message: p.path ? `${p.path}: ${p.message}` : p.message,
       }));
+      // AWS's Zelkova check: a policy that grants access to everyone does not pass, whether or not
+      // BlockPublicPolicy would be set when it is put.
+      if (errors.length === 0 && isPublicPolicy(parsePolicyOrThrow(input.policy), principal.accountId)) {
+        errors.push({ checkName: "BLOCK_PUBLIC_POLICY", message: PUBLIC_POLICY_MESSAGE });
+      }
       return { passed: errors.length === 0, errors };
     },
   };

@@ -60,7 +60,7 @@ export function createSecretsService(deps: SecretsDeps) {
   const { store, keyring, authorizer, keyAccess, clock, region } = deps;
 
   /** Resolves a name, full ARN or partial ARN (no random suffix) to a secret the caller's account can name. */
-  const { find, load } = createSecretLoader({ authorizer, region });
+  const { find, load, authorizeOn } = createSecretLoader({ authorizer, region });
 
   async function writeChanges(tx: StoreTx, versions: VersionRecord[], changes: StageChanges, skip?: string) {
     for (const [versionId, stages] of changes) {
@@ -112,15 +112,18 @@ export function createSecretsService(deps: SecretsDeps) {
     const versions = await tx.listVersions(secret.arn);
     const existing = versions.find((v) => v.versionId === versionId);
     const aad = versionAad(secret.arn, versionId);
+    // Key permissions come before the idempotency check: comparing with the stored value is a
+    // read of it, so without kms:Decrypt a retried token would tell a right guess from a wrong one.
+    const key = await keyring.resolve(secret.accountId, secret.kmsKeyId, tx);
+    await keyAccess.checkSecretKeyUse(principal, key, secret.arn, "kms:GenerateDataKey");
     if (existing && existing.valueKind !== "none") {
+      await keyAccess.checkSecretKeyUse(principal, existing.keyArn, secret.arn, "kms:Decrypt");
       if (await holds(secret.arn, existing, value)) return { versionId, stages: existing.stages, created: false };
       throw new CofferError(
         "AlreadyExists",
         `You can't modify an existing version, you can only create a new version. VersionId: ${versionId}`,
       );
     }
-    const key = await keyring.resolve(secret.accountId, secret.kmsKeyId, tx);
-    await keyAccess.checkSecretKeyUse(principal, key, secret.arn, "kms:GenerateDataKey");
     const envelope = keyring.seal(key, encodeValue(value), aad);
     const now = clock.now();
     const record: VersionRecord = {
@@ -305,7 +308,12 @@ export function createSecretsService(deps: SecretsDeps) {
       stages.forEach(checkStage);
       return store.transaction(async (tx) => {
         const secret = await load(tx, principal, input.secretId, "secretsmanager:PutSecretValue");
-        const v = await addVersion(principal, tx, secret, input.value, stages, input.clientRequestToken);
+        // As on AWS, the first version of a secret is AWSCURRENT whatever labels were asked for:
+        // a secret must not be left with values none of which is current.
+        const versions = await tx.listVersions(secret.arn);
+        const hasCurrent = versions.some((v) => v.stages.includes(AWSCURRENT));
+        const withCurrent = hasCurrent || stages.includes(AWSCURRENT) ? stages : [...stages, AWSCURRENT];
+        const v = await addVersion(principal, tx, secret, input.value, withCurrent, input.clientRequestToken);
         return { arn: secret.arn, name: secret.name, versionId: v.versionId, stages: v.stages };
       });
     },
@@ -478,6 +486,8 @@ export function createSecretsService(deps: SecretsDeps) {
         });
         const tags = mergeTags(secret.tags, input.tags);
         validateTags(tags);
+        // AWS blocks a tag change that would cost the caller its own permission on the secret.
+        await authorizeOn(principal, { ...secret, tags }, "secretsmanager:TagResource", requestTagContext(input.tags));
         await tx.putSecret({ ...secret, tags, lastChangedAt: clock.now() });
       });
     },
@@ -488,6 +498,7 @@ export function createSecretsService(deps: SecretsDeps) {
           context: { "aws:TagKeys": input.tagKeys },
         });
         const tags = secret.tags.filter((t) => !input.tagKeys.includes(t.key));
+        await authorizeOn(principal, { ...secret, tags }, "secretsmanager:UntagResource", { "aws:TagKeys": input.tagKeys });
         await tx.putSecret({ ...secret, tags, lastChangedAt: clock.now() });
       });
     },

@@ -25,6 +25,8 @@ import { createStsService } from "../services/identity/sts-service.ts";
 import { createKeysService } from "../services/keys/keys-service.ts";
 import { databaseRotators } from "../services/rotation/rotators/index.ts";
 import { createFunctionRegistry } from "../services/rotation/rotation-registry.ts";
+import { createWebhookClient } from "../services/webhook/webhook-client.ts";
+import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
 import { createRotationService, type RotationService } from "../services/rotation/rotation-service.ts";
 import { createSecretsService } from "../services/secrets/secrets-service.ts";
 import { createParametersService, type ParametersService } from "../services/parameters/parameters-service.ts";
@@ -95,12 +97,18 @@ export async function createCoffer(
   });
   const iam = createIamService({ store, identity, authorizer, clock });
   let endpoint = "";
+  const webhooks = createWebhookClient(webhookNetworks(config.webhookAllowedNetworks));
+  const stepTimeoutMs = config.rotationStepTimeoutSeconds * 1000;
   const functions = createFunctionRegistry({
     store,
     keyring,
     authorizer,
     region: config.region,
     builtins: databaseRotators(),
+    webhooks,
+    // The operator: the founding account's root, whose key the first start created.
+    isOperator: (p) => p.kind === "root" && p.accountId === config.accountId,
+    stepTimeoutMs,
     commands: {
       region: config.region,
       endpoint: () => endpoint,
@@ -115,6 +123,7 @@ export async function createCoffer(
     region: config.region,
     node: config.nodeId,
     resolveFunction: (arn) => functions.resolve(arn),
+    stepTimeoutMs,
     serviceEvents,
     log: logger,
   });
@@ -132,7 +141,7 @@ export async function createCoffer(
       : config.tls === "files"
         ? { key: await readFile(config.tlsKey!), cert: await readFile(config.tlsCert!) }
         : undefined;
-  const alerts = createAlerts({ store, rules: () => alertRules(store, config), clock, logger });
+  const alerts = createAlerts({ store, rules: () => alertRules(store, config), clock, logger, webhooks });
   if (config.audit === "off") logger.warn("auditing is OFF: requests are not recorded (for benchmarks only)");
   const server = createServer({
     logger,

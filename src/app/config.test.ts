@@ -48,4 +48,16 @@ describe("loadConfig", () => {
     expect(() => loadConfig({}, { COFFER_MASTER_KEY: "a", COFFER_MASTER_PASSPHRASE: "b" })).toThrow(/not both/);
     expect(() => loadConfig({ config: join(dir, "missing.json") }, {})).toThrow(ConfigError);
   });
+
+  it("allows no internal webhook networks by default, and takes CIDRs from the environment or the file", () => {
+    expect(loadConfig({}, {}).webhookAllowedNetworks).toEqual([]);
+    expect(loadConfig({}, { COFFER_WEBHOOK_ALLOWED_NETWORKS: "127.0.0.0/8, ::1/128" }).webhookAllowedNetworks).toEqual(["127.0.0.0/8", "::1/128"]);
+    const file = join(dir, "networks.json");
+    writeFileSync(file, JSON.stringify({ webhookAllowedNetworks: ["10.1.0.0/16"] }));
+    expect(loadConfig({ config: file }, {}).webhookAllowedNetworks).toEqual(["10.1.0.0/16"]);
+    expect(() => loadConfig({}, { COFFER_WEBHOOK_ALLOWED_NETWORKS: "10.0.0.0/33" })).toThrow(/webhookAllowedNetworks/);
+    expect(() => loadConfig({}, { COFFER_WEBHOOK_ALLOWED_NETWORKS: "intranet" })).toThrow(ConfigError);
+    expect(loadConfig({}, { COFFER_ROTATION_STEP_TIMEOUT_SECONDS: "5" }).rotationStepTimeoutSeconds).toBe(5);
+    expect(() => loadConfig({}, { COFFER_ROTATION_STEP_TIMEOUT_SECONDS: "0" })).toThrow(/step timeout/);
+  });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
+import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
 
 /**
  * Configuration, resolved as flags > environment (COFFER_*) > config file >
@@ -48,6 +49,13 @@ export interface Config {
   auditRetentionDays: number;
   /** Alert rules (docs/audit.md) from the config file's "alerts" array; `coffer alerts add` keeps more in the data directory. */
   alerts: AlertRule[];
+  /**
+   * Internal networks (CIDRs) that rotation and alert webhooks may reach; every
+   * loopback, private, link-local and metadata address is refused otherwise.
+   */
+  webhookAllowedNetworks: string[];
+  /** How long one rotation step (a webhook call, a command run) may take before it fails. */
+  rotationStepTimeoutSeconds: number;
 }
 
 /** Every setting: its flag-style name, environment variable, and how to read a string. */
@@ -77,6 +85,8 @@ const settings = {
   audit: { env: "COFFER_AUDIT", parse: String },
   auditFile: { env: "COFFER_AUDIT_FILE", parse: String },
   auditRetentionDays: { env: "COFFER_AUDIT_RETENTION_DAYS", parse: Number },
+  webhookAllowedNetworks: { env: "COFFER_WEBHOOK_ALLOWED_NETWORKS", parse: String },
+  rotationStepTimeoutSeconds: { env: "COFFER_ROTATION_STEP_TIMEOUT_SECONDS", parse: Number },
 } as const;
 
 export type ConfigInput = Partial<Record<keyof typeof settings, string | number>> & { config?: string };
@@ -100,6 +110,8 @@ const defaults = {
   nodeId: hostname(),
   audit: "on",
   auditRetentionDays: 0,
+  webhookAllowedNetworks: "",
+  rotationStepTimeoutSeconds: 60,
 };
 
 export class ConfigError extends Error {}
@@ -148,9 +160,24 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     auditFile: pick("auditFile") as string | undefined,
     auditRetentionDays: pick("auditRetentionDays") as number,
     alerts: parseRules(file.alerts),
+    webhookAllowedNetworks: cidrList(pick("webhookAllowedNetworks")),
+    rotationStepTimeoutSeconds: pick("rotationStepTimeoutSeconds") as number,
   };
   validate(config);
   return config;
+}
+
+/** A comma-separated string (flag, environment) or a JSON array (config file) of CIDRs. */
+function cidrList(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
+  if (!list || list.some((c) => typeof c !== "string")) throw new ConfigError("webhookAllowedNetworks must be a list of CIDRs.");
+  const cidrs = (list as string[]).map((c) => c.trim()).filter((c) => c !== "");
+  try {
+    webhookNetworks(cidrs);
+  } catch (err) {
+    throw new ConfigError(`webhookAllowedNetworks: ${(err as Error).message}`);
+  }
+  return cidrs;
 }
 
 function parseRules(value: unknown): AlertRule[] {
@@ -187,6 +214,7 @@ function validate(c: Config): void {
   if (!(c.rotationPollSeconds > 0)) throw new ConfigError("The rotation poll interval must be a positive number of seconds.");
   if (!(c.parameterPolicyPollSeconds > 0)) throw new ConfigError("The parameter policy poll interval must be a positive number of seconds.");
   if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");
+  if (!(c.rotationStepTimeoutSeconds > 0)) throw new ConfigError("The rotation step timeout must be a positive number of seconds.");
   if (c.audit !== "on" && c.audit !== "off") throw new ConfigError(`audit must be "on" or "off", not "${c.audit}".`);
   if (!Number.isInteger(c.auditRetentionDays) || c.auditRetentionDays < 0) {
     throw new ConfigError("The audit retention must be a whole number of days (0 keeps events forever).");

@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
 import type { AlertDelivery, Store } from "../storage/store.ts";
 import type { AlertRule } from "./alerts.ts";
+import { WebhookError, type WebhookClient } from "../services/webhook/webhook-client.ts";
 
 /**
  * Webhook delivery of queued alert notifications (the outbox in the Store).
@@ -38,18 +39,20 @@ export function retryDelayMs(attempts: number, random: () => number = Math.rando
 
 /**
  * POSTs one notification. Resolves to undefined on a 2xx, otherwise to a
- * short reason ("HTTP 503", "ECONNREFUSED", "timeout") that never contains
- * the payload or the URL (webhook URLs often embed a token).
+ * short reason ("HTTP 503", "ECONNREFUSED", a timeout, a refused address)
+ * that never contains the payload, the URL (webhook URLs often embed a token)
+ * or anything the receiver sent. A redirect is a failure: following it would
+ * resend the body somewhere the configuration does not name.
  */
 export async function postAlert(
   delivery: Pick<AlertDelivery, "id" | "payload">,
   rule: Pick<AlertRule, "name" | "webhook" | "secret">,
-  fetchImpl: typeof fetch = fetch,
+  webhooks: WebhookClient,
   timeoutMs = DELIVERY_TIMEOUT_MS,
 ): Promise<string | undefined> {
   try {
-    const res = await fetchImpl(rule.webhook, {
-      method: "POST",
+    const status = await webhooks.post({
+      url: rule.webhook,
       headers: {
         "content-type": "application/json",
         "x-coffer-alert": rule.name,
@@ -57,21 +60,12 @@ export async function postAlert(
         "x-coffer-delivery": delivery.id,
       },
       body: delivery.payload,
-      // A redirect would resend the body somewhere the configuration does not name.
-      redirect: "manual",
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
     });
-    await res.body?.cancel().catch(() => undefined);
-    return res.status >= 200 && res.status < 300 ? undefined : `HTTP ${res.status}`;
+    return status >= 200 && status < 300 ? undefined : `HTTP ${status}`;
   } catch (err) {
-    return reasonOf(err, timeoutMs);
+    return err instanceof WebhookError ? err.reason : "the request failed";
   }
-}
-
-function reasonOf(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e?.name === "TimeoutError" || e?.name === "AbortError") return `timeout after ${timeoutMs} ms`;
-  return String(e?.cause?.code ?? e?.cause?.message ?? e?.message ?? err).slice(0, 200);
 }
 
 export interface DeliveryDeps {
@@ -80,7 +74,7 @@ export interface DeliveryDeps {
   clock: { now(): number };
   logger?: AlertLogger;
   maxAttempts: number;
-  fetchImpl?: typeof fetch;
+  webhooks: WebhookClient;
   random?: () => number;
 }
 
@@ -114,7 +108,7 @@ async function deliverOne(deps: DeliveryDeps, delivery: AlertDelivery, rule: Ale
   }
   // Sent to the rule's current webhook with its current secret: the two are
   // configured together, and an edited URL usually means the old one is dead.
-  const error = await postAlert(delivery, rule, deps.fetchImpl);
+  const error = await postAlert(delivery, rule, deps.webhooks);
   const attempts = delivery.attempts + 1;
   if (error === undefined) {
     await store.transaction((tx) => tx.deleteAlertDelivery(delivery.id));

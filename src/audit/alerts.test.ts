@@ -11,6 +11,11 @@ import type { AuditRow, Store, StoreTx } from "../storage/store.ts";
 import { signAlertBody } from "./alerts-delivery.ts";
 import { CURSOR_SETTING, createAlerts, parseAlertRules, type AlertPayload, type AlertRule } from "./alerts.ts";
 import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
+import { createWebhookClient } from "../services/webhook/webhook-client.ts";
+import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
+
+/** The receiver is on loopback, which webhooks reach only when the operator allows it. */
+const webhooks = createWebhookClient(webhookNetworks(["127.0.0.0/8"]));
 
 const ACCOUNT = "111122223333";
 const SM = "secretsmanager.amazonaws.com";
@@ -184,7 +189,7 @@ const authRule = (threshold: number, windowSeconds: number): AlertRule => ({
   windowSeconds,
 });
 const alertsFor = (rules: AlertRule[], s: Store = store, maxAttempts?: number) =>
-  createAlerts({ store: s, rules: () => rules, clock, logger, maxAttempts });
+  createAlerts({ store: s, rules: () => rules, clock, logger, maxAttempts, webhooks });
 const outbox = (s: Store = store) => s.listDueAlerts(Number.MAX_SAFE_INTEGER, 100);
 const byRule = (name: string) => receiver.payloads().filter((p) => p.alert === name);
 
@@ -422,7 +427,7 @@ describe("delivery", () => {
   it("drops a delivery whose rule is no longer configured", async () => {
     receiver.state.failNext = 1;
     let rules: AlertRule[] = [rule("denied", "access-denied")];
-    const alerts = createAlerts({ store, rules: () => rules, clock, logger });
+    const alerts = createAlerts({ store, rules: () => rules, clock, logger, webhooks });
     await alerts.tick();
     await append(store, denied());
     await alerts.tick();
@@ -512,7 +517,7 @@ describe("durability", () => {
   });
 
   it("start() polls in the background and stop() waits for the tick in progress", async () => {
-    const alerts = createAlerts({ store, rules: () => [rule("denied", "access-denied")], clock, logger, pollMs: 5 });
+    const alerts = createAlerts({ store, rules: () => [rule("denied", "access-denied")], clock, logger, pollMs: 5, webhooks });
     await alerts.tick();
     alerts.start();
     alerts.start(); // idempotent
@@ -532,7 +537,7 @@ describe("durability", () => {
     };
     await alertsFor([]).tick();
     await append(store, denied());
-    const alerts = createAlerts({ store, rules, clock, logger, pollMs: 5 });
+    const alerts = createAlerts({ store, rules, clock, logger, pollMs: 5, webhooks });
     alerts.start();
     for (let i = 0; i < 200 && receiver.delivered().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     await alerts.stop();

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { CofferError } from "../services/errors.ts";
 import type { AlertDelivery, AuditRow, Store } from "../storage/store.ts";
 import { deliverDueAlerts, type AlertLogger } from "./alerts-delivery.ts";
+import type { WebhookClient } from "../services/webhook/webhook-client.ts";
 import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
 
 /**
@@ -40,7 +41,8 @@ export interface AlertsOptions {
   logger?: AlertLogger;
   pollMs?: number;
   maxAttempts?: number;
-  fetchImpl?: typeof fetch;
+  /** Posts the notifications; it refuses internal addresses the operator has not allowed. */
+  webhooks: WebhookClient;
 }
 
 /** Last audit seq the worker has evaluated. */
@@ -326,7 +328,7 @@ export function createAlerts(opts: AlertsOptions) {
   async function tickOnce(): Promise<void> {
     const rules = await opts.rules();
     await processAuditLog(rules);
-    await deliverDueAlerts({ store, rules, clock, logger, maxAttempts, fetchImpl: opts.fetchImpl });
+    await deliverDueAlerts({ store, rules, clock, logger, maxAttempts, webhooks: opts.webhooks });
   }
 
   // Ticks are chained, so a manual tick() and the timer's never overlap.

@@ -5,13 +5,18 @@ import type { Principal } from "../services/identity/identity-types.ts";
 import { createPolicyAuthorizer } from "../services/identity/policy-authorizer.ts";
 import { databaseRotators } from "../services/rotation/rotators/index.ts";
 import { createFunctionRegistry, type FunctionRegistry } from "../services/rotation/rotation-registry.ts";
+import { createWebhookClient } from "../services/webhook/webhook-client.ts";
+import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
 
 type Flags = ConfigInput & { account?: string };
 
 /**
  * `coffer functions add-webhook|add-command|list|remove`: rotation functions,
  * registered straight on the data directory (the server may be running) with
- * the account's own authority. The admin API (docs/rotation.md) does the same over the wire.
+ * the account's own authority. Whoever can open the data directory with its
+ * master key is the operator, so command functions may be registered here,
+ * in any account. The admin API (docs/rotation.md) does the same over the
+ * wire, where only the founding account's root may register commands.
  */
 export function registerRotationCommands(program: Command): void {
   const functions = program.command("functions").description("rotation functions (docs/rotation.md)");
@@ -25,7 +30,15 @@ export function registerRotationCommands(program: Command): void {
     const config = loadConfig(flags);
     const { store, keyring } = await openDataDir(config);
     const clock = { now: () => Date.now() };
-    const registry = createFunctionRegistry({ store, keyring, authorizer: createPolicyAuthorizer({ store, clock }), region: config.region, builtins: databaseRotators() });
+    const registry = createFunctionRegistry({
+      store,
+      keyring,
+      authorizer: createPolicyAuthorizer({ store, clock }),
+      region: config.region,
+      builtins: databaseRotators(),
+      webhooks: createWebhookClient(webhookNetworks(config.webhookAllowedNetworks)),
+      isOperator: () => true,
+    });
     const accountId = flags.account ?? config.accountId;
     try {
       await use(registry, { arn: `arn:aws:iam::${accountId}:root`, accountId, accessKeyId: "coffer-cli", kind: "root" });

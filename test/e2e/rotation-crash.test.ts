@@ -33,7 +33,8 @@ it.each(STEPS)("a rotation interrupted by kill -9 during %s resumes after restar
   const dir = mkdtempSync(join(tmpdir(), "coffer-crash-"));
   dirs.push(dir);
   let receiver: Server;
-  const env = { COFFER_ROTATION_POLL_SECONDS: "1" };
+  // The receiver is on loopback, which webhooks reach only when the operator allows it.
+  const env = { COFFER_ROTATION_POLL_SECONDS: "1", COFFER_WEBHOOK_ALLOWED_NETWORKS: "127.0.0.0/8" };
   let server = await spawnServer(["--data-dir", dir], env);
   procs.push(server);
   const credentials = printedCredentials(server.output());
@@ -70,7 +71,9 @@ it.each(STEPS)("a rotation interrupted by kill -9 during %s resumes after restar
   receivers.push(receiver);
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/`;
-  await promisify(execFile)(process.execPath, [bin, "functions", "add-webhook", "crashy", url, "--secret", "s".repeat(20), "--data-dir", dir]);
+  await promisify(execFile)(process.execPath, [bin, "functions", "add-webhook", "crashy", url, "--secret", "s".repeat(20), "--data-dir", dir], {
+    env: { ...process.env, ...env },
+  });
 
   await sm.send(new CreateSecretCommand({ Name: "crash/me", SecretString: "original" }));
   const { VersionId: token } = await sm.send(

@@ -22,7 +22,8 @@ let sm: SecretsManagerClient;
 const fn = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 
 beforeAll(async () => {
-  run = await startCoffer();
+  // The test's webhook receivers are on loopback, which webhooks reach only when the operator allows it.
+  run = await startCoffer({ env: { COFFER_WEBHOOK_ALLOWED_NETWORKS: "127.0.0.0/8,::1/128" } });
   sm = run.client;
 });
 afterAll(() => run.stop());

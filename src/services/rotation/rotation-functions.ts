@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { randomPassword } from "../../crypto/password.ts";
 import { CofferError } from "../errors.ts";
+import { WebhookError, type WebhookClient } from "../webhook/webhook-client.ts";
 import type { RotationEvent, RotationSecrets, Rotator } from "./rotation-types.ts";
 
 /**
@@ -36,16 +37,24 @@ export interface CommandContext {
   region: string;
 }
 
+/** Output a command may write (stdout and stderr together) before it is killed; the output itself is dropped. */
+export const MAX_COMMAND_OUTPUT_BYTES = 1024 * 1024;
+
 /**
  * A command rotation function: exit status 0 means the step is done. Only the
  * exit status is reported on failure: the command's output may hold secrets.
+ * A command cannot hurt the server: it runs in its own process group, killed
+ * whole when it outlasts `timeoutMs` or writes more than MAX_COMMAND_OUTPUT_BYTES;
+ * one that never reads its stdin (EPIPE) just fails or succeeds by its status.
  */
 export function commandRotator(spec: CommandFunction, ctx: CommandContext, timeoutMs = 60_000): Rotator {
   return {
     async step(event) {
       const creds = await ctx.credentialsFor(spec.roleArn);
       const child = spawn(spec.command[0], spec.command.slice(1), {
-        stdio: ["pipe", "ignore", "ignore"],
+        stdio: ["pipe", "pipe", "pipe"],
+        // Its own process group, so a kill reaches whatever it started too.
+        detached: true,
         env: {
           PATH: process.env.PATH,
           HOME: process.env.HOME,
@@ -58,12 +67,34 @@ export function commandRotator(spec: CommandFunction, ctx: CommandContext, timeo
           COFFER_ROTATION_STEP: event.Step,
         },
       });
+      let killedFor: string | undefined;
+      const kill = (why: string) => {
+        // Also after the command itself exited: something it started may still hold its output open.
+        if (killedFor || child.pid === undefined) return;
+        killedFor = why;
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // The group is gone already.
+        }
+      };
+      let output = 0;
+      const count = (chunk: Buffer) => {
+        output += chunk.length;
+        if (output > MAX_COMMAND_OUTPUT_BYTES) kill(`wrote more than ${MAX_COMMAND_OUTPUT_BYTES} bytes of output`);
+      };
+      child.stdout!.on("data", count);
+      child.stderr!.on("data", count);
+      // A command that exits (or closes stdin) without reading the event: EPIPE here, judged by its exit status.
+      child.stdin!.on("error", () => undefined);
       child.stdin!.end(JSON.stringify(event));
-      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      const timer = setTimeout(() => kill(`did not finish within ${timeoutMs / 1000} s`), timeoutMs);
       const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
         child.on("error", () => resolve([127, null]));
-        child.on("exit", (c, sig) => resolve([c, sig]));
+        // "close", not "exit": its output pipes are drained (or it was killed) by then.
+        child.on("close", (c, sig) => resolve([c, sig]));
       }).finally(() => clearTimeout(timer));
+      if (killedFor) throw new CofferError("InvalidRequest", `${event.Step} failed: the rotation command was killed: it ${killedFor}.`);
       if (code !== 0) {
         throw new CofferError("InvalidRequest", `${event.Step} failed: the rotation command ${signal ? `was killed (${signal})` : `exited with status ${code}`}.`);
       }
@@ -111,31 +142,33 @@ export async function finishByMovingCurrent(secrets: RotationSecrets, secretId: 
 /**
  * A webhook rotation function: Coffer POSTs the Lambda event, signed; the
  * receiver does the step by calling Coffer's API with its own credentials
- * and answers 2xx when done.
+ * and answers 2xx when done. The client refuses internal addresses the
+ * operator has not allowed; a failure is reported by status code or a fixed
+ * reason, never with the receiver's body (it may echo anything).
  */
-export function webhookRotator(spec: WebhookFunction, timeoutMs = 30_000): Rotator {
+export function webhookRotator(spec: WebhookFunction, client: WebhookClient, timeoutMs = 30_000): Rotator {
   return {
     async step(event: RotationEvent) {
       const body = JSON.stringify(event);
-      let res: Response;
+      let status: number;
       try {
-        res = await fetch(spec.url, {
-          method: "POST",
+        status = await client.post({
+          url: spec.url,
           headers: {
             "content-type": "application/json",
             "x-coffer-signature": `sha256=${createHmac("sha256", spec.secret).update(body).digest("hex")}`,
           },
           body,
-          redirect: "manual",
-          signal: AbortSignal.timeout(timeoutMs),
+          timeoutMs,
         });
       } catch (err) {
-        throw new CofferError("InvalidRequest", `${event.Step} failed: the rotation webhook did not answer (${(err as Error).name}).`);
+        const reason = err instanceof WebhookError ? err.reason : "the request failed";
+        throw new CofferError("InvalidRequest", `${event.Step} failed: the rotation webhook did not answer: ${reason}.`);
       }
-      if (res.status < 200 || res.status > 299) {
-        const text = (await res.text().catch(() => "")).slice(0, 200);
-        throw new CofferError("InvalidRequest", `${event.Step} failed: the rotation webhook answered ${res.status}${text ? `: ${text}` : ""}`);
+      if (status >= 300 && status <= 399) {
+        throw new CofferError("InvalidRequest", `${event.Step} failed: the rotation webhook answered ${status} (redirects are not followed).`);
       }
+      if (status < 200 || status > 299) throw new CofferError("InvalidRequest", `${event.Step} failed: the rotation webhook answered ${status}.`);
     },
   };
 }

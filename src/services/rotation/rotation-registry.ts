@@ -11,6 +11,7 @@ import {
   type FunctionSpec,
 } from "./rotation-functions.ts";
 import type { Rotator } from "./rotation-types.ts";
+import type { WebhookClient } from "../webhook/webhook-client.ts";
 
 export const FUNCTIONS_SETTING = "rotation.functions";
 
@@ -22,7 +23,8 @@ export const FUNCTIONS_SETTING = "rotation.functions";
 type StoredFunction =
   | { kind: "webhook"; url: string; masterKeyId: string; sealedSecret: string; secret?: undefined }
   | { kind: "webhook"; url: string; secret: string }
-  | { kind: "command"; command: string[]; roleArn: string };
+  /** `operator`: registered by the operator; a command without it (an earlier version let any account register one) never runs. */
+  | { kind: "command"; command: string[]; roleArn: string; operator?: true };
 
 /** What registering a function takes: exactly one of a webhook and a command. */
 export interface FunctionInput {
@@ -44,7 +46,9 @@ export interface FunctionDescription {
 /**
  * Rotation functions by Lambda-style ARN: the built-ins (`coffer-<name>`, in
  * every account) and those registered per account, as webhooks or commands,
- * through the admin API or `coffer functions`.
+ * through the admin API or `coffer functions`. A command runs on the server
+ * as its OS user, so only the operator registers one (`isOperator`); webhooks
+ * are any account's, and reach only addresses the webhook client allows.
  */
 export function createFunctionRegistry({
   store,
@@ -53,13 +57,21 @@ export function createFunctionRegistry({
   region,
   builtins,
   commands,
+  webhooks,
+  isOperator,
+  stepTimeoutMs = 60_000,
 }: {
-  store: Pick<Store, "getSetting" | "transaction">;
+  store: Pick<Store, "getSetting" | "transaction" | "getPrincipal">;
   keyring: Pick<Keyring, "sealWithMaster" | "openWithMaster">;
   authorizer: Authorizer;
   region: string;
   builtins: Record<string, Rotator>;
   commands?: CommandContext;
+  webhooks: WebhookClient;
+  /** Whether a caller is the operator (the founding account's root; `coffer functions` on the data directory). */
+  isOperator(principal: Principal): boolean;
+  /** How long one step of a webhook or command may take. */
+  stepTimeoutMs?: number;
 }) {
   const all: Record<string, Rotator> = { "random-value": randomValueRotator, ...builtins };
   const arnOf = (accountId: string, name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`;
@@ -76,7 +88,7 @@ export function createFunctionRegistry({
   }
 
   function specOf(key: string, s: StoredFunction): FunctionSpec {
-    if (s.kind === "command") return s;
+    if (s.kind === "command") return { kind: "command", command: s.command, roleArn: s.roleArn };
     const secret = s.secret ?? keyring.openWithMaster(s.masterKeyId, Buffer.from(s.sealedSecret, "base64"), aad(key)).toString("utf8");
     return { kind: "webhook", url: s.url, secret };
   }
@@ -97,6 +109,22 @@ export function createFunctionRegistry({
     return s.kind === "webhook" ? { ...base, kind: "webhook", url: s.url } : { ...base, kind: "command", command: s.command, roleArn: s.roleArn };
   }
 
+  /**
+   * The caller may hand this role to a function (whose runs get its
+   * credentials): a role of its own account with iam:PassRole on it (root has
+   * it implicitly, a user by an identity policy), or another account's role
+   * whose trust policy lets the caller assume it.
+   */
+  async function checkPassRole(principal: Principal, roleArn: string): Promise<void> {
+    const role = await store.getPrincipal(roleArn);
+    if (role?.kind === "role" && role.accountId !== principal.accountId) {
+      await authorizer.authorize({ principal, action: "sts:AssumeRole", resource: roleArn, resourcePolicy: role.trustPolicy, mode: "trust" });
+      return;
+    }
+    await authorizer.authorize({ principal, action: "iam:PassRole", resource: roleArn });
+    if (role?.kind !== "role") throw new CofferError("InvalidParameter", `The role ${roleArn} does not exist.`);
+  }
+
   return {
     builtinNames: Object.keys(all).map((n) => `coffer-${n}`),
 
@@ -106,10 +134,10 @@ export function createFunctionRegistry({
       if (parsed.name.startsWith("coffer-")) return all[parsed.name.slice("coffer-".length)];
       const key = `${parsed.accountId}/${parsed.name}`;
       const s = (await stored())[key];
-      if (!s) return undefined;
+      if (!s || (s.kind === "command" && !s.operator)) return undefined;
       const spec = specOf(key, s);
-      if (spec.kind === "webhook") return webhookRotator(spec);
-      return commands && commandRotator(spec, commands);
+      if (spec.kind === "webhook") return webhookRotator(spec, webhooks, stepTimeoutMs);
+      return commands && commandRotator(spec, commands, stepTimeoutMs);
     },
 
     /** Registers a function in the principal's account; a name already taken is an error. */
@@ -121,13 +149,20 @@ export function createFunctionRegistry({
       const key = `${principal.accountId}/${input.name}`;
       let entry: StoredFunction;
       if (input.webhook) {
-        checkWebhook(input.webhook);
+        checkWebhook(input.webhook, webhooks);
         entry = sealedWebhook(key, input.webhook.url, input.webhook.secret);
       } else {
+        if (!isOperator(principal)) {
+          throw new CofferError(
+            "AccessDenied",
+            `User: ${principal.arn} is not authorized to register a command rotation function: a command runs on the Coffer server, so only the operator may register one (docs/rotation.md).`,
+          );
+        }
         const { program, args = [], roleArn } = input.command!;
         if (!program) throw new CofferError("InvalidParameter", "A command function needs a program.");
         if (!/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn)) throw new CofferError("InvalidParameter", "RoleArn must be an IAM role ARN.");
-        entry = { kind: "command", command: [program, ...args], roleArn };
+        await checkPassRole(principal, roleArn);
+        entry = { kind: "command", command: [program, ...args], roleArn, operator: true };
       }
       return edit((functions) => {
         if (functions[key]) throw new CofferError("AlreadyExists", `The function ${input.name} already exists in account ${principal.accountId}.`);
@@ -179,7 +214,7 @@ function checkFunctionName(name: string): void {
   }
 }
 
-function checkWebhook(spec: { url: string; secret: string }): void {
+function checkWebhook(spec: { url: string; secret: string }, webhooks: WebhookClient): void {
   let url: URL;
   try {
     url = new URL(spec.url);
@@ -187,5 +222,10 @@ function checkWebhook(spec: { url: string; secret: string }): void {
     throw new CofferError("InvalidParameter", "The webhook URL is not a valid URL.");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw new CofferError("InvalidParameter", "The webhook URL must be http or https.");
+  try {
+    webhooks.checkLiteralHost(spec.url);
+  } catch (err) {
+    throw new CofferError("InvalidParameter", `The webhook URL is refused: ${(err as Error).message}.`);
+  }
   if (spec.secret.length < 16) throw new CofferError("InvalidParameter", "The webhook secret must be at least 16 characters.");
 }

@@ -30,9 +30,9 @@ export interface Claim {
 
 const MAX_ATTEMPTS = 5;
 const STEP_TIMEOUT_MS = 60_000;
+/** Webhooks and commands enforce the step timeout themselves (killing, aborting); this backstop only catches one that does not. */
+const BACKSTOP_MARGIN_MS = 5_000;
 const RETRY_BASE_MS = 60_000;
-/** Outlasts one step (with its timeout), so a claim lapses only when its node is gone. */
-const CLAIM_MS = 2 * STEP_TIMEOUT_MS;
 
 interface RotationDeps {
   store: Store;
@@ -47,6 +47,8 @@ interface RotationDeps {
   node: string;
   /** The rotation function an ARN names, or undefined. */
   resolveFunction(arn: string): Promise<Rotator | undefined>;
+  /** How long one step may take (default 60 s). */
+  stepTimeoutMs?: number;
   serviceEvents?: ServiceEventSink;
   log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
@@ -64,6 +66,20 @@ export function createRotationService(deps: RotationDeps) {
   const { store, secrets, authorizer, clock, region } = deps;
   const { load } = createSecretLoader({ authorizer, region });
   const running = new Map<string, Promise<void>>();
+  const stepTimeoutMs = deps.stepTimeoutMs ?? STEP_TIMEOUT_MS;
+  /** Outlasts one step (with its timeout), so a claim lapses only when its node is gone. */
+  const claimMs = 2 * (stepTimeoutMs + BACKSTOP_MARGIN_MS);
+
+  /**
+   * The function an ARN names, if it may rotate a secret of `accountId`: a
+   * function runs with the secret's account's authority (or a role the
+   * operator gave it), so only the account's own functions qualify.
+   */
+  async function functionFor(accountId: string, arn: string): Promise<Rotator | undefined> {
+    const parsed = parseFunctionArn(arn);
+    if (!parsed || parsed.accountId !== accountId || parsed.region !== region) return undefined;
+    return deps.resolveFunction(arn);
+  }
 
   function rotationSecrets(accountId: string): RotationSecrets {
     const actor = serviceActor(accountId);
@@ -127,7 +143,7 @@ export function createRotationService(deps: RotationDeps) {
     });
   }
 
-  const claimFor = (): Claim => ({ node: deps.node, until: clock.now() + CLAIM_MS });
+  const claimFor = (): Claim => ({ node: deps.node, until: clock.now() + claimMs });
 
   /**
    * Claims (or renews this node's claim on) the rotation under way, for the
@@ -197,13 +213,13 @@ export function createRotationService(deps: RotationDeps) {
     let state = secret && stateOf(secret);
     if (!secret || !state?.inProgress) return;
     const { token } = state.inProgress;
-    const fn = await deps.resolveFunction(state.functionArn);
+    const fn = await functionFor(secret.accountId, state.functionArn);
     const api = rotationSecrets(secret.accountId);
     try {
-      if (!fn) throw new CofferError("InvalidRequest", `The rotation function ${state.functionArn} does not exist.`);
+      if (!fn) throw new CofferError("InvalidRequest", `The rotation function ${state.functionArn} does not exist in the secret's account.`);
       for (let i = state.inProgress.step; i < ROTATION_STEPS.length; i++) {
         const step = ROTATION_STEPS[i];
-        await withTimeout(fn.step({ Step: step, SecretId: arn, ClientRequestToken: token }, api), STEP_TIMEOUT_MS, step);
+        await withTimeout(fn.step({ Step: step, SecretId: arn, ClientRequestToken: token }, api), stepTimeoutMs + BACKSTOP_MARGIN_MS, step);
         const version = await store.getVersion(arn, token);
         if (step === "createSecret" && (!version || version.valueKind === "none" || !version.stages.includes(AWSPENDING))) {
           throw new CofferError("InvalidRequest", "createSecret did not put a value in the AWSPENDING version.");
@@ -280,8 +296,9 @@ export function createRotationService(deps: RotationDeps) {
       const state = stateOf(secret);
       const functionArn = input.functionArn ?? state?.functionArn;
       if (!functionArn) throw new CofferError("InvalidRequest", "No Lambda rotation function ARN is associated with this secret.");
-      const parsed = parseFunctionArn(functionArn);
-      if (!parsed || !(await deps.resolveFunction(functionArn))) {
+      // The caller names only its own account's functions, and a function rotates only its own account's secrets.
+      const callersOwn = input.functionArn === undefined || parseFunctionArn(input.functionArn)?.accountId === principal.accountId;
+      if (!callersOwn || !(await functionFor(secret.accountId, functionArn))) {
         throw new CofferError(
           "AccessDenied",
           "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.",

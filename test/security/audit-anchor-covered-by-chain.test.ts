@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ListSecretsCommand } from "@aws-sdk/client-secrets-manager";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { startCoffer } from "../e2e/harness.ts";
 
 /**
@@ -15,6 +15,9 @@ import { startCoffer } from "../e2e/harness.ts";
  * the database file alone cannot delete the oldest events and move the anchor
  * to hide it. `coffer audit verify` must catch it.
  */
+
+// Each test starts several server processes (and CLI runs): generous on a busy machine; a hang detector, not a timing.
+vi.setConfig({ testTimeout: 180_000 });
 
 const bin = fileURLToPath(new URL("../../bin/coffer.js", import.meta.url));
 const dirs: string[] = [];

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CreateSecretCommand, GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { printedCredentials, spawnServer, type Spawned } from "../e2e/spawn.ts";
 
 /**
@@ -17,6 +17,9 @@ import { printedCredentials, spawnServer, type Spawned } from "../e2e/spawn.ts";
  * directory, keeps its files private whatever the umask, warns on plain HTTP
  * off loopback, runs without core dumps, and survives a failed first start.
  */
+
+// Each test starts several server processes (and CLI runs): generous on a busy machine; a hang detector, not a timing.
+vi.setConfig({ testTimeout: 180_000 });
 
 const bin = fileURLToPath(new URL("../../bin/coffer.js", import.meta.url));
 const dirs: string[] = [];

@@ -33,6 +33,8 @@ program
     const cores = disableCoreDumps();
     if (cores) logger.warn(cores);
     const coffer = await createCoffer(config, { logger });
+    // The start-up warnings are out before anyone reads "listening" (the log is buffered).
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -70,8 +72,6 @@ program
       );
     }
     coffer.server.log.info({ url, dataDir: config.dataDir, region: config.region }, "coffer listening");
-    // The start-up warnings are out before anyone reads "listening".
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.stdout.write(`Coffer listening on ${url}\n`);
   });
 

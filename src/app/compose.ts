@@ -1,18 +1,18 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { secretsManagerApi } from "../api/secretsmanager/secretsmanager-handlers.ts";
 import { createKeyring, type Keyring } from "../crypto/keyring.ts";
-import { loadMasterKey, type MasterKeySource } from "../crypto/master-key.ts";
+import type { MasterKey, MasterKeySource } from "../crypto/master-key.ts";
 import { createServer } from "../server/app.ts";
 import { autoCertificate } from "../server/tls.ts";
 import { cloudTrailApi } from "../api/cloudtrail/cloudtrail-handlers.ts";
 import { iamApi } from "../api/iam/iam-handlers.ts";
 import { checkpointKey, createAuditLog } from "../audit/audit-log.ts";
 import { CURSOR_SETTING, createAlerts, parseAlertRules, type AlertRule } from "../audit/alerts.ts";
-import { exportAndPrune } from "../audit/audit-retention.ts";
+import { exportAndPrune, signLegacyAnchor } from "../audit/audit-retention.ts";
 import { createAuditLookup, createRequestAuditor, createServiceEventRecorder } from "../audit/audit-service.ts";
 import { kmsApi } from "../api/kms/kms-handlers.ts";
 import { cofferAdminApi } from "../api/coffer/coffer-handlers.ts";
@@ -31,14 +31,16 @@ import { createRotationService, type RotationService } from "../services/rotatio
 import { createSecretsService } from "../services/secrets/secrets-service.ts";
 import { createParametersService, type ParametersService } from "../services/parameters/parameters-service.ts";
 import { withReadCache } from "../storage/cached-store.ts";
+import { sealedMasterKeyIds } from "../storage/sqlite/sqlite-files.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
+import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
 
 export interface Coffer {
   server: FastifyInstance;
-  /** The administrator key, present only on the first start of a data directory. */
+  /** The administrator key, present only on the first start of a data directory (already saved to adminCredentialsFile). */
   adminKey?: NewAccessKey;
   identity: ReturnType<typeof createIdentityService>;
   secrets: ReturnType<typeof createSecretsService>;
@@ -54,27 +56,56 @@ export interface Coffer {
   stop(): Promise<void>;
 }
 
-/** The one composition root: config -> store -> crypto -> services -> api -> server. */
+export function createLogger(config: Config): Logger {
+  return pino(
+    { level: config.logLevel, redact: ["req.headers.authorization"] },
+    // Buffered: a write per request line would cost a third of the throughput; pino flushes on exit.
+    pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+  );
+}
+
+/**
+ * The one composition root: config -> store -> crypto -> services -> api -> server.
+ * Before anything is sealed or served: the data directory is private, this
+ * server holds its lock, and the master key is proven to open its data.
+ */
 export async function createCoffer(
   config: Config,
   opts: { logger?: Logger; clock?: { now(): number } } = {},
 ): Promise<Coffer> {
-  const logger =
-    opts.logger ??
-    pino(
-      { level: config.logLevel, redact: ["req.headers.authorization"] },
-      // Buffered: a write per request line would cost a third of the throughput; pino flushes on exit.
-      pino.destination({ dest: 1, sync: false, minLength: 4096 }),
-    );
+  const logger = opts.logger ?? createLogger(config);
   const clock = opts.clock ?? { now: () => Date.now() };
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const looseDir = prepareDataDir(config.dataDir);
+  if (looseDir) logger.warn(looseDir);
+  const lock = acquireServerLock(config.dataDir);
+  let store: Store | undefined;
+  try {
+    const dbPath = join(config.dataDir, "coffer.db");
+    store = openSqliteStore(dbPath);
+    const masterKey = await openMasterKey(masterKeySource(config), store, () => sealedMasterKeyIds(dbPath));
+    return await assemble(config, { logger, clock, masterKey, store: withReadCache(store), release: () => lock.release() });
+  } catch (err) {
+    await store?.close().catch(() => {});
+    lock.release();
+    throw err;
+  }
+}
 
-  const masterKey = await loadMasterKey(masterKeySource(config));
-  const store = withReadCache(openSqliteStore(join(config.dataDir, "coffer.db")));
+async function assemble(
+  config: Config,
+  {
+    logger,
+    clock,
+    masterKey,
+    store,
+    release,
+  }: { logger: Logger; clock: { now(): number }; masterKey: MasterKey; store: Store; release(): void },
+): Promise<Coffer> {
   const keyring = createKeyring({ store, masterKey, region: config.region, clock });
   const identity = createIdentityService({ store, keyring, clock });
   const authorizer = createPolicyAuthorizer({ store, clock });
   const auditKey = checkpointKey(masterKey.key);
+  if (await signLegacyAnchor(store, auditKey)) logger.info("signed the audit retention anchor an older Coffer left unsigned");
   const auditLog = createAuditLog({
     store,
     key: auditKey,
@@ -131,6 +162,8 @@ export async function createCoffer(
   // Before any request: keys sealed by an earlier version get their owner bound into the AAD.
   await identity.sealLegacyAccessKeys();
   const adminKey = await identity.bootstrap(config.accountId);
+  // Saved before anything else can fail, so a first start that fails later does not lock the administrator out.
+  if (adminKey) writeAdminCredentials(config.dataDir, adminKey);
   await functions.sealLegacySecrets();
   // A new data directory: the alert worker starts from the first event (on an older one, only new events alert).
   if (adminKey) await store.transaction((tx) => tx.putSetting(CURSOR_SETTING, "0"));
@@ -143,6 +176,12 @@ export async function createCoffer(
         : undefined;
   const alerts = createAlerts({ store, rules: () => alertRules(store, config), clock, logger, webhooks });
   if (config.audit === "off") logger.warn("auditing is OFF: requests are not recorded (for benchmarks only)");
+  if (!https && !isLoopback(config.host)) {
+    logger.warn(
+      { host: config.host },
+      "serving plain HTTP without TLS on a non-loopback address: secret values cross the network in clear; use --tls auto, --tls-cert/--tls-key, or a TLS proxy on this machine",
+    );
+  }
   const server = createServer({
     logger,
     auditor: config.audit === "on" ? createRequestAuditor(auditLog) : undefined,
@@ -186,6 +225,7 @@ export async function createCoffer(
             // Never past what the alert worker has looked at.
             maxSeq: Number((await store.getSetting(CURSOR_SETTING)) ?? 0),
             exportDir: join(config.dataDir, "audit-export"),
+            key: auditKey,
           }),
       },
     ],
@@ -221,6 +261,7 @@ export async function createCoffer(
       await auditLog.drain();
       await alerts.stop();
       await store.close();
+      release();
     },
   };
 }
@@ -230,8 +271,7 @@ export async function openDataDir(config: Config): Promise<{ store: Store; keyri
   if (!existsSync(join(config.dataDir, "coffer.db"))) {
     throw new Error(`There is no Coffer data directory at ${config.dataDir}: start the server once first.`);
   }
-  const masterKey = await loadMasterKey(masterKeySource(config));
-  const store = openSqliteStore(join(config.dataDir, "coffer.db"));
+  const { store, masterKey } = await openExisting(config);
   const keyring = createKeyring({ store, masterKey, region: config.region, clock: { now: () => Date.now() } });
   return { store, keyring, auditKey: checkpointKey(masterKey.key) };
 }
@@ -241,8 +281,7 @@ export async function createAccount(config: Config, accountId: string): Promise<
   if (!existsSync(join(config.dataDir, "coffer.db"))) {
     throw new Error(`There is no Coffer data directory at ${config.dataDir}: start the server once first.`);
   }
-  const masterKey = await loadMasterKey(masterKeySource(config));
-  const store = openSqliteStore(join(config.dataDir, "coffer.db"));
+  const { store, masterKey } = await openExisting(config);
   try {
     const clock = { now: () => Date.now() };
     const keyring = createKeyring({ store, masterKey, region: config.region, clock });
@@ -253,6 +292,18 @@ export async function createAccount(config: Config, accountId: string): Promise<
     return await identity.createAccessKey({ arn: `arn:aws:iam::${accountId}:root`, accountId, kind: "root" });
   } finally {
     await store.close();
+  }
+}
+
+/** The store and proven master key of an existing data directory, for admin commands (no lock: they work beside a running server). */
+async function openExisting(config: Config): Promise<{ store: Store; masterKey: MasterKey }> {
+  const dbPath = join(config.dataDir, "coffer.db");
+  const store = openSqliteStore(dbPath);
+  try {
+    return { store, masterKey: await openMasterKey(masterKeySource(config), store, () => sealedMasterKeyIds(dbPath)) };
+  } catch (err) {
+    await store.close();
+    throw err;
   }
 }
 

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
-import { createAuditLog, type AuditEntry } from "./audit-log.ts";
-import { exportAndPrune, verifyExport } from "./audit-retention.ts";
+import { ANCHOR_SETTING, HEAD_SETTING, createAuditLog, type AuditEntry } from "./audit-log.ts";
+import { exportAndPrune, signLegacyAnchor, verifyExport } from "./audit-retention.ts";
 import { verifyAuditChain } from "./audit-verify.ts";
 
 let dir: string;
@@ -66,7 +66,7 @@ it("rejects every append of a batch that could not be written, and carries on af
 it("exports expiring events before removing them; the chain stays verifiable from the export's last hash", async () => {
   const log = createAuditLog({ store, key, clock });
   for (let i = 1; i <= 30; i++) await log.append(entry(i, 1000 + i));
-  const exported = await exportAndPrune(store, { before: 1021, exportDir: join(dir, "export") });
+  const exported = await exportAndPrune(store, { before: 1021, exportDir: join(dir, "export"), key });
   expect(exported.rows).toBe(20);
   const checked = await verifyExport(exported.file!);
   expect(checked).toMatchObject({ ok: true, firstSeq: 1, lastSeq: 20 });
@@ -76,11 +76,46 @@ it("exports expiring events before removing them; the chain stays verifiable fro
   // New events chain on after the pruned range, also after a restart of the log.
   await createAuditLog({ store, key, clock }).append(entry(31, 2000));
   expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, lastSeq: 31 });
-  expect((await exportAndPrune(store, { before: 1021, exportDir: join(dir, "export") })).rows).toBe(0);
+  expect((await exportAndPrune(store, { before: 1021, exportDir: join(dir, "export"), key })).rows).toBe(0);
 
   // An edited export is caught.
   const lines = readFileSync(exported.file!, "utf8").split("\n");
   lines[4] = lines[4].replace('\\"n\\":5', '\\"n\\":55');
   writeFileSync(exported.file!, lines.join("\n"));
   expect(await verifyExport(exported.file!)).toEqual({ ok: false, seq: 5, problem: "event 5 was altered" });
+});
+
+it("signs the retention anchor: moving it, reusing a head signature or leaving it bare is caught; a legacy anchor is signed once", async () => {
+  const log = createAuditLog({ store, key, clock });
+  for (let i = 1; i <= 10; i++) await log.append(entry(i, 1000 + i));
+  await exportAndPrune(store, { before: 1005, exportDir: join(dir, "export"), key });
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, firstSeq: 5 });
+  const anchor = JSON.parse((await store.getSetting(ANCHOR_SETTING))!) as { seq: number; hash: string; signature: string };
+  expect(anchor.seq).toBe(4);
+
+  // Someone with the database removes events 5 and 6 and moves the anchor on, keeping its signature.
+  const rows = await store.listAuditRows(0, 100);
+  const six = rows.find((r) => r.seq === 6)!;
+  await store.transaction(async (tx) => {
+    await tx.deleteAuditRowsThrough(6);
+    await tx.putSetting(ANCHOR_SETTING, JSON.stringify({ ...anchor, seq: 6, hash: six.hash }));
+  });
+  expect(await verifyAuditChain(store, key)).toEqual({
+    ok: false,
+    seq: 6,
+    problem: "the retention anchor at event 6 was forged or altered: events before it were removed",
+  });
+  // The signed head is no anchor either.
+  const head = (await store.getSetting(HEAD_SETTING))!;
+  await store.transaction(async (tx) => {
+    await tx.deleteAuditRowsThrough(10);
+    await tx.putSetting(ANCHOR_SETTING, head);
+  });
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: false, seq: 10 });
+  // Bare (as older versions wrote it): refused until the server signs it.
+  await store.transaction((tx) => tx.putSetting(ANCHOR_SETTING, JSON.stringify({ seq: 10, hash: rows.find((r) => r.seq === 10)!.hash })));
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: false, seq: 10, problem: expect.stringContaining("is not signed") });
+  expect(await signLegacyAnchor(store, key)).toBe(true);
+  expect(await signLegacyAnchor(store, key)).toBe(false);
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, rows: 0 });
 });

@@ -23,6 +23,21 @@ export function signCheckpoint(key: Buffer, seq: number, hash: string, time: num
   return createHmac("sha256", key).update(`${seq}\n${hash}\n${time}`).digest("hex");
 }
 
+/**
+ * The retention anchor: the last removed event, which the remaining chain
+ * continues from. Its signature has its own label, so no checkpoint or head
+ * signature (same key, same seq and hash) can be passed off as an anchor.
+ */
+export interface AuditAnchor {
+  seq: number;
+  hash: string;
+  signature?: string;
+}
+
+export function signAnchor(key: Buffer, seq: number, hash: string): string {
+  return createHmac("sha256", key).update(`coffer audit anchor\n${seq}\n${hash}`).digest("hex");
+}
+
 /** A row before it has its place in the chain. */
 export type AuditEntry = Omit<AuditRow, "seq" | "prevHash" | "hash">;
 

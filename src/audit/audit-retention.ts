@@ -3,17 +3,24 @@ import { mkdir, open } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { AuditRow, Store } from "../storage/store.ts";
-import { ANCHOR_SETTING, chainHash } from "./audit-log.ts";
+import { ANCHOR_SETTING, chainHash, signAnchor, type AuditAnchor } from "./audit-log.ts";
 
 /**
  * Retention: rows older than the cut-off are first written, with their
  * hashes, to a JSON-lines export (fsync'd), and only then removed; the last
  * exported row becomes the chain's anchor, so the chain stays verifiable
  * from the export's last hash onwards, and the export verifies on its own.
+ * The anchor is signed with the audit key (derived from the master key): with
+ * the database file alone, nobody can remove more events and move it on.
  */
 export async function exportAndPrune(
   store: Pick<Store, "listAuditRows" | "transaction" | "getSetting">,
-  { before, exportDir, maxSeq = Number.MAX_SAFE_INTEGER }: { before: number; exportDir: string; maxSeq?: number },
+  {
+    before,
+    exportDir,
+    key,
+    maxSeq = Number.MAX_SAFE_INTEGER,
+  }: { before: number; exportDir: string; key: Buffer; maxSeq?: number },
 ): Promise<{ file?: string; rows: number }> {
   const anchorText = await store.getSetting(ANCHOR_SETTING);
   const from = anchorText ? (JSON.parse(anchorText) as { seq: number }).seq + 1 : 1;
@@ -44,9 +51,27 @@ export async function exportAndPrune(
   }
   await store.transaction(async (tx) => {
     await tx.deleteAuditRowsThrough(last.seq);
-    await tx.putSetting(ANCHOR_SETTING, JSON.stringify({ seq: last.seq, hash: last.hash }));
+    const anchor: AuditAnchor = { seq: last.seq, hash: last.hash, signature: signAnchor(key, last.seq, last.hash) };
+    await tx.putSetting(ANCHOR_SETTING, JSON.stringify(anchor));
   });
   return { file, rows: expiring.length };
+}
+
+/**
+ * Coffer before signed anchors wrote them bare: the server signs such an
+ * anchor once, at start, trusting it as it stands then (the operator's word).
+ * Returns whether it signed one.
+ */
+export async function signLegacyAnchor(store: Pick<Store, "transaction">, key: Buffer): Promise<boolean> {
+  return store.transaction(async (tx) => {
+    const text = await tx.getSetting(ANCHOR_SETTING);
+    if (!text) return false;
+    const anchor = JSON.parse(text) as AuditAnchor;
+    if (anchor.signature !== undefined) return false;
+    const signed: AuditAnchor = { seq: anchor.seq, hash: anchor.hash, signature: signAnchor(key, anchor.seq, anchor.hash) };
+    await tx.putSetting(ANCHOR_SETTING, JSON.stringify(signed));
+    return true;
+  });
 }
 
 /** Checks an export on its own: consecutive seqs, each row chained to the previous and hashing to what it says. */

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { AuditCheckpoint, Store } from "../storage/store.ts";
-import { ANCHOR_SETTING, GENESIS_HASH, HEAD_SETTING, chainHash, signCheckpoint } from "./audit-log.ts";
+import { ANCHOR_SETTING, GENESIS_HASH, HEAD_SETTING, chainHash, signAnchor, signCheckpoint, type AuditAnchor } from "./audit-log.ts";
 
 export type VerifyResult =
   | { ok: true; rows: number; firstSeq: number; lastSeq: number; checkpoints: number }
@@ -15,14 +15,28 @@ function sameHex(a: string, b: string): boolean {
  * row. Every row must follow its predecessor (seq + 1, prevHash = its hash)
  * and hash to what it says; every signed checkpoint, and the signed head
  * written with each commit, must match the row at its seq. Rewriting the
- * chain needs the checkpoint key, which lives only with the master key.
+ * chain needs the checkpoint key, which lives only with the master key. So
+ * does moving the retention anchor: removing the oldest events and writing an
+ * anchor after them fails its signature.
  */
 export async function verifyAuditChain(
   store: Pick<Store, "listAuditRows" | "listAuditCheckpoints" | "getSetting">,
   key: Buffer,
 ): Promise<VerifyResult> {
   const anchorText = await store.getSetting(ANCHOR_SETTING);
-  const anchor = anchorText ? (JSON.parse(anchorText) as { seq: number; hash: string }) : { seq: 0, hash: GENESIS_HASH };
+  const anchor: AuditAnchor = anchorText ? (JSON.parse(anchorText) as AuditAnchor) : { seq: 0, hash: GENESIS_HASH };
+  if (anchorText) {
+    if (typeof anchor.signature !== "string") {
+      return {
+        ok: false,
+        seq: anchor.seq,
+        problem: `the retention anchor at event ${anchor.seq} is not signed: events before it were removed outside retention (an anchor from an older Coffer is signed when the server starts)`,
+      };
+    }
+    if (!sameHex(signAnchor(key, anchor.seq, anchor.hash), anchor.signature)) {
+      return { ok: false, seq: anchor.seq, problem: `the retention anchor at event ${anchor.seq} was forged or altered: events before it were removed` };
+    }
+  }
   const headText = await store.getSetting(HEAD_SETTING);
   const head = headText ? (JSON.parse(headText) as AuditCheckpoint) : undefined;
   const checkpoints = await store.listAuditCheckpoints();

@@ -1,8 +1,8 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
-import { createAccount, createCoffer } from "../app/compose.ts";
+import { createAccount, createCoffer, createLogger } from "../app/compose.ts";
+import { adminCredentialsFile } from "../app/data-dir.ts";
+import { disableCoreDumps } from "../app/process-limits.ts";
 import { registerAgentCommand } from "./agent-command.ts";
 import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
@@ -28,7 +28,13 @@ program
   .option("--config <file>", "JSON config file (COFFER_CONFIG)")
   .action(async (flags: ConfigInput) => {
     const config = loadConfig(flags);
-    const coffer = await createCoffer(config);
+    const logger = createLogger(config);
+    // First, before the master key is in memory.
+    const cores = disableCoreDumps();
+    if (cores) logger.warn(cores);
+    const coffer = await createCoffer(config, { logger });
+    // The start-up warnings are out before anyone reads "listening" (the log is buffered).
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -41,15 +47,17 @@ program
     };
     process.on("SIGINT", () => stop("SIGINT"));
     process.on("SIGTERM", () => stop("SIGTERM"));
-    const url = await coffer.start();
+    const file = adminCredentialsFile(config.dataDir);
+    let url: string;
+    try {
+      url = await coffer.start();
+    } catch (err) {
+      if (coffer.adminKey) process.stderr.write(`coffer: the administrator credentials of this new data directory are saved in ${file} (mode 0600)\n`);
+      await coffer.stop().catch(() => {});
+      throw err;
+    }
     if (coffer.adminKey) {
-      const file = join(config.dataDir, "admin-credentials");
-      writeFileSync(
-        file,
-        `[default]\naws_access_key_id = ${coffer.adminKey.accessKeyId}\naws_secret_access_key = ${coffer.adminKey.secretAccessKey}\n`,
-        { mode: 0o600 },
-      );
-      // Printed once, on first start, to the terminal only (never to the log).
+      // Printed once, on first start, to standard output only: never through the logger.
       process.stdout.write(
         [
           "",

@@ -229,3 +229,19 @@ describe("passphrase source", () => {
     expect(err.message).toMatch(/16 bytes/);
   });
 });
+
+describe("over existing data (create: false)", () => {
+  it("never creates a key file or a salt, and says which file is missing", async () => {
+    const file = path.join(dir, "master.key");
+    await expect(loadMasterKey({ kind: "file", path: file }, { create: false })).rejects.toThrow(/master key file .* does not exist/);
+    await expect(fs.stat(file)).rejects.toThrow(/ENOENT/);
+    const saltPath = path.join(dir, "master.salt");
+    await expect(
+      loadMasterKey({ kind: "passphrase", passphrase: "correct horse battery", saltPath }, { create: false }),
+    ).rejects.toThrow(/salt file .* does not exist/);
+    await expect(fs.stat(saltPath)).rejects.toThrow(/ENOENT/);
+    // An existing one loads as usual.
+    const made = await loadMasterKey({ kind: "file", path: file });
+    expect((await loadMasterKey({ kind: "file", path: file }, { create: false })).id).toBe(made.id);
+  });
+});

@@ -11,6 +11,9 @@
  *  - passphrase: scrypt(N=2^15, r=8, p=1) -> 32 bytes, with a 16-byte random
  *                salt kept (base64 + "\n", 0600) at saltPath, created on first use.
  *
+ * A key file or salt is created only when the caller says the data is new
+ * (`create`): over existing data a missing one is an error, never a fresh key.
+ *
  * Error messages name paths and rules, never key material or passphrases.
  */
 import { createHmac, randomBytes, scrypt as scryptCb, type ScryptOptions } from "node:crypto";
@@ -44,17 +47,17 @@ export const SCRYPT_PARAMS = {
 
 const ID_LABEL = "coffer-master-key-id";
 
-export async function loadMasterKey(source: MasterKeySource): Promise<MasterKey> {
+export async function loadMasterKey(source: MasterKeySource, { create = true }: { create?: boolean } = {}): Promise<MasterKey> {
   let key: Buffer;
   switch (source.kind) {
     case "file":
-      key = await loadFromFile(source.path);
+      key = await loadFromFile(source.path, create);
       break;
     case "env":
       key = decodeKey(source.base64, "The master key from the environment");
       break;
     case "passphrase":
-      key = await deriveFromPassphrase(source.passphrase, source.saltPath);
+      key = await deriveFromPassphrase(source.passphrase, source.saltPath, create);
       break;
     default:
       throw new CofferError("InvalidParameter", "Unknown master key source.");
@@ -157,10 +160,14 @@ async function createInPlace(file: string, contents: string): Promise<boolean> {
   return true;
 }
 
+const NOT_CREATED =
+  "but the data directory holds data sealed under a master key: restore it (or name the right one); Coffer never makes a new key over existing data.";
+
 /** Read a file through one descriptor so the checked mode belongs to the bytes read. */
 async function readChecked(file: string, what: string, refuseLoosePermissions: boolean): Promise<string> {
   // Symlinks are followed (e.g. Kubernetes secret volumes); fstat checks the target.
   const handle = await fs.open(file, "r").catch((err: unknown) => {
+    if (errCode(err) === "ENOENT") throw new CofferError("InvalidParameter", `${what} ${file} does not exist, ${NOT_CREATED}`);
     throw new CofferError("InvalidParameter", `${what} ${file} cannot be opened (${errCode(err) ?? "error"}).`);
   });
   try {
@@ -179,18 +186,20 @@ async function readChecked(file: string, what: string, refuseLoosePermissions: b
   }
 }
 
-async function loadFromFile(file: string): Promise<Buffer> {
+async function loadFromFile(file: string, create: boolean): Promise<Buffer> {
   if (typeof file !== "string" || file === "") {
     throw new CofferError("InvalidParameter", "The master key file path is empty.");
   }
-  const fresh = randomBytes(MASTER_KEY_LENGTH);
-  try {
-    if (await createExclusive(file, fresh.toString("base64") + "\n")) return fresh;
-  } catch (err) {
-    if (err instanceof CofferError) throw err;
-    throw new CofferError("InvalidParameter", `The master key file ${file} cannot be created (${errCode(err) ?? "error"}).`);
+  if (create) {
+    const fresh = randomBytes(MASTER_KEY_LENGTH);
+    try {
+      if (await createExclusive(file, fresh.toString("base64") + "\n")) return fresh;
+    } catch (err) {
+      if (err instanceof CofferError) throw err;
+      throw new CofferError("InvalidParameter", `The master key file ${file} cannot be created (${errCode(err) ?? "error"}).`);
+    }
+    fresh.fill(0);
   }
-  fresh.fill(0);
   const text = await readChecked(file, "The master key file", true);
   const key = strictBase64(text, MASTER_KEY_LENGTH);
   if (!key) {
@@ -202,16 +211,18 @@ async function loadFromFile(file: string): Promise<Buffer> {
   return key;
 }
 
-async function loadOrCreateSalt(saltPath: string): Promise<Buffer> {
+async function loadOrCreateSalt(saltPath: string, create: boolean): Promise<Buffer> {
   if (typeof saltPath !== "string" || saltPath === "") {
     throw new CofferError("InvalidParameter", "The passphrase salt file path is empty.");
   }
-  const fresh = randomBytes(SALT_LENGTH);
-  try {
-    if (await createExclusive(saltPath, fresh.toString("base64") + "\n")) return fresh;
-  } catch (err) {
-    if (err instanceof CofferError) throw err;
-    throw new CofferError("InvalidParameter", `The passphrase salt file ${saltPath} cannot be created (${errCode(err) ?? "error"}).`);
+  if (create) {
+    const fresh = randomBytes(SALT_LENGTH);
+    try {
+      if (await createExclusive(saltPath, fresh.toString("base64") + "\n")) return fresh;
+    } catch (err) {
+      if (err instanceof CofferError) throw err;
+      throw new CofferError("InvalidParameter", `The passphrase salt file ${saltPath} cannot be created (${errCode(err) ?? "error"}).`);
+    }
   }
   // The salt is not secret, so its permissions are not enforced.
   const text = await readChecked(saltPath, "The passphrase salt file", false);
@@ -231,7 +242,7 @@ function scryptAsync(password: Buffer, salt: Buffer, keylen: number, options: Sc
   });
 }
 
-async function deriveFromPassphrase(passphrase: string, saltPath: string): Promise<Buffer> {
+async function deriveFromPassphrase(passphrase: string, saltPath: string, create: boolean): Promise<Buffer> {
   if (typeof passphrase !== "string") {
     throw new CofferError("InvalidParameter", "The master key passphrase must be a string.");
   }
@@ -240,7 +251,7 @@ async function deriveFromPassphrase(passphrase: string, saltPath: string): Promi
   if ([...normalized].length < MIN_PASSPHRASE_LENGTH) {
     throw new CofferError("InvalidParameter", `The master key passphrase must be at least ${MIN_PASSPHRASE_LENGTH} characters long.`);
   }
-  const salt = await loadOrCreateSalt(saltPath);
+  const salt = await loadOrCreateSalt(saltPath, create);
   const secret = Buffer.from(normalized, "utf8");
   try {
     const derived = await scryptAsync(secret, salt, MASTER_KEY_LENGTH, SCRYPT_PARAMS);

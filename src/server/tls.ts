@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generate } from "selfsigned";
 
 /**
  * `--tls auto`: a self-signed certificate for localhost and 127.0.0.1, made
- * once and kept in the data directory (the key file 0600). Clients trust it
+ * once and kept in the data directory (both files 0600, like every file there). Clients trust it
  * with --ca-bundle / AWS_CA_BUNDLE pointing at tls-cert.pem.
  */
 export async function autoCertificate(dataDir: string, host: string): Promise<{ key: string; cert: string }> {
@@ -34,7 +34,10 @@ export async function autoCertificate(dataDir: string, host: string): Promise<{ 
       { name: "subjectAltName", altNames },
     ],
   });
+  // The explicit chmod covers a file that already existed with a looser mode.
   await writeFile(keyPath, pems.private, { mode: 0o600 });
-  await writeFile(certPath, pems.cert, { mode: 0o644 });
+  await chmod(keyPath, 0o600);
+  await writeFile(certPath, pems.cert, { mode: 0o600 });
+  await chmod(certPath, 0o600);
   return { key: pems.private, cert: pems.cert };
 }

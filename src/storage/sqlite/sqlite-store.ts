@@ -15,6 +15,7 @@ import type {
   StoreTx,
   VersionRecord,
 } from "../store.ts";
+import { makePrivate } from "./sqlite-files.ts";
 import { migrate } from "./sqlite-schema.ts";
 
 type Db = Database.Database;
@@ -25,8 +26,10 @@ type Row = Record<string, unknown>;
  * at a time (BEGIN IMMEDIATE ... COMMIT, WAL, synchronous=FULL, so a resolved
  * transaction survives kill -9 and power loss); a second, read-only
  * connection serves reads outside transactions and so sees only committed data.
+ * The files are the server user's alone (0600), whatever the umask.
  */
 export function openSqliteStore(path: string): Store {
+  if (path !== ":memory:") makePrivate(path);
   const writer = new Database(path);
   writer.pragma("journal_mode = WAL");
   writer.pragma("synchronous = FULL");

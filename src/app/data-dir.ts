@@ -1,0 +1,111 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { closeSync, fsyncSync, mkdirSync, openSync, fchmodSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import { loadMasterKey, type MasterKey, type MasterKeySource } from "../crypto/master-key.ts";
+import { tryExclusiveLock } from "../storage/sqlite/sqlite-files.ts";
+import type { Store } from "../storage/store.ts";
+
+/**
+ * The data directory's safety at start: one server at a time, private files,
+ * and a master key proven to be the one the data was sealed under before
+ * anything is served or sealed.
+ */
+
+/** Proof, kept in the database, of which master key the data is sealed under (not the key, nor anything that yields it). */
+export const KEY_CHECK_SETTING = "master.keyCheck";
+const KEY_CHECK_LABEL = "coffer master key check v1";
+
+interface KeyCheck {
+  id: string;
+  mac: string;
+}
+
+function keyCheck(key: MasterKey): KeyCheck {
+  return { id: key.id, mac: createHmac("sha256", key.key).update(KEY_CHECK_LABEL).digest("hex") };
+}
+
+function sameKey(a: KeyCheck, b: KeyCheck): boolean {
+  return a.id === b.id && a.mac.length === b.mac.length && timingSafeEqual(Buffer.from(a.mac), Buffer.from(b.mac));
+}
+
+/**
+ * Loads the master key and proves it opens this data: against the stored key
+ * check, or (a data directory from before the check) against the key ids its
+ * sealed rows name; then stores the check if it was missing. Over existing
+ * data a missing key file or salt is an error, never a new key.
+ */
+export async function openMasterKey(
+  source: MasterKeySource,
+  store: Pick<Store, "getSetting" | "transaction">,
+  sealedKeyIds: () => string[],
+): Promise<MasterKey> {
+  const text = await store.getSetting(KEY_CHECK_SETTING);
+  const stored = text ? (JSON.parse(text) as KeyCheck) : undefined;
+  const inUse = stored ? [] : sealedKeyIds();
+  const masterKey = await loadMasterKey(source, { create: !stored && inUse.length === 0 });
+  const mine = keyCheck(masterKey);
+  const expected = stored ? [stored.id] : inUse;
+  if (stored ? !sameKey(stored, mine) : inUse.length > 0 && !inUse.includes(mine.id)) {
+    throw new Error(
+      `The master key does not open this data directory: its data is sealed under master key ${expected.join(", ")}, ` +
+        `the key given is ${mine.id}. Check the key file (--master-key-file), COFFER_MASTER_KEY or COFFER_MASTER_PASSPHRASE.`,
+    );
+  }
+  if (!stored) await store.transaction((tx) => tx.putSetting(KEY_CHECK_SETTING, JSON.stringify(mine)));
+  return masterKey;
+}
+
+/** Creates the data directory 0700; returns a warning if an existing one is open to others. */
+export function prepareDataDir(dir: string): string | undefined {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode & 0o777;
+  if ((mode & 0o077) === 0) return undefined;
+  return `The data directory ${dir} is accessible by group or others (mode ${mode.toString(8).padStart(4, "0")}); make it private: chmod 700 ${dir}`;
+}
+
+/**
+ * The server's lock on its data directory. Admin commands that open the
+ * database directly do not take it, so they keep working beside a server.
+ */
+export function acquireServerLock(dir: string): { release(): void } {
+  const file = join(dir, "server.lock");
+  const lock = tryExclusiveLock(file);
+  if (!lock) {
+    throw new Error(
+      `Another Coffer server is running on the data directory ${dir} (it holds ${file}); stop it first, or give this one its own --data-dir.`,
+    );
+  }
+  return lock;
+}
+
+export function adminCredentialsFile(dir: string): string {
+  return join(dir, "admin-credentials");
+}
+
+/** Writes the administrator's credentials file (0600, whatever the umask) in one atomic step. */
+export function writeAdminCredentials(dir: string, key: { accessKeyId: string; secretAccessKey: string }): string {
+  const file = adminCredentialsFile(dir);
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, `[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+  return file;
+}
+
+/** Whether clients can only reach `host` from this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h === "::1") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
+  return isIP(v4) === 4 && v4.startsWith("127.");
+}

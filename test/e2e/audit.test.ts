@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { CloudTrailClient, LookupEventsCommand } from "@aws-sdk/client-cloudtrail";
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
-import { EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
+import { CreateKeyCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   CreateSecretCommand,
   GetRandomPasswordCommand,
@@ -109,7 +109,10 @@ describe("what events hold", () => {
     await sm.send(new UpdateSecretCommand({ SecretId: "audit/planted", SecretString: `${canary}-2` }));
     await sm.send(new GetSecretValueCommand({ SecretId: "audit/planted", VersionStage: "AWSPREVIOUS" }));
     const password = (await sm.send(new GetRandomPasswordCommand({ PasswordLength: 40 }))).RandomPassword!;
-    await client(KMSClient).send(new EncryptCommand({ KeyId: (await run.coffer.store.listKeys("000000000000"))[0].arn, Plaintext: Buffer.from(canary) }));
+    // A customer managed key: the AWS managed keys serve only through their service, as on AWS.
+    const kms = client(KMSClient);
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
+    await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.Arn, Plaintext: Buffer.from(canary) }));
     const iam = client(IAMClient);
     await iam.send(new CreateUserCommand({ UserName: "audit-user" }));
     const key = (await iam.send(new CreateAccessKeyCommand({ UserName: "audit-user" }))).AccessKey!;

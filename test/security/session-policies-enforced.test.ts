@@ -19,6 +19,14 @@ const ROLE = `arn:aws:iam::${ACCOUNT}:role/broad`;
 const arnOf: Record<string, string> = {};
 const assume = (input: Omit<AssumeRoleCommandInput, "RoleArn" | "RoleSessionName"> & { RoleSessionName?: string }) =>
   c.sts(admin).send(new AssumeRoleCommand({ RoleArn: ROLE, RoleSessionName: "narrow", ...input }));
+// The AWS managed key's policy grants to "*" (not to the session by name), so a session policy must
+// allow its use too, as AWS documents for grants that do not name the session.
+const VIA_SECRETS_MANAGER = {
+  Effect: "Allow",
+  Action: "kms:Decrypt",
+  Resource: "*",
+  Condition: { StringEquals: { "kms:ViaService": "secretsmanager.us-east-1.amazonaws.com" } },
+};
 const read = (who: Creds, SecretId: string) => c.sm(who).send(new GetSecretValueCommand({ SecretId }));
 
 beforeAll(async () => {
@@ -46,7 +54,7 @@ describe("session policies are enforced", () => {
   let narrow: Creds;
 
   it("an inline session policy narrows the session to what both allow", async () => {
-    const out = await assume({ Policy: policy({ Effect: "Allow", Action: "secretsmanager:*", Resource: arnOf["app/a"] }) });
+    const out = await assume({ Policy: policy({ Effect: "Allow", Action: "secretsmanager:*", Resource: arnOf["app/a"] }, VIA_SECRETS_MANAGER) });
     expect(out.PackedPolicySize).toBeGreaterThan(0);
     narrow = sessionCreds(out.Credentials);
     expect((await read(narrow, "app/a")).SecretString).toBe("app/a");
@@ -66,6 +74,7 @@ describe("session policies are enforced", () => {
           Policy: policy(
             { Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "*" },
             { Effect: "Deny", Action: "secretsmanager:GetSecretValue", Resource: arnOf["app/b"] },
+            VIA_SECRETS_MANAGER,
           ),
         })
       ).Credentials,

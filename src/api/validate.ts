@@ -19,6 +19,9 @@
 import type { ListShape, MapShape, MemberRef, Shape, StringShape } from "./shape-types.ts";
 import { CofferError } from "../services/errors.ts";
 
+/** The largest epoch-seconds value a JavaScript Date can represent (ECMA-262: ±8.64e15 ms). */
+const MAX_EPOCH_SECONDS = 8.64e12;
+
 export function validateInput(shapes: Record<string, Shape>, shapeName: string, input: unknown): void {
   const root = shapes[shapeName];
   if (!root || root.type !== "structure") {
@@ -335,7 +338,8 @@ class Validator {
         return broken;
       case "timestamp": {
         // awsJson sends epoch seconds; a Date is accepted for already-decoded input.
-        const ok = (typeof value === "number" && Number.isFinite(value)) || (value instanceof Date && !Number.isNaN(value.getTime()));
+        // Seconds beyond what a Date can hold (±8.64e12) would become an Invalid Date downstream.
+        const ok = (typeof value === "number" && Math.abs(value) <= MAX_EPOCH_SECONDS) || (value instanceof Date && !Number.isNaN(value.getTime()));
         if (!ok) throw wrongType("timestamp", value, path);
         return broken;
       }

@@ -3,13 +3,16 @@ import { constants } from "node:os";
 import type { Command } from "commander";
 import { ParameterCache } from "../client/parameter-cache.ts";
 import { SecretCache } from "../client/secret-cache.ts";
+import { checkBulkNames, type BulkVariable } from "./run-env-guard.ts";
 
 /**
  * `coffer run --secret NAME=secretId[:json-key[:version-stage[:version-id]]]
- * --param NAME=parameterName --param-path /prefix/ -- cmd args...`: fetches
+ * --param NAME=parameterName --param-path /prefix/ --secret-json secretId -- cmd args...`: fetches
  * every value first (nothing starts if one fails), then runs the command
  * with them added to its environment, as ECS does with `secrets`/`valueFrom`.
  * No value is ever written to the terminal or into an error message.
+ * Names that come from the data (a path's parameters, a secret's JSON keys)
+ * are checked against run-env-guard.ts before anything starts.
  */
 
 export interface SecretRef {
@@ -17,6 +20,13 @@ export interface SecretRef {
   variable: string;
   secretId: string;
   jsonKey?: string;
+  versionStage?: string;
+  versionId?: string;
+}
+
+/** `--secret-json secretId[:version-stage[:version-id]]`: every top-level key of a JSON secret, as a variable. */
+export interface SecretJsonRef {
+  secretId: string;
   versionStage?: string;
   versionId?: string;
 }
@@ -66,6 +76,23 @@ export function parseSecretSpec(spec: string): SecretRef | ParameterRef {
   };
 }
 
+/** `secretId[:version-stage[:version-id]]`, the id read as `--secret` reads it (a name ends at the first colon, an ARN after its seventh field). */
+export function parseSecretJsonSpec(spec: string): SecretJsonRef {
+  const fields = spec.split(":");
+  const idFields = spec.startsWith("arn:") ? 7 : 1;
+  if (fields.length < idFields || fields.slice(0, idFields).some((f) => f === "")) {
+    throw new Error(`--secret-json: "${spec.slice(0, 200)}" is not a secret name or ARN`);
+  }
+  const rest = fields.slice(idFields);
+  if (rest.length > 2) throw new Error(`--secret-json: too many fields after the secret id (version-stage:version-id)`);
+  const [versionStage, versionId] = rest.map((f) => (f === "" ? undefined : f));
+  return {
+    secretId: fields.slice(0, idFields).join(":"),
+    ...(versionStage !== undefined ? { versionStage } : {}),
+    ...(versionId !== undefined ? { versionId } : {}),
+  };
+}
+
 export function parseParamSpec(spec: string): ParameterRef {
   const [variable, name] = splitAssignment("--param", spec);
   return { kind: "parameter", variable, name };
@@ -75,24 +102,34 @@ export function parseParamSpec(spec: string): ParameterRef {
 export function variableFor(prefix: string, name: string): string {
   const base = prefix.endsWith("/") ? prefix : prefix + "/";
   const rest = name.startsWith(base) ? name.slice(base.length) : name.replace(/^\/+/, "");
-  const variable = rest.replace(/[^A-Za-z0-9]/g, "_").toUpperCase();
+  return variableFrom(rest);
+}
+
+/** Upper-cased, every character that is not a letter or digit as _, a leading digit behind a _. */
+export function variableFrom(text: string): string {
+  const variable = text.replace(/[^A-Za-z0-9]/g, "_").toUpperCase();
   return /^[0-9]/.test(variable) ? "_" + variable : variable;
 }
 
 export interface RunPlan {
   refs: (SecretRef | ParameterRef)[];
   paramPaths: string[];
+  secretJson?: SecretJsonRef[];
+  /** Names a bulk source may set even though run-env-guard.ts refuses them. */
+  allowEnv?: string[];
 }
 
 /**
- * Fetches everything in the plan. Variables from --param-path come first, so
- * an explicit --secret or --param of the same name wins. Throws one error
- * listing every failure (variable and source, never a value).
+ * Fetches everything in the plan. Variables from --param-path and
+ * --secret-json come first, so an explicit --secret or --param of the same
+ * name wins. Throws one error listing every failure (variable and source,
+ * never a value), and refuses dangerous names from the bulk sources.
  */
 export async function resolveEnvironment(
   plan: RunPlan,
   caches: { secrets: Pick<SecretCache, "getSecretString" | "getSecretJson">; parameters: Pick<ParameterCache, "getParameterValue" | "getParametersByPath"> },
 ): Promise<Record<string, string>> {
+  const secretJson = plan.secretJson ?? [];
   const seen = new Set<string>();
   for (const ref of plan.refs) {
     if (seen.has(ref.variable)) throw new Error(`${ref.variable} is given more than once`);
@@ -111,20 +148,42 @@ export async function resolveEnvironment(
       }
     }),
   );
+  const fromJson = await Promise.all(
+    secretJson.map(async (ref) => {
+      try {
+        const json = await caches.secrets.getSecretJson(ref.secretId, { versionStage: ref.versionStage, versionId: ref.versionId });
+        if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error("the secret is not a JSON object");
+        return { ref, entries: Object.entries(json as Record<string, unknown>) };
+      } catch (err) {
+        fail(`--secret-json ${ref.secretId}`, err);
+        return { ref, entries: [] };
+      }
+    }),
+  );
   const env: Record<string, string> = {};
   const origin = new Map<string, string>();
+  const bulk: BulkVariable[] = [];
+  const setBulk = (variable: string, from: string, value: string, hint: string) => {
+    if (variable === "" || seen.has(variable)) return;
+    const earlier = origin.get(variable);
+    if (earlier !== undefined && earlier !== from) {
+      failures.push(`${earlier} and ${from} would both be ${variable}; ${hint}`);
+      return;
+    }
+    origin.set(variable, from);
+    bulk.push({ variable, origin: from });
+    env[variable] = value;
+  };
   for (const { path, parameters } of fromPaths) {
     for (const p of parameters) {
       if (p.Name === undefined || p.Value === undefined) continue;
-      const variable = variableFor(path, p.Name);
-      if (variable === "" || seen.has(variable)) continue;
-      const earlier = origin.get(variable);
-      if (earlier !== undefined && earlier !== p.Name) {
-        failures.push(`--param-path ${path}: ${earlier} and ${p.Name} would both be ${variable}; name one of them with --param`);
-        continue;
-      }
-      origin.set(variable, p.Name);
-      env[variable] = p.Value;
+      setBulk(variableFor(path, p.Name), p.Name, p.Value, "name one of them with --param");
+    }
+  }
+  for (const { ref, entries } of fromJson) {
+    for (const [key, value] of entries) {
+      const text = typeof value === "string" ? value : JSON.stringify(value);
+      setBulk(variableFrom(key), `key "${key.slice(0, 100)}" of secret ${ref.secretId}`, text, "name one of them with --secret NAME=id:key");
     }
   }
 
@@ -138,6 +197,7 @@ export async function resolveEnvironment(
     }),
   );
   if (failures.length > 0) throw new Error(`not starting the command; could not read:\n  ${failures.sort().join("\n  ")}`);
+  checkBulkNames(bulk, plan.allowEnv ?? []);
   return env;
 }
 
@@ -183,6 +243,8 @@ interface RunFlags {
   secret: string[];
   param: string[];
   paramPath: string[];
+  secretJson: string[];
+  allowEnv: string[];
   endpoint?: string;
   region?: string;
 }
@@ -197,6 +259,8 @@ export function registerRunCommand(program: Command): void {
     .option("--secret <NAME=secretId[:json-key[:version-stage[:version-id]]]>", "a secret (or one JSON key of it), as ECS valueFrom; repeatable", collect, [])
     .option("--param <NAME=parameterName>", "a Parameter Store parameter (decrypted); repeatable", collect, [])
     .option("--param-path <path>", "every parameter under a path, as upper-cased names (/p/db/host -> DB_HOST); repeatable", collect, [])
+    .option("--secret-json <secretId[:version-stage[:version-id]]>", "every top-level key of a JSON secret, as upper-cased names (db-host -> DB_HOST); repeatable", collect, [])
+    .option("--allow-env <NAME>", "let --param-path/--secret-json set NAME although it can change how the command runs (PATH, LD_*, NODE_OPTIONS, …); repeatable", collect, [])
     .option("--endpoint <url>", "Coffer's URL (AWS_ENDPOINT_URL, COFFER_ENDPOINT; default: the SDK's own, i.e. AWS)")
     .option("--region <region>", "region (default: the SDK's own: AWS_REGION, then the AWS profile)")
     .action(async (commandLine: string[], flags: RunFlags) => {
@@ -207,7 +271,8 @@ export function registerRunCommand(program: Command): void {
       const timings = { refreshAheadMs: 0, maxStaleMs: 0 };
       const secrets = new SecretCache({ ...timings, clientConfig });
       const parameters = new ParameterCache({ ...timings, clientConfig });
-      const env = await resolveEnvironment({ refs, paramPaths: flags.paramPath }, { secrets, parameters });
+      const secretJson = flags.secretJson.map(parseSecretJsonSpec);
+      const env = await resolveEnvironment({ refs, paramPaths: flags.paramPath, secretJson, allowEnv: flags.allowEnv }, { secrets, parameters });
       const [command, ...args] = commandLine;
       process.exit(await runChild(command, args, { ...process.env, ...env }));
     });

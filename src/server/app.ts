@@ -181,6 +181,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
     } else if (isFastifyTooLarge(err)) {
       code = "PayloadTooLarge";
       message = `The request body is larger than the limit of ${options.bodyLimit} bytes.`;
+    } else if (isFastifyClientError(err)) {
+      // Fastify refused the request itself (an empty Content-Type, a body that
+      // does not match its Content-Length): the client's fault, not ours.
+      code = "Serialization";
+      message = `The request could not be read: ${err.message}`;
     } else {
       options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "unexpected error");
     }
@@ -424,6 +429,13 @@ function rawRequest(request: FastifyRequest, body: Buffer) {
 
 function isFastifyTooLarge(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as { code?: string }).code === "FST_ERR_CTP_BODY_TOO_LARGE";
+}
+
+/** An error Fastify raised about the request (its FST_ codes carry a 4xx status); its message names no value. */
+function isFastifyClientError(err: unknown): err is Error & { code: string; statusCode: number } {
+  if (!(err instanceof Error)) return false;
+  const { code, statusCode } = err as { code?: unknown; statusCode?: unknown };
+  return typeof code === "string" && code.startsWith("FST_") && typeof statusCode === "number" && statusCode >= 400 && statusCode < 500;
 }
 
 /** Unexpected errors are logged by name, message and stack only: never a request body or a value. */

@@ -276,8 +276,10 @@ function parseTimestamp(text: string, format: TimestampFormat, param: string): D
   if (ISO8601.test(text)) ms = Date.parse(text);
   else if (DECIMAL.test(text)) ms = Number(text) * 1000;
   else if (format === "rfc822") ms = Date.parse(text);
-  if (!Number.isFinite(ms)) throw malformed(param, "timestamp");
-  return new Date(ms);
+  const date = new Date(ms);
+  // Finite but beyond a Date's range (Number("1e20") * 1000) is as unreadable as no number at all.
+  if (Number.isNaN(date.getTime())) throw malformed(param, "timestamp");
+  return date;
 }
 
 // --- response writing -----------------------------------------------------------

@@ -14,6 +14,7 @@ import {
   matchesFilter,
   normalizePath,
   parameterArn,
+  messages,
   parseName,
 } from "./parameters-fns.ts";
 
@@ -44,8 +45,12 @@ describe("names", () => {
     const byArn = parseName(`arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/prod/app/db:2`, REGION, ACCOUNT);
     expect(byArn).toMatchObject({ name: "/prod/app/db", arn: parameterArn(REGION, ACCOUNT, "/prod/app/db") });
     expect(byArn?.selector).toMatchObject({ kind: "version", version: 2 });
-    for (const bad of ["a:b:c", "bad name", "/a/b:", "arn:aws:s3:::bucket", "", "caf\u00e9"]) {
+    for (const bad of ["a:b:c", "/a/b:", "arn:aws:s3:::bucket", ""]) {
       expect(parseName(bad, REGION, ACCOUNT), bad).toBeUndefined();
+    }
+    // A malformed name is an error, as on write: "a/b" would otherwise share /a/b's ARN.
+    for (const bad of ["bad name", "caf\u00e9", "a/b", "/a//b", "/a/b/", `arn:aws:ssm:${REGION}:${ACCOUNT}:parameter/a//b`]) {
+      expect(() => parseName(bad, REGION, ACCOUNT), bad).toThrow(expect.objectContaining({ code: "Validation", message: messages.invalidName }));
     }
   });
 

@@ -19,6 +19,13 @@ const RESERVED = /^\/?(aws|ssm)/i;
 
 export const messages = {
   notFound: (name: string) => `Parameter ${name} not found.`,
+  /** AWS's words for a name it cannot read as a name (observed on PutParameter and GetParameter for "a/b"), "ssm" and all. */
+  invalidName:
+    'Parameter name: can\'t be prefixed with "ssm" (case-insensitive). If formed as a path, it can consist of sub-paths divided by slash symbol; each sub-path can be formed as a mix of letters, numbers and the following 3 symbols .-_',
+  /** AWS's words for a bad GetParametersByPath path, literal backslashes included (observed; aws/aws-sdk-js-v3#5928). */
+  invalidPath:
+    'The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/". It can\'t be prefixed with \\"aws\\" or \\"ssm\\" (case-insensitive). It must use only letters, numbers, or the following symbols: . (period), - (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, if specified, must use the forward slash symbol "/". Valid example: /get/parameters2-/by1./path0_.',
+
   versionNotFound: (name: string, version: number | string) =>
     `Systems Manager could not find version ${version} of ${name}. Verify the version and try again.`,
   badToken: "The specified token isn't valid.",
@@ -42,9 +49,22 @@ export interface NamedParameter {
 const ARN_NAME = /^arn:[^:]+:ssm:([^:]*):(\d{12}):parameter\/([^:]+)(?::([^:]*))?$/;
 
 /**
+ * Whether a name breaks the rules every name follows, read or write: only
+ * [a-zA-Z0-9_.-/], and a hierarchical one starts with "/" and has no empty
+ * level ("a/b", "/a//b", "/a/"). Were "a/b" read, it would reach "/a/b":
+ * both have the same ARN.
+ */
+export function isMalformedName(name: string): boolean {
+  if (!NAME_CHARS.test(name)) return true;
+  return name.includes("/") && (!name.startsWith("/") || name.endsWith("/") || name.includes("//"));
+}
+
+/**
  * Reads a name as a caller may give it to a read or delete: a name or a
  * parameter ARN, either optionally followed by ":<version>" or ":<label>".
- * Undefined when it cannot name a parameter.
+ * Undefined when it cannot name a parameter (an ARN of something else, an
+ * empty selector); a ValidationException when the name itself is malformed,
+ * as PutParameter says of it.
  */
 export function parseName(input: string, region: string, accountId: string): NamedParameter | undefined {
   const text = input.trim();
@@ -63,7 +83,8 @@ export function parseName(input: string, region: string, accountId: string): Nam
     [name, selector] = parts;
     arn = parameterArn(region, accountId, name);
   }
-  if (!name || !NAME_CHARS.test(name)) return undefined;
+  if (!name) return undefined;
+  if (isMalformedName(name)) throw new CofferError("Validation", messages.invalidName);
   const named: NamedParameter = { name, arn };
   if (selector !== undefined) {
     if (selector === "") return undefined;
@@ -81,18 +102,7 @@ export function isReserved(name: string): boolean {
 
 /** The checks a name must pass to be created. */
 export function checkNewName(name: string, region: string, accountId: string): void {
-  if (!NAME_CHARS.test(name)) {
-    throw new CofferError(
-      "Validation",
-      `Parameter name "${name.slice(0, 200)}" is not valid: it may contain only letters, numbers and the symbols . - _, with / between hierarchy levels.`,
-    );
-  }
-  if (name.includes("/") && !name.startsWith("/")) {
-    throw new CofferError("Validation", 'Parameter name: a hierarchical name must begin with a forward slash "/".');
-  }
-  if (name === "/" || name.endsWith("/") || name.includes("//")) {
-    throw new CofferError("Validation", "Parameter name: every level of the hierarchy needs a name (no empty level between slashes).");
-  }
+  if (isMalformedName(name)) throw new CofferError("Validation", messages.invalidName);
   if (/^\/aws\//i.test(name)) {
     throw new CofferError("AccessDenied", `No access to reserved parameter name: ${name}.`);
   }
@@ -124,12 +134,7 @@ export function levels(name: string): number {
  */
 export function normalizePath(path: string): string {
   const p = path.trim();
-  if (!p.startsWith("/") || p.includes("//") || !NAME_CHARS.test(p)) {
-    throw new CofferError(
-      "Validation",
-      'The parameter path is not valid. It must begin with a forward slash "/" and use only letters, numbers and the symbols . - _ between slashes.',
-    );
-  }
+  if (!p.startsWith("/") || p.includes("//") || !NAME_CHARS.test(p)) throw new CofferError("Validation", messages.invalidPath);
   if (p === "/") return p;
   if (levels(p.replace(/\/$/, "")) > MAX_HIERARCHY_LEVELS) {
     throw new CofferError("HierarchyLevelLimitExceeded", `A hierarchy can have a maximum of ${MAX_HIERARCHY_LEVELS} levels.`);

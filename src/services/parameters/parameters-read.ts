@@ -198,9 +198,10 @@ export function createParameterReads(deps: ParametersDeps, access: ParameterAcce
     },
 
     /**
-     * GetParameters: what exists comes back; names that are not parameters
-     * (or name a missing version or label) come back as invalid. A denial
-     * on any of them fails the call, as on AWS.
+     * GetParameters: what exists comes back, in alphabetical order of name
+     * (as AWS documents: not the order asked); names that are not parameters
+     * (malformed, or naming a missing version or label) come back as
+     * invalid, in the order asked. A denial on any of them fails the call, as on AWS.
      */
     async getMany(
       principal: Principal,
@@ -211,10 +212,13 @@ export function createParameterReads(deps: ParametersDeps, access: ParameterAcce
         try {
           result.parameters.push(await getOne(principal, name, input.withDecryption ?? false, "ssm:GetParameters"));
         } catch (err) {
-          if (err instanceof CofferError && (err.code === "NotFound" || err.code === "VersionNotFound")) result.invalid.push(name);
+          const malformed = err instanceof CofferError && err.code === "Validation" && err.message === messages.invalidName;
+          if (malformed || (err instanceof CofferError && (err.code === "NotFound" || err.code === "VersionNotFound"))) result.invalid.push(name);
           else throw err;
         }
       }
+      // Code-unit order, stable: one name asked at two versions keeps the order asked.
+      result.parameters.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       return result;
     },
 

@@ -59,4 +59,4 @@ it("wraps the common IAM calls and creates accounts", async () => {
     stderr: expect.stringContaining("already exists"),
   });
   await expect(coffer(["user", "create", "ci-bot"])).rejects.toMatchObject({ stderr: expect.stringContaining("EntityAlreadyExists") });
-});
+}, 120_000); // many CLI processes, each a cold Node start: slow on a busy 2-core machine

@@ -101,7 +101,7 @@ describe.skipIf(found.length === 0)("aws ssm against a real server", () => {
         expect((await aws("get-parameter", "--name", `${root}/db/host:1`)).Parameter.Value).toBe("db.internal");
         await aws("delete-parameter", "--name", `${root}/db/host`);
         expect(await awsFails("get-parameter", "--name", `${root}/db/host`)).toContain("ParameterNotFound");
-      });
+      }, 120_000); // many CLI processes, each a cold Node start: slow on a busy 2-core machine
     });
   }
 });

@@ -1,27 +1,6 @@
-import { createHash, createHmac } from "node:crypto";
 import { connect } from "node:net";
 import { SignatureV4 } from "@smithy/signature-v4";
-
-/** node:crypto behind the Checksum interface the official signer takes. */
-export class Sha256 {
-  private readonly hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash("sha256") : createHmac("sha256", toBuffer(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(toBuffer(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
-  reset(): void {}
-}
-
-function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
-  if (typeof data === "string") return Buffer.from(data);
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
-}
+import { Sha256 } from "../e2e/raw.ts";
 
 export function signer(credentials: { accessKeyId: string; secretAccessKey: string }, service = "secretsmanager", region = "us-east-1") {
   return new SignatureV4({ credentials, region, service, sha256: Sha256 });

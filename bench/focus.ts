@@ -5,7 +5,7 @@ import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secre
 import { printedCredentials, spawnServer } from "../test/e2e/spawn.ts";
 import { signedHeaders } from "../test/e2e/raw.ts";
 import { startBare } from "./bare.ts";
-import { fixedScript, wrk } from "./wrk.ts";
+import { fixedScript, wrk, wrkWithCpu } from "./wrk.ts";
 
 /**
  * A focused run for profiling: one Coffer (log level as shipped unless
@@ -29,9 +29,10 @@ try {
   const headers = await signedHeaders(coffer.url, { target: "secretsmanager.GetSecretValue", body, credentials });
   const script = fixedScript([{ headers, body }]);
   await wrk(coffer.url, script, connections, 2);
-  const c = await wrk(coffer.url, script, connections, seconds);
-  const b = await wrk(bare.url, script, connections, seconds);
-  process.stdout.write(JSON.stringify({ connections, coffer: c, bare: b, ratio: Math.round((c.rps / b.rps) * 100) / 100 }) + "\n");
+  const c = await wrkWithCpu(coffer.url, coffer.child.pid!, script, connections, seconds);
+  const b = await wrkWithCpu(bare.url, bare.pid, script, connections, seconds);
+  const cpuRatio = c.cpu_us_per_request && b.cpu_us_per_request ? Math.round((b.cpu_us_per_request / c.cpu_us_per_request) * 100) / 100 : undefined;
+  process.stdout.write(JSON.stringify({ connections, coffer: c, bare: b, ratio: Math.round((c.rps / b.rps) * 100) / 100, cpu_ratio: cpuRatio }) + "\n");
 } finally {
   coffer.child.kill("SIGTERM");
   bare.stop();

@@ -29,3 +29,23 @@ for (const [id, t] of self) {
 const pct = (t: number) => `${((100 * t) / total).toFixed(1)}%`;
 const show = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, t]) => `${pct(t).padStart(6)}  ${k}`).join("\n");
 process.stdout.write(`busy ${(total / 1e6).toFixed(2)} s, idle ${(idle / 1e6).toFixed(2)} s\n-- by area --\n${show(area)}\n-- by function --\n${show(fn)}\n`);
+
+// Inclusive time of named functions (FOCUS_FUNCTIONS=a,b,c), each counted once per stack.
+const names = (process.env.FOCUS_FUNCTIONS ?? "").split(",").filter(Boolean);
+if (names.length > 0) {
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const inclusive = new Map<string, number>(names.map((n) => [n, 0]));
+  for (const [id, t] of self) {
+    if (byId.get(id)!.callFrame.functionName === "(idle)") continue;
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const name = byId.get(cur)!.callFrame.functionName;
+      if (inclusive.has(name) && !seen.has(name)) {
+        seen.add(name);
+        inclusive.set(name, inclusive.get(name)! + t);
+      }
+    }
+  }
+  process.stdout.write(`-- inclusive --\n${[...inclusive].map(([k, t]) => `${pct(t).padStart(6)}  ${k}`).join("\n")}\n`);
+}

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -109,4 +109,28 @@ export async function wrk(url: string, script: string, connections: number, seco
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined where there is no /proc. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * wrk against a server process, with the server's CPU time per request (µs):
+ * on a shared machine the requests/s of a CPU-bound server follow whatever
+ * else runs, its CPU per request much less.
+ */
+export async function wrkWithCpu(url: string, pid: number, script: string, connections: number, seconds: number): Promise<Run & { cpu_us_per_request?: number }> {
+  const before = cpuSeconds(pid);
+  const run = await wrk(url, script, connections, seconds);
+  const after = cpuSeconds(pid);
+  if (before === undefined || after === undefined) return run;
+  return { ...run, cpu_us_per_request: Math.round(((after - before) * 1e6) / run.requests) };
 }

@@ -1,29 +1,44 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { printedCredentials, spawnServer } from "../test/e2e/spawn.ts";
 import { signedHeaders } from "../test/e2e/raw.ts";
-import { measure } from "./measure.ts";
+import { startBare } from "./bare.ts";
+import { measure, measureFresh, tool, type Request } from "./measure.ts";
 import { benchParameters } from "./parameters.ts";
 import { benchClients } from "./clients.ts";
 
 /**
  * `npm run bench`: signed GetSecretValue requests/s and p50/p99 latency at 16
  * and 64 keep-alive connections, for Coffer and for a bare node:http server
- * measured in the same run, and the cost of authorisation: the same call by
- * the account root and by a user whose identity policy has 10 statements.
+ * measured in the same run (ratio = Coffer / bare); the same with a fresh
+ * signature on every request; a mixed load (90% GetSecretValue, 10%
+ * PutSecretValue); the cost of authorisation: the same call by the account
+ * root and by a user whose identity policy has 10 statements; auditing on
+ * against off.
  * Then the client side (bench/clients.ts): cache-hit and agent-hit latency,
  * each beside an uncached GetSecretValue.
  * And Parameter Store (bench/parameters.ts): GetParametersByPath of a
  * 10-parameter branch in a 10,000-parameter tree beside GetParameter.
- * Prints one JSON line. BENCH_SECONDS sets each measurement's duration (default 10).
+ * Load comes from wrk when /usr/bin/wrk exists, else autocannon ("tool").
+ * With wrk each run also gives the server's CPU time per request
+ * (cpu_us_per_request), steadier than requests/s on a shared machine.
+ * Prints one JSON line. BENCH_SECONDS sets each measurement's duration (default 10);
+ * the servers run at the log level as shipped unless BENCH_LOG_LEVEL says otherwise.
  */
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connectionCounts = [16, 64];
+const logLevel = process.env.BENCH_LOG_LEVEL ? ["--log-level", process.env.BENCH_LOG_LEVEL] : [];
+/** Pre-signed requests for the fresh-signature run: more than it can send. */
+const FRESH_REQUESTS = Number(process.env.BENCH_FRESH_REQUESTS ?? 200_000);
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+const SECRET = JSON.stringify({ username: "app", password: "x".repeat(32) });
+
+async function sign(url: string, target: string, body: string, credentials: { accessKeyId: string; secretAccessKey: string }): Promise<Request> {
+  return { headers: await signedHeaders(url, { target, body, credentials }), body };
+}
 
 /**
  * The price of the audit trail (aim: on >= 0.8 of off): the same call on two
@@ -33,15 +48,14 @@ const connectionCounts = [16, 64];
 async function auditOnOff(body: string) {
   const run = async (audit: "on" | "off") => {
     const dataDir = mkdtempSync(join(tmpdir(), `coffer-bench-audit-${audit}-`));
-    const server = await spawnServer(["--data-dir", dataDir, "--log-level", process.env.BENCH_LOG_LEVEL ?? "info"], { COFFER_AUDIT: audit });
+    const server = await spawnServer(["--data-dir", dataDir, ...logLevel], { COFFER_AUDIT: audit });
     try {
       const credentials = printedCredentials(server.output());
       const sm = new SecretsManagerClient({ endpoint: server.url, region: "us-east-1", credentials });
-      await sm.send(new CreateSecretCommand({ Name: "bench/db", SecretString: JSON.stringify({ username: "app", password: "x".repeat(32) }) }));
-      const headers = await signedHeaders(server.url, { target: "secretsmanager.GetSecretValue", body, credentials });
-      delete headers.host;
-      await measure(server.url, headers, body, 16, 2);
-      return await measure(server.url, headers, body, 16, seconds);
+      await sm.send(new CreateSecretCommand({ Name: "bench/db", SecretString: SECRET }));
+      const request = await sign(server.url, "secretsmanager.GetSecretValue", body, credentials);
+      await measure(server.url, [request], 16, 2);
+      return await measure(server.url, [request], 16, seconds, server.child.pid);
     } finally {
       server.child.kill("SIGTERM");
       await server.exited;
@@ -50,7 +64,7 @@ async function auditOnOff(body: string) {
   };
   const on = await run("on");
   const off = await run("off");
-  return { connections: 16, on, off, ratio: Math.round((on.rps / off.rps) * 100) / 100 };
+  return { connections: 16, on, off, ratio: ratio(on.rps, off.rps) };
 }
 
 /** A user allowed by the last of ten statements, so evaluation walks the whole policy. */
@@ -75,49 +89,52 @@ async function userWithTenStatements(url: string, admin: { accessKeyId: string; 
   return { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
 }
 
-async function startBare(): Promise<{ url: string; stop(): void }> {
-  const script = fileURLToPath(new URL("./bare-server.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "inherit"] });
-  const url = await new Promise<string>((resolve) => child.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim())));
-  return { url, stop: () => child.kill("SIGTERM") };
-}
-
 async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), "coffer-bench-"));
-  const coffer = await spawnServer(["--data-dir", dataDir, "--log-level", process.env.BENCH_LOG_LEVEL ?? "info"]);
+  const coffer = await spawnServer(["--data-dir", dataDir, ...logLevel]);
   const bare = await startBare();
+  const pid = coffer.child.pid;
   try {
     const credentials = printedCredentials(coffer.output());
     const sm = new SecretsManagerClient({ endpoint: coffer.url, region: "us-east-1", credentials });
-    await sm.send(new CreateSecretCommand({ Name: "bench/db", SecretString: JSON.stringify({ username: "app", password: "x".repeat(32) }) }));
+    await sm.send(new CreateSecretCommand({ Name: "bench/db", SecretString: SECRET }));
     const body = JSON.stringify({ SecretId: "bench/db" });
     // One signed request, replayed: a signature stays valid for 15 minutes, as on AWS.
-    const sign = async (creds: typeof credentials) => {
-      const h = await signedHeaders(coffer.url, { target: "secretsmanager.GetSecretValue", body, credentials: creds });
-      delete h.host;
-      return h;
-    };
-    const headers = await sign(credentials);
+    const get = await sign(coffer.url, "secretsmanager.GetSecretValue", body, credentials);
     const policyUser = await userWithTenStatements(coffer.url, credentials);
 
-    const out: Record<string, unknown> = { bench: "GetSecretValue", seconds, node: process.version };
+    const out: Record<string, unknown> = { bench: "GetSecretValue", tool, seconds, node: process.version };
+    const bareRequest = { ...get, headers: { ...get.headers, host: new URL(bare.url).host } };
     for (const c of connectionCounts) {
-      await measure(coffer.url, headers, body, c, 2); // warm-up: JIT and caches
-      const cofferRun = await measure(coffer.url, headers, body, c, seconds);
-      const bareRun = await measure(bare.url, headers, body, c, seconds);
-      out[`c${c}`] = { coffer: cofferRun, bare: bareRun, ratio: Math.round((cofferRun.rps / bareRun.rps) * 100) / 100 };
+      await measure(coffer.url, [get], c, 2); // warm-up: JIT and caches
+      const cofferRun = await measure(coffer.url, [get], c, seconds, pid);
+      const bareRun = await measure(bare.url, [bareRequest], c, seconds, bare.pid);
+      out[`c${c}`] = { coffer: cofferRun, bare: bareRun, ratio: ratio(cofferRun.rps, bareRun.rps) };
     }
+    // A fresh signature on every request (nothing replayed), beside the bare server again.
+    const host = new URL(coffer.url).host;
+    const fresh = await measureFresh(
+      coffer.url,
+      { credentials, region: "us-east-1", service: "secretsmanager", target: "secretsmanager.GetSecretValue", host, body },
+      16,
+      seconds,
+      FRESH_REQUESTS,
+      pid,
+    );
+    const freshBare = await measure(bare.url, [bareRequest], 16, seconds, bare.pid);
+    out.fresh_signature = { connections: 16, coffer: fresh, bare: freshBare, ratio: ratio(fresh.rps, freshBare.rps) };
+    // Mixed load: 90% GetSecretValue, 10% PutSecretValue (each Put a new version: intent, write, event).
+    const put = await sign(coffer.url, "secretsmanager.PutSecretValue", JSON.stringify({ SecretId: "bench/db", SecretString: SECRET }), credentials);
+    await measure(coffer.url, [{ ...get, weight: 9 }, put], 16, 2);
+    const mixed = await measure(coffer.url, [{ ...get, weight: 9 }, put], 16, seconds, pid);
+    const mixedBare = await measure(bare.url, [bareRequest], 16, seconds, bare.pid);
+    out.mixed_90_get_10_put = { connections: 16, coffer: mixed, bare: mixedBare, ratio: ratio(mixed.rps, mixedBare.rps) };
     // Authorisation cost, measured back to back at 16 connections.
-    const userHeaders = await sign(policyUser);
-    await measure(coffer.url, userHeaders, body, 16, 2);
-    const asRoot = await measure(coffer.url, headers, body, 16, seconds);
-    const asUser = await measure(coffer.url, userHeaders, body, 16, seconds);
-    out.authorization = {
-      connections: 16,
-      root: asRoot,
-      user_10_statement_policy: asUser,
-      ratio: Math.round((asUser.rps / asRoot.rps) * 100) / 100,
-    };
+    const asUserRequest = await sign(coffer.url, "secretsmanager.GetSecretValue", body, policyUser);
+    await measure(coffer.url, [asUserRequest], 16, 2);
+    const asRoot = await measure(coffer.url, [get], 16, seconds, pid);
+    const asUser = await measure(coffer.url, [asUserRequest], 16, seconds, pid);
+    out.authorization = { connections: 16, root: asRoot, user_10_statement_policy: asUser, ratio: ratio(asUser.rps, asRoot.rps) };
     out.auditing = await auditOnOff(body);
     // Client side: a SecretCache hit and a `coffer agent` hit, each beside an uncached GetSecretValue (bench/clients.ts).
     out.clients = await benchClients(coffer.url, credentials);

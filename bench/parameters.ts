@@ -31,37 +31,39 @@ async function stop(server: Spawned): Promise<void> {
 
 export async function benchParameters(seconds: number) {
   const dataDir = mkdtempSync(join(tmpdir(), "coffer-bench-ssm-"));
-  const logLevel = process.env.BENCH_LOG_LEVEL ?? "info";
+  // The log level as shipped unless BENCH_LOG_LEVEL says otherwise.
+  const logLevel = process.env.BENCH_LOG_LEVEL ? ["--log-level", process.env.BENCH_LOG_LEVEL] : [];
   let server: Spawned | undefined;
   try {
-    const first = await spawnServer(["--data-dir", dataDir, "--log-level", logLevel]);
+    const first = await spawnServer(["--data-dir", dataDir, ...logLevel]);
     const credentials: Credentials = printedCredentials(first.output());
     await stop(first);
     const store = openSqliteStore(join(dataDir, "coffer.db"));
     await seedParameterTree(store, { accountId: "000000000000", region: "us-east-1", root: "/bench", branches: BRANCHES, perBranch: PER_BRANCH });
     await store.close();
-    server = await spawnServer(["--data-dir", dataDir, "--log-level", logLevel]);
+    server = await spawnServer(["--data-dir", dataDir, ...logLevel]);
     const url = server.url;
 
     const call = async (target: string, body: string) => {
       const headers = await signedHeaders(url, { target, body, credentials, service: "ssm" });
-      delete headers.host;
       return { headers, body };
     };
     const byPath = await call("AmazonSSM.GetParametersByPath", JSON.stringify({ Path: "/bench/b500" }));
     const one = await call("AmazonSSM.GetParameter", JSON.stringify({ Name: "/bench/b500/p5" }));
 
     // The branch answers with its 10 parameters (and nothing from /bench/b5000...).
-    const check = await fetch(url, { method: "POST", headers: byPath.headers, body: byPath.body });
+    const { host: _host, ...fetchHeaders } = byPath.headers;
+    const check = await fetch(url, { method: "POST", headers: fetchHeaders, body: byPath.body });
     const names = ((await check.json()) as { Parameters?: { Name: string }[] }).Parameters?.map((p) => p.Name) ?? [];
     if (names.length !== PER_BRANCH || !names.every((n) => n.startsWith("/bench/b500/"))) {
       throw new Error(`GetParametersByPath /bench/b500 answered ${JSON.stringify(names)}`);
     }
 
-    await measure(url, byPath.headers, byPath.body, CONNECTIONS, Math.min(2, seconds)); // warm-up: JIT and caches
-    await measure(url, one.headers, one.body, CONNECTIONS, Math.min(2, seconds));
-    const getParameter = await measure(url, one.headers, one.body, CONNECTIONS, seconds);
-    const getParametersByPath = await measure(url, byPath.headers, byPath.body, CONNECTIONS, seconds);
+    const pid = server.child.pid;
+    await measure(url, [byPath], CONNECTIONS, Math.min(2, seconds)); // warm-up: JIT and caches
+    await measure(url, [one], CONNECTIONS, Math.min(2, seconds));
+    const getParameter = await measure(url, [one], CONNECTIONS, seconds, pid);
+    const getParametersByPath = await measure(url, [byPath], CONNECTIONS, seconds, pid);
     return {
       tree: BRANCHES * PER_BRANCH,
       branch: PER_BRANCH,

@@ -1,12 +1,11 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 import { secretsManagerApi } from "../api/secretsmanager/secretsmanager-handlers.ts";
 import { createKeyring, type Keyring } from "../crypto/keyring.ts";
 import type { MasterKey, MasterKeySource } from "../crypto/master-key.ts";
-import { createServer } from "../server/app.ts";
+import { createServer, type CofferServer } from "../server/app.ts";
 import { autoCertificate } from "../server/tls.ts";
 import { cloudTrailApi } from "../api/cloudtrail/cloudtrail-handlers.ts";
 import { iamApi } from "../api/iam/iam-handlers.ts";
@@ -39,7 +38,8 @@ import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdmi
 import { createScheduler } from "./scheduler.ts";
 
 export interface Coffer {
-  server: FastifyInstance;
+  server: CofferServer;
+  logger: Logger;
   /** The administrator key, present only on the first start of a data directory (already saved to adminCredentialsFile). */
   adminKey?: NewAccessKey;
   identity: ReturnType<typeof createIdentityService>;
@@ -234,6 +234,7 @@ async function assemble(
 
   return {
     server,
+    logger,
     adminKey,
     identity,
     secrets,

@@ -39,7 +39,7 @@ program
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      coffer.server.log.info({ signal }, "shutting down; in-flight requests finish first");
+      logger.info({ signal }, "shutting down; in-flight requests finish first");
       coffer.stop().then(
         () => process.exit(0),
         () => process.exit(1),
@@ -71,7 +71,7 @@ program
         ].join("\n") + "\n",
       );
     }
-    coffer.server.log.info({ url, dataDir: config.dataDir, region: config.region }, "coffer listening");
+    logger.info({ url, dataDir: config.dataDir, region: config.region }, "coffer listening");
     process.stdout.write(`Coffer listening on ${url}\n`);
   });
 

@@ -30,8 +30,12 @@ export interface Keyring {
   resolve(accountId: string, keyName?: string, tx?: KeyTx): Promise<KeyRecord>;
   /** Seals `plaintext` under a fresh data key, wrapped by `key`; `aad` binds the ciphertext to its place. */
   seal(key: KeyRecord, plaintext: Buffer, aad: string): Envelope;
-  /** Opens an envelope sealed by `seal` with the same `aad`. */
-  open(envelope: Envelope, aad: string): Promise<Buffer>;
+  /**
+   * Opens an envelope sealed by `seal` with the same `aad`. `key`: the
+   * envelope's key record when the caller already holds it (it is looked up
+   * otherwise); it must be the key `envelope.keyArn` names.
+   */
+  open(envelope: Envelope, aad: string, key?: KeyRecord): Promise<Buffer>;
   /** A new key: fresh material sealed under the master key (the caller stores it). */
   newKey(input: { keyId: string; accountId: string; meta: Record<string, unknown> }): KeyRecord;
   /** KMS Encrypt: seals up to 4 KiB directly under a key's material. */
@@ -50,17 +54,65 @@ interface KeyringDeps {
   masterKey: MasterKey;
   region: string;
   clock: { now(): number };
+  /** Unwrapped data keys kept in memory (default 1024; 0 keeps none). */
+  dataKeyCacheSize?: number;
+}
+
+/** How long an unwrapped data key stays in memory after its last use. */
+const DATA_KEY_TTL_MS = 5 * 60_000;
+
+interface CachedDataKey {
+  keyArn: string;
+  wrapped: Buffer;
+  dataKey: Buffer;
+  lastUsed: number;
 }
 
 /**
  * Three tiers, as KMS and Secrets Manager do it: the master key wraps each
  * KMS-style key's material; a key's material wraps each version's data key;
  * the data key seals the value. Rotating the master key re-wraps key
- * material only. Unwrapped key material is cached in memory; data keys are
- * never kept.
+ * material only. Unwrapped key material is cached in memory, and so are
+ * recently used data keys (per version: its AAD, checked against the wrapped
+ * bytes), so a read of a hot secret is one AES open, not two. The data key
+ * cache is bounded (LRU), in memory only, entries unused for 5 minutes are
+ * dropped, and every dropped key is zero-filled. It never decides access: the
+ * key record is still looked up (a deleted key fails) and callers check the
+ * key's state and permissions before opening, as without it.
  */
-export function createKeyring({ store, masterKey, region, clock }: KeyringDeps): Keyring {
+export function createKeyring({ store, masterKey, region, clock, dataKeyCacheSize = 1024 }: KeyringDeps): Keyring {
   const material = new Map<string, Buffer>();
+  const dataKeys = new Map<string, CachedDataKey>();
+
+  function forgetDataKey(aad: string, entry: CachedDataKey) {
+    dataKeys.delete(aad);
+    entry.dataKey.fill(0);
+  }
+
+  /** The unwrapped data key of an envelope: from the cache when the same wrapped bytes were opened lately. */
+  function dataKeyOf(key: KeyRecord, envelope: Envelope, aad: string): { dataKey: Buffer; cached: boolean } {
+    const now = clock.now();
+    const hit = dataKeys.get(aad);
+    if (hit) {
+      if (hit.keyArn === key.arn && hit.wrapped.equals(envelope.wrappedDataKey) && now - hit.lastUsed < DATA_KEY_TTL_MS) {
+        // Most recently used last: Map order is the LRU order.
+        dataKeys.delete(aad);
+        dataKeys.set(aad, hit);
+        hit.lastUsed = now;
+        return { dataKey: hit.dataKey, cached: true };
+      }
+      forgetDataKey(aad, hit);
+    }
+    const dataKey = open(unwrapMaterial(key), envelope.wrappedDataKey, `${key.arn}\n${aad}`);
+    if (dataKeyCacheSize <= 0) return { dataKey, cached: false };
+    // The oldest entries first: evict past the bound, and any unused past the TTL.
+    for (const [oldAad, old] of dataKeys) {
+      if (dataKeys.size < dataKeyCacheSize && now - old.lastUsed < DATA_KEY_TTL_MS) break;
+      forgetDataKey(oldAad, old);
+    }
+    dataKeys.set(aad, { keyArn: key.arn, wrapped: Buffer.from(envelope.wrappedDataKey), dataKey, lastUsed: now });
+    return { dataKey, cached: true };
+  }
 
   function unwrapMaterial(key: KeyRecord): Buffer {
     let m = material.get(key.keyId);
@@ -151,15 +203,15 @@ export function createKeyring({ store, masterKey, region, clock }: KeyringDeps):
       }
     },
 
-    async open(envelope, aad) {
+    async open(envelope, aad, known) {
       const keyId = envelope.keyArn.slice(envelope.keyArn.lastIndexOf("/") + 1);
-      const key = await store.getKey(keyId);
+      const key = known && known.keyId === keyId ? known : await store.getKey(keyId);
       if (!key) throw new CofferError("DecryptionFailure", "The key that encrypted this secret no longer exists.");
-      const dataKey = open(unwrapMaterial(key), envelope.wrappedDataKey, `${key.arn}\n${aad}`);
+      const { dataKey, cached } = dataKeyOf(key, envelope, aad);
       try {
         return open(dataKey, envelope.sealedValue, aad);
       } finally {
-        dataKey.fill(0);
+        if (!cached) dataKey.fill(0);
       }
     },
 

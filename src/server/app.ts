@@ -1,46 +1,19 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import { createFailureLimiter, type FailureLimit } from "./failure-limiter.ts";
-import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "./listener-timeouts.ts";
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { OperationSpec, ServiceMetadata, Shapes } from "../api/shape-types.ts";
-import { validateInput } from "../api/validate.ts";
-import { CofferError, type ErrorCode } from "../services/errors.ts";
-import type { Credential, Principal } from "../services/identity/identity-types.ts";
-import { decodeInput, parseJsonBody, serializeError, serializeOutput } from "./protocols/aws-json.ts";
-import { decodeQueryInput, parseQueryBody, serializeQueryError, serializeQueryOutput } from "./protocols/aws-query.ts";
-import { authenticate, signedTarget, type CredentialLookup } from "./authenticate.ts";
-import { isReadOnly, type RequestFacts } from "../audit/audit-event.ts";
+import { CofferError } from "../services/errors.ts";
+import type { ApiService, RequestAuditor } from "./api-service.ts";
+import type { CredentialLookup } from "./authenticate.ts";
+import { createDispatcher, scrub } from "./dispatch.ts";
+import type { FailureLimit } from "./failure-limiter.ts";
+import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "./listener-timeouts.ts";
+import type { Reply } from "./protocols/codec.ts";
+import { protocolErrors } from "./protocols/protocol-errors.ts";
+import type { IncomingRequest } from "./request-context.ts";
 
-/** What a handler learns about the request beyond its input. */
-export interface RequestContext {
-  requestId: string;
-  sourceIp: string;
-  userAgent: string;
-  secureTransport: boolean;
-}
-
-export type Handler = (principal: Principal, input: any, ctx: RequestContext) => Promise<unknown>;
-
-/** An AWS service as the server sees it: its model facts, handlers, and how its errors look on the wire. */
-export interface ApiService {
-  metadata: ServiceMetadata;
-  shapes: Shapes;
-  operations: Readonly<Record<string, OperationSpec>>;
-  handlers: Readonly<Record<string, Handler>>;
-  /** AWS error name and HTTP status for each domain error code. */
-  errorFor(code: ErrorCode): { type: string; status: number };
-}
-
-/** Records requests in the audit trail; a rejected promise means the record could not be written. */
-export interface RequestAuditor {
-  /** Before a mutating operation runs. */
-  intent(facts: RequestFacts): Promise<void>;
-  /** Once the request has its answer, before the answer is sent. */
-  record(facts: RequestFacts): Promise<void>;
-}
+export type { ApiService, ErrorTable, Handler, RequestAuditor, RequestContext, WireError } from "./api-service.ts";
+export { errorMapper, protocolErrors, queryProtocolErrors } from "./protocols/protocol-errors.ts";
 
 export interface ServerOptions {
   logger: Logger;
@@ -60,386 +33,137 @@ export interface ServerOptions {
   authFailureLimit?: FailureLimit;
 }
 
-
-/** Errors raised before a service is known (auth, protocol) look like this on every AWS JSON service. */
-export const protocolErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
-  MissingAuthenticationToken: { type: "MissingAuthenticationTokenException", status: 400 },
-  IncompleteSignature: { type: "IncompleteSignatureException", status: 400 },
-  InvalidSignature: { type: "InvalidSignatureException", status: 400 },
-  UnrecognizedClient: { type: "UnrecognizedClientException", status: 400 },
-  UnknownOperation: { type: "UnknownOperationException", status: 400 },
-  Serialization: { type: "SerializationException", status: 400 },
-  Validation: { type: "ValidationException", status: 400 },
-  PayloadTooLarge: { type: "RequestEntityTooLargeException", status: 413 },
-  AccessDenied: { type: "AccessDeniedException", status: 400 },
-  ExpiredToken: { type: "ExpiredTokenException", status: 400 },
-  Internal: { type: "InternalFailure", status: 500 },
-};
-
-/** The same failures on the Query protocol (IAM, STS), as those services name them. */
-export const queryProtocolErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
-  MissingAuthenticationToken: { type: "MissingAuthenticationToken", status: 403 },
-  IncompleteSignature: { type: "IncompleteSignature", status: 403 },
-  InvalidSignature: { type: "SignatureDoesNotMatch", status: 403 },
-  UnrecognizedClient: { type: "InvalidClientTokenId", status: 403 },
-  ExpiredToken: { type: "ExpiredToken", status: 403 },
-  UnknownOperation: { type: "InvalidAction", status: 400 },
-  Serialization: { type: "MalformedInput", status: 400 },
-  Validation: { type: "ValidationError", status: 400 },
-  PayloadTooLarge: { type: "RequestEntityTooLarge", status: 413 },
-  AccessDenied: { type: "AccessDenied", status: 403 },
-  Internal: { type: "InternalFailure", status: 500 },
-};
-
-/**
- * An API's error table: its own names first, then the protocol's shared ones
- * (authentication, validation), then the protocol's internal error.
- */
-export function errorMapper(
-  table: Partial<Record<ErrorCode, { type: string; status: number }>>,
-  protocol: "json" | "query",
-): (code: ErrorCode) => { type: string; status: number } {
-  const shared = protocol === "json" ? protocolErrors : queryProtocolErrors;
-  return (code) => table[code] ?? shared[code] ?? table.Internal ?? shared.Internal!;
+export interface CofferServer {
+  /** The node server (http or https). */
+  server: http.Server;
+  listen(at: { host: string; port: number }): Promise<void>;
+  /** Stops accepting connections and waits for in-flight requests to be answered; idle connections are closed. */
+  close(): Promise<void>;
 }
 
-function isForm(request: FastifyRequest): boolean {
-  return (request.headers["content-type"] ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded");
-}
-
-const JSON_CONTENT_TYPES = new Set(["application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"]);
+const HEALTH = JSON.stringify({ status: "ok" });
 
 /**
- * The request lifecycle (docs/architecture.md): request id -> body limit ->
- * route by X-Amz-Target -> SigV4 -> parse and validate -> handler (which
- * authorises) -> serialise. Every failure is an AWS-shaped error.
+ * The HTTP side: node:http (fastify cost 10-16 µs more CPU per request than
+ * node:http for the same request, bench/transport.ts and docs/performance.md),
+ * one route for the APIs (POST /), /health, and an AWS-shaped error for
+ * everything else. The request pipeline itself is the
+ * dispatcher's (dispatch.ts): the body is read here, raw (SigV4 hashes the
+ * exact bytes), up to the body limit.
  */
-export function createServer(options: ServerOptions): FastifyInstance {
+export function createServer(options: ServerOptions): CofferServer {
   const { logger } = options;
-  const app = Fastify({
-    loggerInstance: logger,
-    // One log line per request (onResponse below) instead of fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.bodyLimit,
-    genReqId: () => randomUUID(),
-    forceCloseConnections: "idle",
-    // Our own server, so that header, request and idle timeouts (and node's
-    // checking interval, a constructor-only option) are ours: slowloris clients
-    // are cut off (issue 12 item 12).
-    serverFactory: (handler) => {
-      const base = listenerOptions(options.timeouts);
-      const server = options.https ? https.createServer({ ...base, ...options.https }, handler) : http.createServer(base, handler);
-      applyListenerTimeouts(server, options.timeouts);
-      return server;
-    },
-  }) as unknown as FastifyInstance;
+  const dispatcher = createDispatcher({ ...options, secureTransport: Boolean(options.https) });
+  const tooLarge = () => new CofferError("PayloadTooLarge", `The request body is larger than the limit of ${options.bodyLimit} bytes.`);
+  let stopping = false;
 
-  // By X-Amz-Target prefix; a dotted prefix (CloudTrail's) is also accepted by its last part, as the SDKs send it.
-  const byPrefix = new Map<string, ApiService>();
-  for (const s of options.services.filter((s) => s.metadata.targetPrefix)) {
-    const prefix = s.metadata.targetPrefix!;
-    byPrefix.set(prefix, s);
-    byPrefix.set(prefix.slice(prefix.lastIndexOf(".") + 1), s);
+  function incoming(req: http.IncomingMessage, body: Buffer): IncomingRequest {
+    return { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headersDistinct, body, sourceIp: req.socket.remoteAddress ?? "" };
   }
 
-  // Every body is read raw: SigV4 hashes the exact bytes, and the codec parses them itself.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+  function send(res: http.ServerResponse, requestId: string, reply: Reply, close = false) {
+    const body = reply.body;
+    const headers: http.OutgoingHttpHeaders = {
+      "content-type": reply.contentType,
+      "content-length": Buffer.byteLength(body),
+      "x-amzn-RequestId": requestId,
+    };
+    if (reply.errorType) headers["x-amzn-ErrorType"] = reply.errorType;
+    // While stopping, every answer ends its connection, so close() does not wait on kept-alive clients.
+    if (close || stopping) headers.connection = "close";
+    res.writeHead(reply.status, headers);
+    res.end(body);
+  }
 
-  const failures = createFailureLimiter(options.authFailureLimit ?? { burst: 200, ratePerSecond: 20 }, options.clock);
+  /** A failure outside the pipeline (a bug): still an AWS-shaped answer. */
+  function internal(res: http.ServerResponse, requestId: string, err: unknown) {
+    logger.error({ reqId: requestId, err: scrub(err) }, "unexpected error");
+    if (res.headersSent) return void res.destroy();
+    const e = protocolErrors.Internal!;
+    send(res, requestId, { status: e.status, contentType: "application/x-amz-json-1.1", errorType: e.type, body: JSON.stringify({ __type: e.type, message: "An internal error occurred." }) }, true);
+  }
 
-  app.addHook("onSend", async (request, reply) => {
-    reply.header("x-amzn-RequestId", request.id);
-  });
-  app.addHook("onResponse", async (request, reply) => {
-    request.log.info(
-      {
-        target: String(request.headers["x-amz-target"] ?? "").slice(0, 128) || undefined,
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 100) / 100,
-      },
-      "request",
+  function answer(res: http.ServerResponse, requestId: string, reply: Promise<Reply>, close = false) {
+    reply.then(
+      (r) => send(res, requestId, r, close),
+      (err: unknown) => internal(res, requestId, err),
     );
-  });
-
-  const queryServices = options.services.filter((s) => s.metadata.protocol === "query");
-
-  interface Reply {
-    status: number;
-    contentType: string;
-    body: Buffer;
-    errorType?: string;
   }
 
-  /** The wire form of an error, in the protocol the request spoke; records the error in `facts`. */
-  function errorReply(facts: RequestFacts, service: ApiService | undefined, err: unknown, query: boolean): Reply {
-    let code: ErrorCode = "Internal";
-    let message = "An internal error occurred.";
-    if (err instanceof CofferError) {
-      code = err.code;
-      message = err.message;
-    } else if (isFastifyTooLarge(err)) {
-      code = "PayloadTooLarge";
-      message = `The request body is larger than the limit of ${options.bodyLimit} bytes.`;
-    } else if (isFastifyClientError(err)) {
-      // Fastify refused the request itself (an empty Content-Type, a body that
-      // does not match its Content-Length): the client's fault, not ours.
-      code = "Serialization";
-      message = `The request could not be read: ${err.message}`;
-    } else {
-      options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "unexpected error");
-    }
-    const table = query ? queryProtocolErrors : protocolErrors;
-    const mapped = service?.errorFor(code) ?? table[code] ?? table.Internal!;
-    facts.error = { code: mapped.type, message };
-    if (query) {
-      const ns = service?.metadata.xmlNamespace ?? "https://iam.amazonaws.com/doc/2010-05-08/";
-      const type = mapped.status >= 500 ? "Receiver" : "Sender";
-      return { status: mapped.status, contentType: "text/xml", body: Buffer.from(serializeQueryError(ns, type, mapped.type, message, facts.requestId)) };
-    }
-    return {
-      status: mapped.status,
-      contentType: "application/x-amz-json-1.1",
-      errorType: mapped.type,
-      body: Buffer.from(serializeError(mapped.type, message)),
-    };
-  }
-
-  function factsOf(request: FastifyRequest): RequestFacts {
-    const claimed = /Credential=([^/,\s]+)\//.exec(String(request.headers.authorization ?? ""));
-    const target = request.headers["x-amz-target"];
-    return {
-      requestId: request.id,
-      time: options.clock.now(),
-      service: typeof target === "string" ? target.slice(0, target.lastIndexOf(".")) : "unknown",
-      operation: typeof target === "string" ? target.slice(target.lastIndexOf(".") + 1) : "unknown",
-      region: options.region,
-      defaultAccountId: options.defaultAccountId,
-      sourceIp: request.ip,
-      userAgent: String(request.headers["user-agent"] ?? ""),
-      claimedAccessKeyId: claimed?.[1],
-    };
-  }
-
-  /**
-   * Records the request's event, then answers. If the event cannot be
-   * written the caller gets an error instead (fail closed).
-   */
-  async function finish(
-    reply: FastifyReply,
-    facts: RequestFacts,
-    response: Reply,
-    query: boolean,
-    service: ApiService | undefined,
-  ) {
-    if (!facts.principal && facts.error) {
-      const verdict = failures.fail(facts.sourceIp);
-      if (verdict.throttled) {
-        if (verdict.summarize) await recordSummary(facts, verdict.summarize);
-        return send(reply, throttledReply(facts, query, service));
+  /** Reads the body up to the limit; past it, the request is answered 413 and its connection closed (the client may still be sending). */
+  function readBody(req: http.IncomingMessage, done: (body: Buffer | undefined) => void) {
+    const declared = Number(req.headers["content-length"]);
+    if (declared > options.bodyLimit) return done(undefined);
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const onData = (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > options.bodyLimit) {
+        req.off("data", onData).off("end", onEnd);
+        return done(undefined);
       }
-    }
-    if (options.auditor) {
-      try {
-        await options.auditor.record(facts);
-      } catch (err) {
-        options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "audit write failed; request refused");
-        response = errorReply(facts, service, new CofferError("Internal", "The request could not be recorded in the audit trail."), query);
-      }
-    }
-    return send(reply, response);
+      chunks.push(chunk);
+    };
+    const onEnd = () => done(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
+    req.on("data", onData).on("end", onEnd);
   }
 
-  function send(reply: FastifyReply, response: Reply) {
-    if (response.errorType) reply.header("x-amzn-ErrorType", response.errorType);
-    reply.code(response.status).header("content-type", response.contentType).send(response.body);
-    return reply;
-  }
-
-  /** A failing source over its limit: AWS's throttling answer, in the request's protocol. */
-  function throttledReply(facts: RequestFacts, query: boolean, service: ApiService | undefined): Reply {
-    const message = "Rate exceeded: too many failed requests from this address.";
-    if (query) {
-      const ns = service?.metadata.xmlNamespace ?? "https://iam.amazonaws.com/doc/2010-05-08/";
-      return { status: 400, contentType: "text/xml", body: Buffer.from(serializeQueryError(ns, "Sender", "Throttling", message, facts.requestId)) };
+  function onRequest(req: http.IncomingMessage, res: http.ServerResponse) {
+    const requestId = randomUUID();
+    if (logger.isLevelEnabled("debug")) {
+      // The audit trail is the per-request record; this line is for debugging only (docs/performance.md).
+      const started = performance.now();
+      res.once("finish", () =>
+        logger.debug(
+          { reqId: requestId, target: req.headersDistinct["x-amz-target"]?.[0]?.slice(0, 128), status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 },
+          "request",
+        ),
+      );
     }
-    return { status: 400, contentType: "application/x-amz-json-1.1", errorType: "ThrottlingException", body: Buffer.from(serializeError("ThrottlingException", message)) };
-  }
-
-  /** One event standing for the failed requests a source sent past its limit (they are not recorded one by one). */
-  async function recordSummary(facts: RequestFacts, summary: { source: string; count: number }) {
-    if (!options.auditor) return;
-    const from = summary.source === "*" ? "many addresses" : summary.source;
     try {
-      await options.auditor.record({
-        requestId: randomUUID(),
-        time: facts.time,
-        service: "coffer",
-        operation: "UnauthenticatedRequestsThrottled",
-        region: options.region,
-        defaultAccountId: options.defaultAccountId,
-        sourceIp: summary.source === "*" ? facts.sourceIp : summary.source,
-        userAgent: "",
-        error: {
-          code: "ThrottlingException",
-          message: `${summary.count} failed unauthenticated request${summary.count === 1 ? "" : "s"} from ${from} answered ThrottlingException and not recorded one by one (this one included).`,
-        },
-      });
-    } catch (err) {
-      // The throttled request fails either way; the next summary carries on counting.
-      options.logger.error({ reqId: facts.requestId, err: scrub(err) }, "audit write of a throttling summary failed");
-    }
-  }
-
-  app.setErrorHandler(async (err, request, reply) => {
-    const facts = factsOf(request);
-    const service = jsonServiceOf(request);
-    return finish(reply, facts, errorReply(facts, service, err, isForm(request)), isForm(request), service);
-  });
-  app.setNotFoundHandler(async (request, reply) => {
-    const facts = factsOf(request);
-    const err = new CofferError("UnknownOperation", `No operation is served at ${request.method} ${request.url}.`);
-    return finish(reply, facts, errorReply(facts, undefined, err, false), false, undefined);
-  });
-
-  function jsonServiceOf(request: FastifyRequest): ApiService | undefined {
-    const target = request.headers["x-amz-target"];
-    return typeof target === "string" ? byPrefix.get(target.slice(0, target.lastIndexOf("."))) : undefined;
-  }
-
-  /** Query-protocol services share one endpoint: the signature's scope names the service, else the Action does. */
-  function queryServiceOf(request: FastifyRequest, action: string): ApiService | undefined {
-    const scope = /Credential=[^/,\s]+\/\d{8}\/[^/]+\/([^/]+)\//.exec(String(request.headers.authorization ?? ""));
-    if (scope) return queryServices.find((s) => s.metadata.signingName === scope[1]);
-    return queryServices.find((s) => Object.hasOwn(s.operations, action));
-  }
-
-  /** Authenticates, decodes, writes the intent of a mutating request, and runs the handler. */
-  async function run(
-    request: FastifyRequest,
-    facts: RequestFacts,
-    service: ApiService,
-    operation: string,
-    body: Buffer,
-    decode: (spec: OperationSpec) => unknown,
-  ): Promise<{ spec: OperationSpec; output: unknown }> {
-    const spec = service.operations[operation];
-    Object.assign(facts, { service: service.metadata.signingName, operation, shapes: service.shapes, inputShape: spec.input, outputShape: spec.output });
-    const credential: Credential = await authenticate(
-      rawRequest(request, body),
-      { service: service.metadata.signingName, region: options.region, now: options.clock.now(), lookup: options.lookupCredential },
-    );
-    const ctx: RequestContext = {
-      requestId: request.id,
-      sourceIp: request.ip,
-      userAgent: facts.userAgent,
-      secureTransport: Boolean(options.https),
-    };
-    const principal = { ...credential.principal, sourceIp: ctx.sourceIp, secureTransport: ctx.secureTransport };
-    facts.principal = principal;
-    const handler = service.handlers[operation];
-    if (!handler) throw new CofferError("UnknownOperation", `The operation ${operation} is not yet supported by Coffer.`);
-    facts.input = decode(spec);
-    if (options.auditor && !isReadOnly(operation)) {
-      await options.auditor.intent(facts).catch(() => {
-        throw new CofferError("Internal", "The request could not be recorded in the audit trail, so it was not carried out.");
-      });
-    }
-    const output = await handler(principal, facts.input, ctx);
-    facts.output = output;
-    return { spec, output };
-  }
-
-  app.get("/health", async () => ({ status: "ok" }));
-
-  app.post("/", async (request, reply) => {
-    const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const facts = factsOf(request);
-    if (isForm(request)) {
-      let service: ApiService | undefined;
-      let response: Reply;
-      try {
-        const params = parseQueryBody(body);
-        const action = params.get("Action") ?? "";
-        facts.operation = action || "unknown";
-        service = queryServiceOf(request, action);
-        if (service) facts.service = service.metadata.signingName;
-        if (!service || !Object.hasOwn(service.operations, action)) {
-          throw new CofferError("UnknownOperation", `Could not find operation ${action || "(no Action)"}.`);
-        }
-        const { spec, output } = await run(request, facts, service, action, body, (spec) => {
-          if (!spec.input) return {};
-          const raw = decodeQueryInput(service!.shapes, spec.input, params);
-          validateInput(service!.shapes, spec.input, raw);
-          return decodeInput(service!.shapes, spec.input, raw);
+      const url = req.url ?? "/";
+      const q = url.indexOf("?");
+      const path = q >= 0 ? url.slice(0, q) : url;
+      if (path === "/" && req.method === "POST") {
+        readBody(req, (body) => {
+          if (body === undefined) return answer(res, requestId, dispatcher.refuse(incoming(req, Buffer.alloc(0)), requestId, tooLarge()), true);
+          answer(res, requestId, dispatcher.handle(incoming(req, body), requestId));
         });
-        const ns = service.metadata.xmlNamespace ?? "";
-        response = {
-          status: 200,
-          contentType: "text/xml",
-          body: Buffer.from(serializeQueryOutput(service.shapes, action, spec, ns, output, request.id)),
-        };
-      } catch (err) {
-        response = errorReply(facts, service, err, true);
+        return;
       }
-      return finish(reply, facts, response, true, service);
-    }
-
-    let service: ApiService | undefined;
-    let response: Reply;
-    try {
-      // Routing follows only what the signature covers (see signedTarget).
-      const target = signedTarget(rawRequest(request, body));
-      service = typeof target === "string" ? byPrefix.get(target.slice(0, target.lastIndexOf("."))) : undefined;
-      const operation = typeof target === "string" ? target.slice(target.lastIndexOf(".") + 1) : "";
-      if (!service || !Object.hasOwn(service.operations, operation)) {
-        throw new CofferError("UnknownOperation", `The operation ${(target ?? "(no X-Amz-Target)").slice(0, 256)} is not known.`);
+      req.resume();
+      if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
+        return send(res, requestId, { status: 200, contentType: "application/json; charset=utf-8", body: HEALTH });
       }
-      const contentType = (request.headers["content-type"] ?? "").split(";")[0].trim().toLowerCase();
-      if (!JSON_CONTENT_TYPES.has(contentType)) {
-        throw new CofferError(
-          "Serialization",
-          `Unsupported Content-Type "${contentType}": send application/x-amz-json-${service.metadata.jsonVersion ?? "1.1"}.`,
-        );
-      }
-      const json = service;
-      const { spec, output } = await run(request, facts, json, operation, body, (spec) => {
-        const raw = parseJsonBody(body);
-        if (!spec.input) return {};
-        validateInput(json.shapes, spec.input, raw);
-        return decodeInput(json.shapes, spec.input, raw);
-      });
-      response = {
-        status: 200,
-        contentType: `application/x-amz-json-${json.metadata.jsonVersion ?? "1.1"}`,
-        body: Buffer.from(serializeOutput(json.shapes, spec.output, output)),
-      };
+      const err = new CofferError("UnknownOperation", `No operation is served at ${req.method} ${url}.`);
+      answer(res, requestId, dispatcher.refuse(incoming(req, Buffer.alloc(0)), requestId, err, "json"));
     } catch (err) {
-      response = errorReply(facts, service, err, false);
+      internal(res, requestId, err);
     }
-    return finish(reply, facts, response, false, service);
-  });
+  }
 
-  return app;
-}
-
-function rawRequest(request: FastifyRequest, body: Buffer) {
-  return { method: request.method, url: request.raw.url ?? "/", headers: request.raw.headersDistinct, body };
-}
-
-function isFastifyTooLarge(err: unknown): boolean {
-  return typeof err === "object" && err !== null && (err as { code?: string }).code === "FST_ERR_CTP_BODY_TOO_LARGE";
-}
-
-/** An error Fastify raised about the request (its FST_ codes carry a 4xx status); its message names no value. */
-function isFastifyClientError(err: unknown): err is Error & { code: string; statusCode: number } {
-  if (!(err instanceof Error)) return false;
-  const { code, statusCode } = err as { code?: unknown; statusCode?: unknown };
-  return typeof code === "string" && code.startsWith("FST_") && typeof statusCode === "number" && statusCode >= 400 && statusCode < 500;
-}
-
-/** Unexpected errors are logged by name, message and stack only: never a request body or a value. */
-function scrub(err: unknown): { name?: string; message?: string; stack?: string } {
-  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
-  return { message: String(err) };
+  const base = listenerOptions(options.timeouts);
+  const server: http.Server = options.https ? https.createServer({ ...base, ...options.https }, onRequest) : http.createServer(base, onRequest);
+  applyListenerTimeouts(server, options.timeouts);
+  return {
+    server,
+    listen({ host, port }) {
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+    },
+    close() {
+      stopping = true;
+      return new Promise((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        // Kept-alive connections between requests would hold close() open; in-flight ones finish and then close.
+        server.closeIdleConnections();
+      });
+    },
+  };
 }

@@ -93,10 +93,11 @@ const AMZ_DATE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 function parseAmzDate(value: string): number | undefined {
   const m = AMZ_DATE_RE.exec(value);
   if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
+  const y = +m[1], mo = +m[2], d = +m[3], h = +m[4], mi = +m[5], s = +m[6];
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
   const ms = Date.UTC(y, mo - 1, d, h, mi, s);
-  // Date.UTC silently rolls over (Feb 30 -> Mar 2); a round trip catches that.
-  return toAmzDate(new Date(ms)) === value ? ms : undefined;
+  // Date.UTC silently rolls over (Feb 30 -> Mar 2); the day read back catches that.
+  return new Date(ms).getUTCDate() === d ? ms : undefined;
 }
 
 // RFC 1123 only ("Sun, 30 Aug 2015 12:36:00 GMT"); Date.parse alone accepts far too much.
@@ -177,6 +178,7 @@ function isHex(byte: number | undefined): boolean {
  * S3 (normalize = false): no normalisation, and the path is encoded exactly once.
  */
 export function canonicalUri(rawPath: string, normalize = true): string {
+  if (rawPath === "/") return "/";
   if (!normalize) {
     const encoded = rawPath
       .split("/")
@@ -197,6 +199,7 @@ export function canonicalUri(rawPath: string, normalize = true): string {
 
 /** Decoded-then-re-encoded query pairs, sorted by key then value (byte order). */
 export function canonicalQuery(rawQuery: string): string {
+  if (rawQuery === "") return "";
   const pairs: [string, string][] = [];
   for (const part of rawQuery.split("&")) {
     if (part === "") continue;
@@ -218,7 +221,11 @@ export function canonicalQuery(rawQuery: string): string {
  * spaces/tabs collapse to one, leading/trailing space is dropped. Repeated header lines
  * are joined with "," (no space), in the order received.
  */
+const NEEDS_TRIMMING = /[\r\n\t]| {2}|^ | $/;
+
 export function canonicalHeaderValue(values: string[]): string {
+  // Most values are already canonical: skip three regex replacements for them.
+  if (values.length === 1 && !NEEDS_TRIMMING.test(values[0])) return values[0];
   return values
     .map((v) => v.replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, ""))
     .join(",");
@@ -268,7 +275,7 @@ export function stringToSign(amzDate: string, scope: string, canonicalRequestTex
 const SIGNING_KEY_CACHE_MAX = 1000;
 const signingKeyCache = new Map<string, Buffer>();
 
-function deriveSigningKey(secretAccessKey: string, date: string, region: string, service: string): Buffer {
+export function deriveSigningKey(secretAccessKey: string, date: string, region: string, service: string): Buffer {
   const kDate = hmac("AWS4" + secretAccessKey, date);
   const kRegion = hmac(kDate, region);
   const kService = hmac(kRegion, service);
@@ -314,7 +321,8 @@ const SINGLE_VALUED_HEADERS = ["host", "x-amz-date", "date", "x-amz-security-tok
 /** The parameters an Authorization header may carry, each exactly once. */
 const AUTHORIZATION_FIELDS = new Set(["Credential", "SignedHeaders", "Signature"]);
 
-export function parseSignature(req: HttpRequestParts): ParsedSignature {
+/** `query`: the request's query already decoded by decodeQueryParams (decoded here when not given). */
+export function parseSignature(req: HttpRequestParts, query?: Map<string, string>): ParsedSignature {
   const authorizations = headerValues(req.headers, "authorization");
   if (authorizations.length > 1) {
     // A proxy and this server might each pick a different one; refuse the ambiguity.
@@ -328,7 +336,7 @@ export function parseSignature(req: HttpRequestParts): ParsedSignature {
   }
   const authorization = authorizations[0];
   const hasHeaderAuth = authorization !== undefined && authorization.trim() !== "";
-  const query = decodeQueryParams(req.rawQuery);
+  query ??= decodeQueryParams(req.rawQuery);
   const hasQueryAuth = query.has("X-Amz-Algorithm");
   if (hasHeaderAuth && hasQueryAuth) {
     throw new SigV4Error(
@@ -610,14 +618,20 @@ export function checkFreshness(sig: ParsedSignature, now: Date, skewSeconds = 90
  * Does not check freshness, region/service or the access key – see checkFreshness and
  * the caller.
  */
-export function verifySignature(req: HttpRequestParts, sig: ParsedSignature, secretAccessKey: string): boolean {
+export function verifySignature(
+  req: HttpRequestParts,
+  sig: ParsedSignature,
+  secretAccessKey: string,
+  /** The signing key of sig's scope for this secret, when the caller keeps one (see signingKey). */
+  key?: Buffer,
+): boolean {
   const bodyHash = sha256Hex(req.body);
   const declared = firstHeader(req.headers, "x-amz-content-sha256");
   if (declared !== undefined && declared.trim() !== bodyHash) return false;
 
   const creq = canonicalRequest(req, sig.signedHeaders, { payloadHash: bodyHash });
   const sts = stringToSign(sig.amzDate, credentialScope(sig.date, sig.region, sig.service), creq);
-  const expected = computeSignature(signingKey(secretAccessKey, sig.date, sig.region, sig.service), sts);
+  const expected = computeSignature(key ?? signingKey(secretAccessKey, sig.date, sig.region, sig.service), sts);
   return constantTimeEqual(expected, sig.signature);
 }
 

@@ -81,6 +81,15 @@ function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
 }
 
 export function createIamService({ store, identity, authorizer, clock }: IamDeps) {
+  /**
+   * Every IAM change goes through here: cached credentials on this node are
+   * dropped when it ends (committed or not), so a deactivated or deleted key,
+   * a deleted role's sessions, a changed user are seen by the next request,
+   * not when the cache ages out. (Policies are read through the store's read
+   * cache, which every committed write empties.)
+   */
+  const write: Store["transaction"] = (fn) => store.transaction(fn).finally(() => identity.invalidate());
+
   async function authorize(caller: Principal, action: string, kind: PrincipalKind, name: string, path = "/") {
     await authorizer.authorize({
       principal: caller,
@@ -120,7 +129,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     if (maxSessionDuration !== undefined && (maxSessionDuration < 3600 || maxSessionDuration > 43200)) {
       throw new CofferError("InvalidParameter", "MaxSessionDuration must be between 3600 and 43200 seconds.");
     }
-    return store.transaction(async (tx) => {
+    return write(async (tx) => {
       const all = await tx.listPrincipals(caller.accountId, kind);
       // IAM names are unique per account regardless of case.
       if (all.some((p) => p.name.toLowerCase() === input.name.toLowerCase())) {
@@ -184,7 +193,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     },
 
     async remove(caller: Principal, kind: PrincipalKind, name: string): Promise<void> {
-      await store.transaction(async (tx) => {
+      await write(async (tx) => {
         const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:DeleteUser" : "iam:DeleteRole");
         if (Object.keys(found.inlinePolicies).length > 0) {
           throw new CofferError("Conflict", `Cannot delete entity, must delete policies first.`);
@@ -194,13 +203,11 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
         }
         await tx.deletePrincipal(found.arn);
       });
-      // Its sessions stop now on this node, not when their cached credentials age out.
-      if (kind === "role") identity.invalidate();
     },
 
     async updateTrustPolicy(caller: Principal, roleName: string, document: string): Promise<void> {
       checkPolicyText(document, "trust");
-      await store.transaction(async (tx) => {
+      await write(async (tx) => {
         const role = await authorizedGet(tx, caller, "role", roleName, "iam:UpdateAssumeRolePolicy");
         await tx.putPrincipal({ ...role, trustPolicy: document });
       });
@@ -208,7 +215,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
 
     async putPolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string, document: string) {
       checkPolicyText(document, "identity");
-      await store.transaction(async (tx) => {
+      await write(async (tx) => {
         const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:PutUserPolicy" : "iam:PutRolePolicy");
         const inlinePolicies = { ...found.inlinePolicies, [policyName]: document };
         // As IAM counts it: all of a principal's inline policies together, white space not counted.
@@ -235,7 +242,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     },
 
     async deletePolicy(caller: Principal, kind: PrincipalKind, name: string, policyName: string): Promise<void> {
-      await store.transaction(async (tx) => {
+      await write(async (tx) => {
         const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:DeleteUserPolicy" : "iam:DeleteRolePolicy");
         if (found.inlinePolicies[policyName] === undefined) {
           throw new CofferError("NotFound", `The ${noun(kind)} policy with name ${policyName} cannot be found.`);
@@ -246,14 +253,14 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     },
 
     async tag(caller: Principal, kind: PrincipalKind, name: string, tags: Tag[]): Promise<void> {
-      await store.transaction(async (tx) => {
+      await write(async (tx) => {
         const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:TagUser" : "iam:TagRole");
         await tx.putPrincipal({ ...found, tags: mergeTags(found.tags, tags) });
       });
     },
 
     async untag(caller: Principal, kind: PrincipalKind, name: string, keys: string[]): Promise<void> {
-      await store.transaction(async (tx) => {
+      await write(async (tx) => {
         const found = await authorizedGet(tx, caller, kind, name, kind === "user" ? "iam:UntagUser" : "iam:UntagRole");
         await tx.putPrincipal({ ...found, tags: found.tags.filter((t) => !keys.includes(t.key)) });
       });
@@ -281,7 +288,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     },
 
     async updateAccessKey(caller: Principal, input: { userName?: string; accessKeyId: string; status: "Active" | "Inactive" }) {
-      await store.transaction(async (tx) => {
+      await write(async (tx) => {
         const owner = await keyOwner(tx, caller, input.userName, "iam:UpdateAccessKey");
         const key = await tx.getAccessKey(input.accessKeyId);
         if (!key || key.principalArn !== ownerArn(caller, owner)) {
@@ -289,11 +296,10 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
         }
         await tx.putAccessKey({ ...key, status: input.status });
       });
-      identity.invalidate(input.accessKeyId);
     },
 
     async deleteAccessKey(caller: Principal, input: { userName?: string; accessKeyId: string }) {
-      await store.transaction(async (tx) => {
+      await write(async (tx) => {
         const owner = await keyOwner(tx, caller, input.userName, "iam:DeleteAccessKey");
         const key = await tx.getAccessKey(input.accessKeyId);
         if (!key || key.principalArn !== ownerArn(caller, owner)) {
@@ -301,7 +307,6 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
         }
         await tx.deleteAccessKey(input.accessKeyId);
       });
-      identity.invalidate(input.accessKeyId);
     },
   };
 }

@@ -14,17 +14,32 @@ const PARSED_CACHE_MAX = 1000;
  * the global condition keys of the request. Denials read as AWS writes them.
  */
 export function createPolicyAuthorizer({ store, clock }: { store: Pick<Store, "getPrincipal">; clock: { now(): number } }): Authorizer {
-  const parsed = new Map<string, Policy>();
+  // Per kind, by text: policy texts come from cached (frozen) records, so the same string object
+  // is looked up each time and its hash is computed once, not a new key string built per request.
+  type Kind = "identity" | "resource" | "trust" | "key";
+  const parsed: Record<Kind, Map<string, Policy>> = { identity: new Map(), resource: new Map(), trust: new Map(), key: new Map() };
+  // A principal record's identity policies, parsed, for as long as that record object lives.
+  const identityOf = new WeakMap<object, Policy[]>();
 
-  function policyOf(text: string, kind: "identity" | "resource" | "trust" | "key"): Policy {
-    const key = `${kind}\u0000${text}`;
-    let policy = parsed.get(key);
+  function policyOf(text: string, kind: Kind): Policy {
+    const cache = parsed[kind];
+    let policy = cache.get(text);
     if (!policy) {
       policy = parsePolicy(text, kind);
-      if (parsed.size >= PARSED_CACHE_MAX) parsed.delete(parsed.keys().next().value!);
-      parsed.set(key, policy);
+      if (cache.size >= PARSED_CACHE_MAX) cache.delete(cache.keys().next().value!);
+      cache.set(text, policy);
     }
     return policy;
+  }
+
+  function identityPoliciesOf(holder: { inlinePolicies?: Record<string, string> } | undefined): Policy[] {
+    if (!holder) return [];
+    let policies = identityOf.get(holder);
+    if (!policies) {
+      policies = Object.values(holder.inlinePolicies ?? {}).map((t) => policyOf(t, "identity"));
+      identityOf.set(holder, policies);
+    }
+    return policies;
   }
 
   return {
@@ -38,7 +53,7 @@ export function createPolicyAuthorizer({ store, clock }: { store: Pick<Store, "g
             : undefined;
       // A session belongs to the role it was issued for, not to a later role of the same name.
       if (principal.kind === "assumed-role" && principal.roleId !== undefined && holder?.id !== principal.roleId) holder = undefined;
-      const identityPolicies = Object.values(holder?.inlinePolicies ?? {}).map((t) => policyOf(t, "identity"));
+      const identityPolicies = identityPoliciesOf(holder);
       const sessionPolicies = principal.sessionPolicies?.map((t) => policyOf(t, "identity"));
       const now = clock.now();
       const context: RequestContext["context"] = {

@@ -63,6 +63,19 @@ export function defaultKeyPolicy(accountId: string): string {
  * evaluated like any key policy, so the caller's explicit Deny (kms:Decrypt on *, say) wins.
  */
 export function awsManagedKeyPolicy(accountId: string, service: "secretsmanager" | "ssm", region: string): string {
+  // The same text object every time: the authorizer's parsed-policy cache then finds it without rehashing a new string.
+  const key = `${accountId}/${service}/${region}`;
+  let text = managedPolicies.get(key);
+  if (text === undefined) {
+    if (managedPolicies.size >= 1000) managedPolicies.clear();
+    managedPolicies.set(key, (text = managedKeyPolicyText(accountId, service, region)));
+  }
+  return text;
+}
+
+const managedPolicies = new Map<string, string>();
+
+function managedKeyPolicyText(accountId: string, service: "secretsmanager" | "ssm", region: string): string {
   const name = service === "ssm" ? "AWS Systems Manager" : "AWS Secrets Manager";
   const through = `Allow access through ${name} for all principals in the account that are authorized to use ${name}`;
   return JSON.stringify({
@@ -347,7 +360,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
       resourceArn: string,
       action: "kms:Decrypt" | "kms:GenerateDataKey",
       via: "secretsmanager" | "ssm" = "secretsmanager",
-    ): Promise<void> {
+    ): Promise<KeyRecord> {
       const key =
         typeof keyOrArn === "string" ? await store.getKey(keyOrArn.slice(keyOrArn.lastIndexOf("/") + 1)) : keyOrArn;
       const [service, thing] = via === "ssm" ? ["Parameter Store", "parameter"] : ["Secrets Manager", "secret"];
@@ -369,6 +382,8 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
           ? new CofferError("DecryptionFailure", `${service} can't decrypt the protected ${thing} text using the provided KMS key: the key is ${why}.`)
           : new CofferError("EncryptionFailure", `${service} can't encrypt the ${thing} with the provided KMS key: the key is ${why}.`);
       }
+      // The caller opens with this record rather than fetching the key again.
+      return key;
     },
 
     defaultAlias: DEFAULT_SECRET_KEY_ALIAS,

@@ -104,8 +104,8 @@ export function createParameterAccess({ authorizer, keyring, keyAccess, region }
   async function valueOf(principal: Principal, arn: string, v: ParameterVersionRecord, decrypt: boolean): Promise<string> {
     if (v.type !== "SecureString") return v.value ?? "";
     if (!decrypt) return Buffer.concat([v.wrappedDataKey!, v.sealedValue!]).toString("base64");
-    await useKey(principal, v.keyArn!, arn, "kms:Decrypt");
-    const plain = await keyring.open({ keyArn: v.keyArn!, wrappedDataKey: v.wrappedDataKey!, sealedValue: v.sealedValue! }, valueAad(arn, v.version));
+    const key = await useKey(principal, v.keyArn!, arn, "kms:Decrypt");
+    const plain = await keyring.open({ keyArn: v.keyArn!, wrappedDataKey: v.wrappedDataKey!, sealedValue: v.sealedValue! }, valueAad(arn, v.version), key);
     return plain.toString("utf8");
   }
 

@@ -181,10 +181,11 @@ export function createSecretsService(deps: SecretsDeps) {
           : `staging label: ${input.versionStage ?? AWSCURRENT}`;
       throw new CofferError("NotFound", `Secrets Manager can't find the specified secret value for ${what}`);
     }
-    await keyAccess.checkSecretKeyUse(principal, version.keyArn, secret.arn, "kms:Decrypt");
+    const key = await keyAccess.checkSecretKeyUse(principal, version.keyArn, secret.arn, "kms:Decrypt");
     const plaintext = await keyring.open(
       { keyArn: version.keyArn, wrappedDataKey: version.wrappedDataKey!, sealedValue: version.sealedValue! },
       versionAad(secret.arn, version.versionId),
+      key,
     );
     await recordAccess(secret, version);
     return {

@@ -12,7 +12,7 @@ import {
   type CheckedFilter,
   type NamedParameter,
 } from "./parameters-fns.ts";
-import type { ParameterAccess, ParametersDeps } from "./parameters-service.ts";
+import type { ParameterAccess, ParametersDeps } from "./parameters-access.ts";
 import {
   REFERENCE_PREFIX,
   type DescribeInput,

@@ -16,8 +16,8 @@
  * failed to satisfy constraint: ...". Unknown members are ignored, as AWS does.
  * JSON null counts as absent.
  */
-import type { ListShape, MapShape, MemberRef, Shape, StringShape } from "./shape-types.ts";
-import { CofferError } from "../services/errors.ts";
+import type { ListShape, MapShape, MemberRef, Shape, StringShape } from "../shared/shape-types.ts";
+import { CofferError } from "../shared/errors.ts";
 
 export function validateInput(shapes: Record<string, Shape>, shapeName: string, input: unknown): void {
   const root = shapes[shapeName];

@@ -1,4 +1,4 @@
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import type { CloudTrailEvent } from "./audit-types.ts";
 
 /** Alert rules as the configuration file names them, and what a notification carries. */

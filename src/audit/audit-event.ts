@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Shapes } from "../api/shape-types.ts";
+import type { Shapes } from "../shared/shape-types.ts";
 import type { Principal } from "../services/identity/identity-types.ts";
 import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
 

@@ -3,7 +3,7 @@ import type { RequestAuditor } from "../server/app.ts";
 import type { ServiceEvent, ServiceEventSink } from "../services/service-events.ts";
 import type { CloudTrailEvent } from "./audit-types.ts";
 import type { AuditQuery, AuditRow, Store } from "../storage/store.ts";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import type { Authorizer, Principal } from "../services/identity/identity-types.ts";
 import { buildEvent } from "./audit-event.ts";
 import { entryOf, type AuditLog } from "./audit-log.ts";

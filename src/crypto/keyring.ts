@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import type { KeyRecord, Store, StoreTx } from "../storage/store.ts";
 import { open, randomKey, seal } from "./aead.ts";
 import type { MasterKey } from "./master-key.ts";

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import { sha256Hex } from "../services/identity/identity-service.ts";
 import type { Credential } from "../services/identity/identity-types.ts";
 import { checkFreshness, decodeQueryParams, parseSignature, SigV4Error, verifySignature, type HttpRequestParts } from "./sigv4/sigv4.ts";

@@ -588,7 +588,7 @@ function byName(a: string, b: string): number {
 }
 
 function renderShapes(service: string, modelFile: string, model: Model, notes: PatternNote[]): string {
-  const lines = [header(modelFile), `import type { Shape } from "../../shape-types.ts";`, ""];
+  const lines = [header(modelFile), `import type { Shape } from "../../../shared/shape-types.ts";`, ""];
   lines.push("export const shapes: Record<string, Shape> = {");
   for (const name of Object.keys(model.shapes).sort(byName)) {
     const { shape, comment } = convertShape(service, name, model.shapes[name], notes);
@@ -629,7 +629,7 @@ function renderOperations(modelFile: string, model: Model): string {
   }
   return [
     header(modelFile),
-    `import type { OperationSpec, ServiceMetadata } from "../../shape-types.ts";`,
+    `import type { OperationSpec, ServiceMetadata } from "../../../shared/shape-types.ts";`,
     "",
     render(meta, "", "export const metadata = ", " as const satisfies ServiceMetadata;"),
     "",

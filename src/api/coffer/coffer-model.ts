@@ -1,4 +1,4 @@
-import type { OperationSpec, ServiceMetadata, Shape } from "../shape-types.ts";
+import type { OperationSpec, ServiceMetadata, Shape } from "../../shared/shape-types.ts";
 
 /**
  * Coffer's own admin API, in the vocabulary of the generated AWS models so the

@@ -1,4 +1,4 @@
-import type { ErrorCode } from "../../services/errors.ts";
+import type { ErrorCode } from "../../shared/errors.ts";
 import { errorMapper } from "../../server/app.ts";
 
 /** Domain error code -> IAM's error code and status, as the IAM model names them. */

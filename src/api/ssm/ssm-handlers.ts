@@ -1,6 +1,6 @@
 import type { ApiService, Handler } from "../../server/app.ts";
 import { serializeOutput } from "../../server/protocols/aws-json.ts";
-import { CofferError } from "../../services/errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { ParametersService } from "../../services/parameters/parameters-service.ts";
 import type {
   InlinePolicy,

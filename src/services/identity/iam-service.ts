@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import type { PrincipalRecord, Store, StoreTx, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
 import type { AccessKeyRecord, Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Credential, Principal } from "./identity-types.ts";
 
 const BOOTSTRAP_SETTING = "identity.bootstrapped";

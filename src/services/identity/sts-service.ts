@@ -1,7 +1,7 @@
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import type { Store, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
 

@@ -3,7 +3,7 @@ import { DEFAULT_KEYS, DEFAULT_PARAMETER_KEY_ALIAS, DEFAULT_SECRET_KEY_ALIAS, ty
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import type { KeyRecord, Store, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 
 /**

@@ -1,6 +1,6 @@
 import type { Keyring } from "../../crypto/keyring.ts";
 import type { KeyRecord, ParameterRecord, ParameterVersionRecord, Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { KeysService } from "../keys/keys-service.ts";
 import type { SecretsService } from "../secrets/secrets-service.ts";

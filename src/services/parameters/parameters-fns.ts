@@ -1,6 +1,6 @@
 import { createContext, runInContext, type Context } from "node:vm";
 import type { ParameterRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import {
   ADVANCED_VALUE_LIMIT,
   MAX_ARN_LENGTH,

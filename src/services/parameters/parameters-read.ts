@@ -1,5 +1,5 @@
 import type { ParameterRecord, ParameterVersionRecord, Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import {
   checkFilters,

@@ -1,6 +1,6 @@
 import { DEFAULT_PARAMETER_KEY_ALIAS } from "../../crypto/keyring.ts";
 import type { KeyRecord, ParameterRecord, ParameterVersionRecord, StoreTx, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import { requestTagContext } from "../secrets/secrets-access.ts";
 import {

@@ -1,6 +1,6 @@
 import type { Keyring } from "../../crypto/keyring.ts";
 import type { Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import {
   commandRotator,

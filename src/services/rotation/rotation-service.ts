@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { SecretRecord, Store, VersionRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { createSecretLoader } from "../secrets/secrets-access.ts";
 import type { SecretsService } from "../secrets/secrets-service.ts";

@@ -1,5 +1,5 @@
 import type { SecretRecord, Store, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { messages } from "./secrets-fns.ts";
 

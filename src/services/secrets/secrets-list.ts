@@ -1,5 +1,5 @@
 import type { SecretRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { ListFilter, ListSecretsInput, Page } from "./secrets-types.ts";
 
 /**

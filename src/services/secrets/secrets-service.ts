@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
 import { randomPassword, type PasswordOptions } from "../../crypto/password.ts";
 import type { SecretRecord, Store, StoreTx, VersionRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { KeysService } from "../keys/keys-service.ts";
 import type { ServiceEventSink } from "../service-events.ts";

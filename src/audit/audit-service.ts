@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { RequestAuditor } from "../server/app.ts";
 import type { ServiceEvent, ServiceEventSink } from "../services/service-events.ts";
 import type { CloudTrailEvent } from "./audit-types.ts";
 import type { AuditQuery, AuditRow, Store } from "../storage/store.ts";
 import { CofferError } from "../shared/errors.ts";
 import type { Authorizer, Principal } from "../services/identity/identity-types.ts";
-import { buildEvent } from "./audit-event.ts";
+import { buildEvent, type RequestFacts } from "./audit-event.ts";
 import { entryOf, type AuditLog } from "./audit-log.ts";
 
 /** Coffer's own actions as CloudTrail AwsServiceEvent records. */
@@ -39,6 +38,14 @@ export function createServiceEventRecorder(log: AuditLog, { region, clock }: { r
 }
 
 /** The server's auditor: an intent before a write, one CloudTrail event per request. */
+/** Records requests in the audit trail; a rejected promise means the record could not be written. */
+export interface RequestAuditor {
+  /** Before a mutating operation runs. */
+  intent(facts: RequestFacts): Promise<void>;
+  /** Once the request has its answer, before the answer is sent. */
+  record(facts: RequestFacts): Promise<void>;
+}
+
 export function createRequestAuditor(log: AuditLog): RequestAuditor {
   return {
     intent: (facts) => log.append(entryOf(buildEvent(facts), "intent")),

@@ -5,42 +5,22 @@ import { createFailureLimiter, type FailureLimit } from "./failure-limiter.ts";
 import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "../shared/listener-timeouts.ts";
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import type { OperationSpec, ServiceMetadata, Shapes } from "../shared/shape-types.ts";
+import type { OperationSpec } from "../shared/shape-types.ts";
 import { validateInput } from "../api/validate.ts";
 import { CofferError, type ErrorCode } from "../shared/errors.ts";
-import type { Credential, Principal } from "../services/identity/identity-types.ts";
+import type { Credential } from "../services/identity/identity-types.ts";
 import { decodeInput, parseJsonBody, serializeError, serializeOutput } from "./protocols/aws-json.ts";
 import { decodeQueryInput, parseQueryBody, serializeQueryError, serializeQueryOutput } from "./protocols/aws-query.ts";
 import { authenticate, signedTarget, type CredentialLookup } from "./authenticate.ts";
 import { isReadOnly, type RequestFacts } from "../audit/audit-event.ts";
+import type { RequestAuditor } from "../audit/audit-service.ts";
+import type { ApiService, RequestContext } from "../api/api-service.ts";
+import { protocolErrors, queryProtocolErrors } from "../api/api-errors.ts";
 
-/** What a handler learns about the request beyond its input. */
-export interface RequestContext {
-  requestId: string;
-  sourceIp: string;
-  userAgent: string;
-  secureTransport: boolean;
-}
-
-export type Handler = (principal: Principal, input: any, ctx: RequestContext) => Promise<unknown>;
-
-/** An AWS service as the server sees it: its model facts, handlers, and how its errors look on the wire. */
-export interface ApiService {
-  metadata: ServiceMetadata;
-  shapes: Shapes;
-  operations: Readonly<Record<string, OperationSpec>>;
-  handlers: Readonly<Record<string, Handler>>;
-  /** AWS error name and HTTP status for each domain error code. */
-  errorFor(code: ErrorCode): { type: string; status: number };
-}
-
-/** Records requests in the audit trail; a rejected promise means the record could not be written. */
-export interface RequestAuditor {
-  /** Before a mutating operation runs. */
-  intent(facts: RequestFacts): Promise<void>;
-  /** Once the request has its answer, before the answer is sent. */
-  record(facts: RequestFacts): Promise<void>;
-}
+// Moved down a layer (audit/, api/); re-exported so that importers of this module keep working.
+export type { RequestAuditor } from "../audit/audit-service.ts";
+export type { ApiService, Handler, RequestContext } from "../api/api-service.ts";
+export { errorMapper, protocolErrors, queryProtocolErrors } from "../api/api-errors.ts";
 
 export interface ServerOptions {
   logger: Logger;
@@ -58,49 +38,6 @@ export interface ServerOptions {
   timeouts?: Partial<ListenerTimeouts>;
   /** Failed unauthenticated requests per source address before they are throttled (default 200, then 20/s). */
   authFailureLimit?: FailureLimit;
-}
-
-
-/** Errors raised before a service is known (auth, protocol) look like this on every AWS JSON service. */
-export const protocolErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
-  MissingAuthenticationToken: { type: "MissingAuthenticationTokenException", status: 400 },
-  IncompleteSignature: { type: "IncompleteSignatureException", status: 400 },
-  InvalidSignature: { type: "InvalidSignatureException", status: 400 },
-  UnrecognizedClient: { type: "UnrecognizedClientException", status: 400 },
-  UnknownOperation: { type: "UnknownOperationException", status: 400 },
-  Serialization: { type: "SerializationException", status: 400 },
-  Validation: { type: "ValidationException", status: 400 },
-  PayloadTooLarge: { type: "RequestEntityTooLargeException", status: 413 },
-  AccessDenied: { type: "AccessDeniedException", status: 400 },
-  ExpiredToken: { type: "ExpiredTokenException", status: 400 },
-  Internal: { type: "InternalFailure", status: 500 },
-};
-
-/** The same failures on the Query protocol (IAM, STS), as those services name them. */
-export const queryProtocolErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {
-  MissingAuthenticationToken: { type: "MissingAuthenticationToken", status: 403 },
-  IncompleteSignature: { type: "IncompleteSignature", status: 403 },
-  InvalidSignature: { type: "SignatureDoesNotMatch", status: 403 },
-  UnrecognizedClient: { type: "InvalidClientTokenId", status: 403 },
-  ExpiredToken: { type: "ExpiredToken", status: 403 },
-  UnknownOperation: { type: "InvalidAction", status: 400 },
-  Serialization: { type: "MalformedInput", status: 400 },
-  Validation: { type: "ValidationError", status: 400 },
-  PayloadTooLarge: { type: "RequestEntityTooLarge", status: 413 },
-  AccessDenied: { type: "AccessDenied", status: 403 },
-  Internal: { type: "InternalFailure", status: 500 },
-};
-
-/**
- * An API's error table: its own names first, then the protocol's shared ones
- * (authentication, validation), then the protocol's internal error.
- */
-export function errorMapper(
-  table: Partial<Record<ErrorCode, { type: string; status: number }>>,
-  protocol: "json" | "query",
-): (code: ErrorCode) => { type: string; status: number } {
-  const shared = protocol === "json" ? protocolErrors : queryProtocolErrors;
-  return (code) => table[code] ?? shared[code] ?? table.Internal ?? shared.Internal!;
 }
 
 function isForm(request: FastifyRequest): boolean {

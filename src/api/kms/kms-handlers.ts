@@ -1,4 +1,5 @@
-import { errorMapper, type ApiService, type Handler } from "../../server/app.ts";
+import type { ApiService, Handler } from "../api-service.ts";
+import { errorMapper } from "../api-errors.ts";
 import { CofferError, type ErrorCode } from "../../shared/errors.ts";
 import type { KeyDescription, KeysService } from "../../services/keys/keys-service.ts";
 import { metadata, operations } from "./generated/operations.ts";

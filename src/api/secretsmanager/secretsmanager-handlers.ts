@@ -1,4 +1,4 @@
-import type { ApiService, Handler } from "../../server/app.ts";
+import type { ApiService, Handler } from "../api-service.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { RotationService, RotationState } from "../../services/rotation/rotation-service.ts";
 import type { SecretsService } from "../../services/secrets/secrets-service.ts";

@@ -1,4 +1,4 @@
-import { errorMapper } from "../../server/app.ts";
+import { errorMapper } from "../api-errors.ts";
 import type { ErrorCode } from "../../shared/errors.ts";
 
 /**

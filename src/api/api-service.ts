@@ -1,0 +1,28 @@
+import type { Principal } from "../services/identity/identity-types.ts";
+import type { ErrorCode } from "../shared/errors.ts";
+import type { OperationSpec, ServiceMetadata, Shapes } from "../shared/shape-types.ts";
+
+/**
+ * What every API module (src/api/<service>/) hands the server: the server
+ * imports this, an API never imports the server.
+ */
+
+/** What a handler learns about the request beyond its input. */
+export interface RequestContext {
+  requestId: string;
+  sourceIp: string;
+  userAgent: string;
+  secureTransport: boolean;
+}
+
+export type Handler = (principal: Principal, input: any, ctx: RequestContext) => Promise<unknown>;
+
+/** An AWS service as the server sees it: its model facts, handlers, and how its errors look on the wire. */
+export interface ApiService {
+  metadata: ServiceMetadata;
+  shapes: Shapes;
+  operations: Readonly<Record<string, OperationSpec>>;
+  handlers: Readonly<Record<string, Handler>>;
+  /** AWS error name and HTTP status for each domain error code. */
+  errorFor(code: ErrorCode): { type: string; status: number };
+}

@@ -5,6 +5,7 @@ import type { PrincipalRecord, Store, StoreTx, Tag } from "../../storage/store.t
 import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
+import { iamArn, rootArn } from "../../shared/arn.ts";
 
 /**
  * IAM users, roles, their access keys and inline policies, per account. The
@@ -39,7 +40,7 @@ interface IamDeps {
 }
 
 export function principalArn(accountId: string, kind: PrincipalKind, path: string, name: string): string {
-  return `arn:aws:iam::${accountId}:${kind}${path}${name}`;
+  return iamArn(accountId, kind, name, path);
 }
 
 function uniqueId(kind: PrincipalKind): string {
@@ -145,7 +146,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     });
   }
 
-  const ownerArn = (caller: Principal, owner: PrincipalRecord | undefined) => owner?.arn ?? `arn:aws:iam::${caller.accountId}:root`;
+  const ownerArn = (caller: Principal, owner: PrincipalRecord | undefined) => owner?.arn ?? rootArn(caller.accountId);
 
   /**
    * The user a key operation is about (the named one, or the caller itself: a user, or root),

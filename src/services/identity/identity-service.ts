@@ -3,6 +3,9 @@ import type { Keyring } from "../../crypto/keyring.ts";
 import type { AccessKeyRecord, Store } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Credential, Principal } from "./identity-types.ts";
+import { rootArn } from "../../shared/arn.ts";
+
+export { rootArn };
 
 const BOOTSTRAP_SETTING = "identity.bootstrapped";
 const KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -66,9 +69,6 @@ interface IdentityDeps {
   clock: { now(): number };
 }
 
-export function rootArn(accountId: string): string {
-  return `arn:aws:iam::${accountId}:root`;
-}
 
 /** AKIA/ASIA followed by 16 characters of base32, as AWS access key ids look. */
 function newAccessKeyId(prefix: "AKIA" | "ASIA"): string {

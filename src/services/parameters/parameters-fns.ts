@@ -10,6 +10,9 @@ import {
   type ParameterTier,
   type RequestedTier,
 } from "./parameters-types.ts";
+import { parameterArn } from "../../shared/arn.ts";
+
+export { parameterArn };
 
 /** Pure rules of Parameter Store: names, selectors, labels, patterns, tiers, filters, paging. */
 
@@ -24,10 +27,6 @@ export const messages = {
   badToken: "The specified token isn't valid.",
 };
 
-/** arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash> */
-export function parameterArn(region: string, accountId: string, name: string): string {
-  return `arn:aws:ssm:${region}:${accountId}:parameter/${name.startsWith("/") ? name.slice(1) : name}`;
-}
 
 /** The version or label a caller selected with `name:<version>` or `name:<label>`. */
 export type Selector = { kind: "version"; version: number; text: string } | { kind: "label"; label: string; text: string };

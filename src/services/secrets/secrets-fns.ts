@@ -1,6 +1,7 @@
 import { randomInt, timingSafeEqual } from "node:crypto";
 import type { SecretRecord, VersionRecord } from "../../storage/store.ts";
 import type { SecretDescription, SecretValue } from "./secrets-types.ts";
+import { secretArn } from "../../shared/arn.ts";
 
 /** Pure helpers of the secrets service. */
 
@@ -36,7 +37,7 @@ export function versionAad(arn: string, versionId: string): string {
 export function newSecretArn(region: string, accountId: string, name: string): string {
   let suffix = "";
   for (let i = 0; i < 6; i++) suffix += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
-  return `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`;
+  return secretArn(region, accountId, `${name}-${suffix}`);
 }
 
 export function describeRecord(

@@ -43,6 +43,7 @@ import {
   type VersionedRef,
 } from "./secrets-types.ts";
 import { attachStages, detachStage, versionsToPrune, type StageChanges } from "./secrets-versions.ts";
+import { parseArn, secretArn } from "../../shared/arn.ts";
 
 export interface SecretsDeps {
   store: Store;
@@ -224,7 +225,7 @@ export function createSecretsService(deps: SecretsDeps) {
         );
       }
       validateTags(input.tags ?? []);
-      const resource = `arn:aws:secretsmanager:${region}:${principal.accountId}:secret:${input.name}`;
+      const resource = secretArn(region, principal.accountId, input.name);
       await authorizer.authorize({
         principal,
         action: "secretsmanager:CreateSecret",
@@ -453,8 +454,9 @@ export function createSecretsService(deps: SecretsDeps) {
             await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", { context }).catch((err) => {
               if (!(err instanceof CofferError) || err.code !== "NotFound") throw err;
             });
-            const name = input.secretId.startsWith("arn:") ? input.secretId.split(":").slice(6).join(":") : input.secretId;
-            return { arn: input.secretId.startsWith("arn:") ? input.secretId : "", name, deletionDate: now };
+            const named = parseArn(input.secretId);
+            const name = named ? named.resource.slice(named.resource.indexOf(":") + 1) : input.secretId;
+            return { arn: named ? input.secretId : "", name, deletionDate: now };
           }
           const secret = await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", {
             allowDeleted: true,

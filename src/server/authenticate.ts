@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { CofferError } from "../shared/errors.ts";
-import { sha256Hex } from "../services/identity/identity-service.ts";
+import { sha256Hex } from "../shared/sha256.ts";
 import type { Credential } from "../services/identity/identity-types.ts";
 import { checkFreshness, decodeQueryParams, parseSignature, SigV4Error, verifySignature, type HttpRequestParts } from "./sigv4/sigv4.ts";
 

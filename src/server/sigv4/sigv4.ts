@@ -7,6 +7,7 @@
  * byte-for-byte with real signers. See README.md in this folder for the invariants.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { sha256Hex } from "../../shared/sha256.ts";
 
 export const ALGORITHM = "AWS4-HMAC-SHA256";
 const TERMINATOR = "aws4_request";
@@ -62,10 +63,6 @@ export class SigV4Error extends Error {
 // ---------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------
-
-function sha256Hex(data: string | Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
-}
 
 function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac("sha256", key).update(data, "utf8").digest();

@@ -6,6 +6,7 @@ import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
 import { iamArn, rootArn } from "../../shared/arn.ts";
+import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
 
 /**
  * IAM users, roles, their access keys and inline policies, per account. The
@@ -74,10 +75,10 @@ function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
 const noun = (kind: PrincipalKind) => (kind === "user" ? "user" : "role");
 
 function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
-  const start = marker ? Number.parseInt(Buffer.from(marker, "base64url").toString(), 10) : 0;
-  if (!Number.isSafeInteger(start) || start < 0) throw new CofferError("InvalidParameter", "Invalid Marker.");
+  const start = marker ? decodePageToken(marker, "number") : 0;
+  if (start === undefined) throw new CofferError("InvalidParameter", "Invalid Marker.");
   const page: Page<T> = { items: items.slice(start, start + maxItems) };
-  if (start + maxItems < items.length) page.marker = Buffer.from(String(start + maxItems)).toString("base64url");
+  if (start + maxItems < items.length) page.marker = encodePageToken(start + maxItems);
   return page;
 }
 

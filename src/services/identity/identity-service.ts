@@ -1,9 +1,10 @@
-import { createHash, randomBytes, randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
 import type { AccessKeyRecord, Store } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Credential, Principal } from "./identity-types.ts";
 import { rootArn } from "../../shared/arn.ts";
+import { sha256Hex } from "../../shared/sha256.ts";
 
 export { rootArn };
 
@@ -53,9 +54,6 @@ export function accessKeyAad(record: Pick<AccessKeyRecord, "accessKeyId" | "prin
   return canonical(["coffer-access-key", AAD_VERSION, record.accessKeyId, record.principalArn, record.accountId, record.expiresAt ?? null, record.session ?? null]);
 }
 
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 export interface NewAccessKey {
   accessKeyId: string;

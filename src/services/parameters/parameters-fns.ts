@@ -11,6 +11,7 @@ import {
   type RequestedTier,
 } from "./parameters-types.ts";
 import { parameterArn } from "../../shared/arn.ts";
+import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
 
 export { parameterArn };
 
@@ -226,19 +227,13 @@ export function chooseTier(
 }
 
 /** Paging tokens: opaque to callers, checked when they come back. */
-export function encodeToken(position: string | number): string {
-  return Buffer.from(JSON.stringify({ p: position })).toString("base64url");
-}
+export const encodeToken = encodePageToken;
 
 export function decodeToken<T extends string | number>(token: string | undefined, kind: "string" | "number"): T | undefined {
   if (token === undefined) return undefined;
-  try {
-    const p = (JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { p?: unknown }).p;
-    if (typeof p === kind) return p as T;
-  } catch {
-    // fall through
-  }
-  throw new CofferError("InvalidNextToken", messages.badToken);
+  const p = kind === "number" ? decodePageToken(token, "number") : decodePageToken(token, "string");
+  if (p === undefined) throw new CofferError("InvalidNextToken", messages.badToken);
+  return p as T;
 }
 
 // --- filters -----------------------------------------------------------------

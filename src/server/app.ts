@@ -12,7 +12,7 @@ import type { Credential } from "../services/identity/identity-types.ts";
 import { decodeInput, parseJsonBody, serializeError, serializeOutput } from "./protocols/aws-json.ts";
 import { decodeQueryInput, parseQueryBody, serializeQueryError, serializeQueryOutput } from "./protocols/aws-query.ts";
 import { authenticate, signedTarget, type CredentialLookup } from "./authenticate.ts";
-import { isReadOnly, type RequestFacts } from "../audit/audit-event.ts";
+import type { RequestFacts } from "../audit/audit-event.ts";
 import type { RequestAuditor } from "../audit/audit-service.ts";
 import type { ApiService, RequestContext } from "../api/api-service.ts";
 import { protocolErrors, queryProtocolErrors } from "../api/api-errors.ts";
@@ -256,7 +256,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     decode: (spec: OperationSpec) => unknown,
   ): Promise<{ spec: OperationSpec; output: unknown }> {
     const spec = service.operations[operation];
-    Object.assign(facts, { service: service.metadata.signingName, operation, shapes: service.shapes, inputShape: spec.input, outputShape: spec.output });
+    Object.assign(facts, { service: service.metadata.signingName, operation, shapes: service.shapes, spec });
     const credential: Credential = await authenticate(
       rawRequest(request, body),
       { service: service.metadata.signingName, region: options.region, now: options.clock.now(), lookup: options.lookupCredential },
@@ -272,7 +272,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     const handler = service.handlers[operation];
     if (!handler) throw new CofferError("UnknownOperation", `The operation ${operation} is not yet supported by Coffer.`);
     facts.input = decode(spec);
-    if (options.auditor && !isReadOnly(operation)) {
+    if (options.auditor && !spec.readOnly) {
       await options.auditor.intent(facts).catch(() => {
         throw new CofferError("Internal", "The request could not be recorded in the audit trail, so it was not carried out.");
       });

@@ -34,6 +34,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "ConflictException",
     ],
+    readOnly: false,
   },
   CancelQuery: {
     input: "CancelQueryRequest",
@@ -50,6 +51,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "ConflictException",
     ],
+    readOnly: false,
   },
   CreateChannel: {
     input: "CreateChannelRequest",
@@ -68,6 +70,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   CreateDashboard: {
     input: "CreateDashboardRequest",
@@ -82,6 +85,7 @@ export const operations = {
       "ServiceQuotaExceededException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   CreateEventDataStore: {
     input: "CreateEventDataStoreRequest",
@@ -107,6 +111,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "ThrottlingException",
     ],
+    readOnly: false,
   },
   CreateTrail: {
     input: "CreateTrailRequest",
@@ -146,6 +151,7 @@ export const operations = {
       "ConflictException",
       "ThrottlingException",
     ],
+    readOnly: false,
   },
   DeleteChannel: {
     input: "DeleteChannelRequest",
@@ -156,11 +162,13 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   DeleteDashboard: {
     input: "DeleteDashboardRequest",
     output: "DeleteDashboardResponse",
     errors: ["ConflictException", "ResourceNotFoundException", "UnsupportedOperationException"],
+    readOnly: false,
   },
   DeleteEventDataStore: {
     input: "DeleteEventDataStoreRequest",
@@ -181,6 +189,7 @@ export const operations = {
       "ConflictException",
       "EventDataStoreFederationEnabledException",
     ],
+    readOnly: false,
   },
   DeleteResourcePolicy: {
     input: "DeleteResourcePolicyRequest",
@@ -194,6 +203,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   DeleteTrail: {
     input: "DeleteTrailRequest",
@@ -211,6 +221,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "InsufficientDependencyServiceAccessPermissionException",
     ],
+    readOnly: false,
   },
   DeregisterOrganizationDelegatedAdmin: {
     input: "DeregisterOrganizationDelegatedAdminRequest",
@@ -228,6 +239,7 @@ export const operations = {
       "UnsupportedOperationException",
       "OperationNotPermittedException",
     ],
+    readOnly: false,
   },
   DescribeQuery: {
     input: "DescribeQueryRequest",
@@ -242,6 +254,7 @@ export const operations = {
       "UnsupportedOperationException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: true,
   },
   DescribeTrails: {
     input: "DescribeTrailsRequest",
@@ -253,6 +266,7 @@ export const operations = {
       "CloudTrailARNInvalidException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: true,
   },
   DisableFederation: {
     input: "DisableFederationRequest",
@@ -273,6 +287,7 @@ export const operations = {
       "ConcurrentModificationException",
       "AccessDeniedException",
     ],
+    readOnly: false,
   },
   EnableFederation: {
     input: "EnableFederationRequest",
@@ -294,6 +309,7 @@ export const operations = {
       "AccessDeniedException",
       "EventDataStoreFederationEnabledException",
     ],
+    readOnly: false,
   },
   GenerateQuery: {
     input: "GenerateQueryRequest",
@@ -308,6 +324,7 @@ export const operations = {
       "UnsupportedOperationException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: false,
   },
   GetChannel: {
     input: "GetChannelRequest",
@@ -318,11 +335,13 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   GetDashboard: {
     input: "GetDashboardRequest",
     output: "GetDashboardResponse",
     errors: ["ResourceNotFoundException", "UnsupportedOperationException"],
+    readOnly: true,
   },
   GetEventConfiguration: {
     input: "GetEventConfigurationRequest",
@@ -341,6 +360,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "InvalidParameterCombinationException",
     ],
+    readOnly: true,
   },
   GetEventDataStore: {
     input: "GetEventDataStoreRequest",
@@ -353,6 +373,7 @@ export const operations = {
       "UnsupportedOperationException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: true,
   },
   GetEventSelectors: {
     input: "GetEventSelectorsRequest",
@@ -365,6 +386,7 @@ export const operations = {
       "OperationNotPermittedException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: true,
   },
   GetImport: {
     input: "GetImportRequest",
@@ -375,6 +397,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   GetInsightSelectors: {
     input: "GetInsightSelectorsRequest",
@@ -391,6 +414,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "ThrottlingException",
     ],
+    readOnly: true,
   },
   GetQueryResults: {
     input: "GetQueryResultsRequest",
@@ -408,6 +432,7 @@ export const operations = {
       "UnsupportedOperationException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: true,
   },
   GetResourcePolicy: {
     input: "GetResourcePolicyRequest",
@@ -420,6 +445,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   GetTrail: {
     input: "GetTrailRequest",
@@ -431,6 +457,7 @@ export const operations = {
       "UnsupportedOperationException",
       "OperationNotPermittedException",
     ],
+    readOnly: true,
   },
   GetTrailStatus: {
     input: "GetTrailStatusRequest",
@@ -442,6 +469,7 @@ export const operations = {
       "UnsupportedOperationException",
       "OperationNotPermittedException",
     ],
+    readOnly: true,
   },
   ListChannels: {
     input: "ListChannelsRequest",
@@ -451,11 +479,13 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   ListDashboards: {
     input: "ListDashboardsRequest",
     output: "ListDashboardsResponse",
     errors: ["UnsupportedOperationException"],
+    readOnly: true,
   },
   ListEventDataStores: {
     input: "ListEventDataStoresRequest",
@@ -467,6 +497,7 @@ export const operations = {
       "UnsupportedOperationException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: true,
   },
   ListImportFailures: {
     input: "ListImportFailuresRequest",
@@ -477,6 +508,7 @@ export const operations = {
       "UnsupportedOperationException",
       "InvalidParameterException",
     ],
+    readOnly: true,
   },
   ListImports: {
     input: "ListImportsRequest",
@@ -488,6 +520,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   ListInsightsData: {
     input: "ListInsightsDataRequest",
@@ -497,6 +530,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   ListInsightsMetricData: {
     input: "ListInsightsMetricDataRequest",
@@ -507,6 +541,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   ListPublicKeys: {
     input: "ListPublicKeysRequest",
@@ -517,6 +552,7 @@ export const operations = {
       "OperationNotPermittedException",
       "InvalidTokenException",
     ],
+    readOnly: true,
   },
   ListQueries: {
     input: "ListQueriesRequest",
@@ -534,6 +570,7 @@ export const operations = {
       "UnsupportedOperationException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: true,
   },
   ListTags: {
     input: "ListTagsRequest",
@@ -552,11 +589,13 @@ export const operations = {
       "InvalidTokenException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: true,
   },
   ListTrails: {
     input: "ListTrailsRequest",
     output: "ListTrailsResponse",
     errors: ["UnsupportedOperationException", "OperationNotPermittedException"],
+    readOnly: true,
   },
   LookupEvents: {
     input: "LookupEventsRequest",
@@ -570,6 +609,7 @@ export const operations = {
       "UnsupportedOperationException",
       "OperationNotPermittedException",
     ],
+    readOnly: true,
   },
   PutEventConfiguration: {
     input: "PutEventConfigurationRequest",
@@ -595,6 +635,7 @@ export const operations = {
       "InsufficientDependencyServiceAccessPermissionException",
       "InsufficientIAMAccessPermissionException",
     ],
+    readOnly: false,
   },
   PutEventSelectors: {
     input: "PutEventSelectorsRequest",
@@ -613,6 +654,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "InsufficientDependencyServiceAccessPermissionException",
     ],
+    readOnly: false,
   },
   PutInsightSelectors: {
     input: "PutInsightSelectorsRequest",
@@ -635,6 +677,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "ThrottlingException",
     ],
+    readOnly: false,
   },
   PutResourcePolicy: {
     input: "PutResourcePolicyRequest",
@@ -648,6 +691,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   RegisterOrganizationDelegatedAdmin: {
     input: "RegisterOrganizationDelegatedAdminRequest",
@@ -668,6 +712,7 @@ export const operations = {
       "OperationNotPermittedException",
       "InsufficientIAMAccessPermissionException",
     ],
+    readOnly: false,
   },
   RemoveTags: {
     input: "RemoveTagsRequest",
@@ -689,6 +734,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "ConflictException",
     ],
+    readOnly: false,
   },
   RestoreEventDataStore: {
     input: "RestoreEventDataStoreRequest",
@@ -708,6 +754,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "OrganizationNotInAllFeaturesModeException",
     ],
+    readOnly: false,
   },
   SearchSampleQueries: {
     input: "SearchSampleQueriesRequest",
@@ -717,6 +764,7 @@ export const operations = {
       "UnsupportedOperationException",
       "OperationNotPermittedException",
     ],
+    readOnly: false,
   },
   StartDashboardRefresh: {
     input: "StartDashboardRefreshRequest",
@@ -728,6 +776,7 @@ export const operations = {
       "ServiceQuotaExceededException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   StartEventDataStoreIngestion: {
     input: "StartEventDataStoreIngestionRequest",
@@ -745,6 +794,7 @@ export const operations = {
       "InsufficientDependencyServiceAccessPermissionException",
       "ConflictException",
     ],
+    readOnly: false,
   },
   StartImport: {
     input: "StartImportRequest",
@@ -765,6 +815,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   StartLogging: {
     input: "StartLoggingRequest",
@@ -782,6 +833,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "InsufficientDependencyServiceAccessPermissionException",
     ],
+    readOnly: false,
   },
   StartQuery: {
     input: "StartQueryRequest",
@@ -802,6 +854,7 @@ export const operations = {
       "UnsupportedOperationException",
       "NoManagementAccountSLRExistsException",
     ],
+    readOnly: false,
   },
   StopEventDataStoreIngestion: {
     input: "StopEventDataStoreIngestionRequest",
@@ -819,6 +872,7 @@ export const operations = {
       "InsufficientDependencyServiceAccessPermissionException",
       "ConflictException",
     ],
+    readOnly: false,
   },
   StopImport: {
     input: "StopImportRequest",
@@ -829,6 +883,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   StopLogging: {
     input: "StopLoggingRequest",
@@ -846,6 +901,7 @@ export const operations = {
       "NoManagementAccountSLRExistsException",
       "InsufficientDependencyServiceAccessPermissionException",
     ],
+    readOnly: false,
   },
   UpdateChannel: {
     input: "UpdateChannelRequest",
@@ -862,6 +918,7 @@ export const operations = {
       "OperationNotPermittedException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   UpdateDashboard: {
     input: "UpdateDashboardRequest",
@@ -876,6 +933,7 @@ export const operations = {
       "ServiceQuotaExceededException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
   },
   UpdateEventDataStore: {
     input: "UpdateEventDataStoreRequest",
@@ -904,6 +962,7 @@ export const operations = {
       "ConflictException",
       "ThrottlingException",
     ],
+    readOnly: false,
   },
   UpdateTrail: {
     input: "UpdateTrailRequest",
@@ -943,6 +1002,7 @@ export const operations = {
       "CloudTrailInvalidClientTokenIdException",
       "InvalidParameterException",
     ],
+    readOnly: false,
   },
 } as const satisfies Record<string, OperationSpec>;
 

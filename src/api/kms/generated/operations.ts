@@ -23,6 +23,11 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   ConnectCustomKeyStore: {
     input: "ConnectCustomKeyStoreRequest",
@@ -34,6 +39,7 @@ export const operations = {
       "KMSInternalException",
       "CloudHsmClusterInvalidConfigurationException",
     ],
+    readOnly: false,
   },
   CreateAlias: {
     input: "CreateAliasRequest",
@@ -46,6 +52,7 @@ export const operations = {
       "LimitExceededException",
       "KMSInvalidStateException",
     ],
+    readOnly: false,
   },
   CreateCustomKeyStore: {
     input: "CreateCustomKeyStoreRequest",
@@ -69,6 +76,7 @@ export const operations = {
       "XksProxyInvalidResponseException",
       "XksProxyInvalidConfigurationException",
     ],
+    readOnly: false,
   },
   CreateGrant: {
     input: "CreateGrantRequest",
@@ -84,6 +92,8 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   CreateKey: {
     input: "CreateKeyRequest",
@@ -103,6 +113,8 @@ export const operations = {
       "XksKeyAlreadyInUseException",
       "XksKeyNotFoundException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyMetadata.Arn", from: "output", type: "AWS::KMS::Key" }],
   },
   Decrypt: {
     input: "DecryptRequest",
@@ -120,6 +132,11 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: true,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   DeleteAlias: {
     input: "DeleteAliasRequest",
@@ -129,6 +146,7 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
     ],
+    readOnly: false,
   },
   DeleteCustomKeyStore: {
     input: "DeleteCustomKeyStoreRequest",
@@ -139,6 +157,7 @@ export const operations = {
       "CustomKeyStoreNotFoundException",
       "KMSInternalException",
     ],
+    readOnly: false,
   },
   DeleteImportedKeyMaterial: {
     input: "DeleteImportedKeyMaterialRequest",
@@ -150,6 +169,11 @@ export const operations = {
       "NotFoundException",
       "KMSInternalException",
       "KMSInvalidStateException",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
     ],
   },
   DeriveSharedSecret: {
@@ -166,11 +190,17 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   DescribeCustomKeyStores: {
     input: "DescribeCustomKeyStoresRequest",
     output: "DescribeCustomKeyStoresResponse",
     errors: ["CustomKeyStoreNotFoundException", "InvalidMarkerException", "KMSInternalException"],
+    readOnly: true,
   },
   DescribeKey: {
     input: "DescribeKeyRequest",
@@ -180,6 +210,11 @@ export const operations = {
       "InvalidArnException",
       "DependencyTimeoutException",
       "KMSInternalException",
+    ],
+    readOnly: true,
+    resources: [
+      { member: "KeyMetadata.Arn", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
     ],
   },
   DisableKey: {
@@ -191,6 +226,8 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   DisableKeyRotation: {
     input: "DisableKeyRotationRequest",
@@ -203,6 +240,8 @@ export const operations = {
       "KMSInvalidStateException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   DisconnectCustomKeyStore: {
     input: "DisconnectCustomKeyStoreRequest",
@@ -212,6 +251,7 @@ export const operations = {
       "CustomKeyStoreNotFoundException",
       "KMSInternalException",
     ],
+    readOnly: false,
   },
   EnableKey: {
     input: "EnableKeyRequest",
@@ -223,6 +263,8 @@ export const operations = {
       "LimitExceededException",
       "KMSInvalidStateException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   EnableKeyRotation: {
     input: "EnableKeyRotationRequest",
@@ -235,6 +277,8 @@ export const operations = {
       "KMSInvalidStateException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   Encrypt: {
     input: "EncryptRequest",
@@ -250,6 +294,11 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: true,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   GenerateDataKey: {
     input: "GenerateDataKeyRequest",
@@ -264,6 +313,11 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
       "DryRunOperationException",
+    ],
+    readOnly: true,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
     ],
   },
   GenerateDataKeyPair: {
@@ -281,6 +335,11 @@ export const operations = {
       "UnsupportedOperationException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   GenerateDataKeyPairWithoutPlaintext: {
     input: "GenerateDataKeyPairWithoutPlaintextRequest",
@@ -297,6 +356,11 @@ export const operations = {
       "UnsupportedOperationException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   GenerateDataKeyWithoutPlaintext: {
     input: "GenerateDataKeyWithoutPlaintextRequest",
@@ -312,6 +376,11 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: true,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   GenerateMac: {
     input: "GenerateMacRequest",
@@ -326,6 +395,11 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   GenerateRandom: {
     input: "GenerateRandomRequest",
@@ -337,6 +411,7 @@ export const operations = {
       "CustomKeyStoreNotFoundException",
       "CustomKeyStoreInvalidStateException",
     ],
+    readOnly: false,
   },
   GetKeyLastUsage: {
     input: "GetKeyLastUsageRequest",
@@ -346,6 +421,11 @@ export const operations = {
       "InvalidArnException",
       "DependencyTimeoutException",
       "KMSInternalException",
+    ],
+    readOnly: true,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
     ],
   },
   GetKeyPolicy: {
@@ -358,6 +438,8 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
     ],
+    readOnly: true,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   GetKeyRotationStatus: {
     input: "GetKeyRotationStatusRequest",
@@ -370,6 +452,11 @@ export const operations = {
       "KMSInvalidStateException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   GetParametersForImport: {
     input: "GetParametersForImportRequest",
@@ -381,6 +468,11 @@ export const operations = {
       "NotFoundException",
       "KMSInternalException",
       "KMSInvalidStateException",
+    ],
+    readOnly: true,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
     ],
   },
   GetPublicKey: {
@@ -398,6 +490,11 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
     ],
+    readOnly: true,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   ImportKeyMaterial: {
     input: "ImportKeyMaterialRequest",
@@ -414,6 +511,11 @@ export const operations = {
       "ExpiredImportTokenException",
       "InvalidImportTokenException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   ListAliases: {
     input: "ListAliasesRequest",
@@ -425,6 +527,8 @@ export const operations = {
       "InvalidArnException",
       "NotFoundException",
     ],
+    readOnly: true,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   ListGrants: {
     input: "ListGrantsRequest",
@@ -438,6 +542,8 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
     ],
+    readOnly: true,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   ListKeyPolicies: {
     input: "ListKeyPoliciesRequest",
@@ -449,6 +555,8 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
     ],
+    readOnly: true,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   ListKeyRotations: {
     input: "ListKeyRotationsRequest",
@@ -461,11 +569,14 @@ export const operations = {
       "KMSInvalidStateException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   ListKeys: {
     input: "ListKeysRequest",
     output: "ListKeysResponse",
     errors: ["DependencyTimeoutException", "KMSInternalException", "InvalidMarkerException"],
+    readOnly: true,
   },
   ListResourceTags: {
     input: "ListResourceTagsRequest",
@@ -476,6 +587,8 @@ export const operations = {
       "InvalidArnException",
       "InvalidMarkerException",
     ],
+    readOnly: true,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   ListRetirableGrants: {
     input: "ListRetirableGrantsRequest",
@@ -487,6 +600,7 @@ export const operations = {
       "NotFoundException",
       "KMSInternalException",
     ],
+    readOnly: true,
   },
   PutKeyPolicy: {
     input: "PutKeyPolicyRequest",
@@ -500,6 +614,8 @@ export const operations = {
       "LimitExceededException",
       "KMSInvalidStateException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   ReEncrypt: {
     input: "ReEncryptRequest",
@@ -517,6 +633,8 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: true,
+    resources: [{ member: "KeyId", from: "output", type: "AWS::KMS::Key" }],
   },
   ReplicateKey: {
     input: "ReplicateKeyRequest",
@@ -533,6 +651,8 @@ export const operations = {
       "TagException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   RetireGrant: {
     input: "RetireGrantRequest",
@@ -546,6 +666,8 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   RevokeGrant: {
     input: "RevokeGrantRequest",
@@ -558,6 +680,8 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   RotateKeyOnDemand: {
     input: "RotateKeyOnDemandRequest",
@@ -573,6 +697,11 @@ export const operations = {
       "LimitExceededException",
       "ConflictException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   ScheduleKeyDeletion: {
     input: "ScheduleKeyDeletionRequest",
@@ -583,6 +712,11 @@ export const operations = {
       "DependencyTimeoutException",
       "KMSInternalException",
       "KMSInvalidStateException",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
     ],
   },
   Sign: {
@@ -599,6 +733,11 @@ export const operations = {
       "KMSInvalidStateException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   TagResource: {
     input: "TagResourceRequest",
@@ -610,6 +749,8 @@ export const operations = {
       "LimitExceededException",
       "TagException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   UntagResource: {
     input: "UntagResourceRequest",
@@ -620,6 +761,8 @@ export const operations = {
       "KMSInvalidStateException",
       "TagException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   UpdateAlias: {
     input: "UpdateAliasRequest",
@@ -630,6 +773,7 @@ export const operations = {
       "LimitExceededException",
       "KMSInvalidStateException",
     ],
+    readOnly: false,
   },
   UpdateCustomKeyStore: {
     input: "UpdateCustomKeyStoreRequest",
@@ -653,6 +797,7 @@ export const operations = {
       "XksProxyInvalidResponseException",
       "XksProxyInvalidConfigurationException",
     ],
+    readOnly: false,
   },
   UpdateKeyDescription: {
     input: "UpdateKeyDescriptionRequest",
@@ -663,6 +808,8 @@ export const operations = {
       "KMSInternalException",
       "KMSInvalidStateException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   UpdatePrimaryRegion: {
     input: "UpdatePrimaryRegionRequest",
@@ -674,6 +821,8 @@ export const operations = {
       "NotFoundException",
       "UnsupportedOperationException",
     ],
+    readOnly: false,
+    resources: [{ member: "KeyId", type: "AWS::KMS::Key", fallback: true }],
   },
   Verify: {
     input: "VerifyRequest",
@@ -690,6 +839,11 @@ export const operations = {
       "KMSInvalidSignatureException",
       "DryRunOperationException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
+    ],
   },
   VerifyMac: {
     input: "VerifyMacRequest",
@@ -704,6 +858,11 @@ export const operations = {
       "KMSInvalidMacException",
       "KMSInvalidStateException",
       "DryRunOperationException",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "KeyId", from: "output", type: "AWS::KMS::Key" },
+      { member: "KeyId", type: "AWS::KMS::Key", fallback: true },
     ],
   },
 } as const satisfies Record<string, OperationSpec>;

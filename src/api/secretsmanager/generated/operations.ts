@@ -24,6 +24,11 @@ export const operations = {
       "InternalServiceError",
       "InvalidNextTokenException",
     ],
+    readOnly: true,
+    resources: [
+      { member: "SecretValues.ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretIdList", type: "AWS::SecretsManager::Secret" },
+    ],
   },
   CancelRotateSecret: {
     input: "CancelRotateSecretRequest",
@@ -33,6 +38,11 @@ export const operations = {
       "InvalidParameterException",
       "InternalServiceError",
       "InvalidRequestException",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
     ],
   },
   CreateSecret: {
@@ -50,6 +60,8 @@ export const operations = {
       "PreconditionNotMetException",
       "DecryptionFailure",
     ],
+    readOnly: false,
+    resources: [{ member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" }],
   },
   DeleteResourcePolicy: {
     input: "DeleteResourcePolicyRequest",
@@ -59,6 +71,11 @@ export const operations = {
       "InternalServiceError",
       "InvalidRequestException",
       "InvalidParameterException",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
     ],
   },
   DeleteSecret: {
@@ -70,16 +87,27 @@ export const operations = {
       "InvalidRequestException",
       "InternalServiceError",
     ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
+    ],
   },
   DescribeSecret: {
     input: "DescribeSecretRequest",
     output: "DescribeSecretResponse",
     errors: ["ResourceNotFoundException", "InternalServiceError", "InvalidParameterException"],
+    readOnly: true,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
+    ],
   },
   GetRandomPassword: {
     input: "GetRandomPasswordRequest",
     output: "GetRandomPasswordResponse",
     errors: ["InvalidParameterException", "InvalidRequestException", "InternalServiceError"],
+    readOnly: true,
   },
   GetResourcePolicy: {
     input: "GetResourcePolicyRequest",
@@ -89,6 +117,11 @@ export const operations = {
       "InternalServiceError",
       "InvalidRequestException",
       "InvalidParameterException",
+    ],
+    readOnly: true,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
     ],
   },
   GetSecretValue: {
@@ -101,6 +134,11 @@ export const operations = {
       "DecryptionFailure",
       "InternalServiceError",
     ],
+    readOnly: true,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
+    ],
   },
   ListSecretVersionIds: {
     input: "ListSecretVersionIdsRequest",
@@ -110,6 +148,11 @@ export const operations = {
       "ResourceNotFoundException",
       "InternalServiceError",
       "InvalidParameterException",
+    ],
+    readOnly: true,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
     ],
   },
   ListSecrets: {
@@ -121,6 +164,7 @@ export const operations = {
       "InvalidNextTokenException",
       "InternalServiceError",
     ],
+    readOnly: true,
   },
   PutResourcePolicy: {
     input: "PutResourcePolicyRequest",
@@ -132,6 +176,11 @@ export const operations = {
       "InternalServiceError",
       "InvalidRequestException",
       "PublicPolicyException",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
     ],
   },
   PutSecretValue: {
@@ -147,6 +196,11 @@ export const operations = {
       "InternalServiceError",
       "DecryptionFailure",
     ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
+    ],
   },
   RemoveRegionsFromReplication: {
     input: "RemoveRegionsFromReplicationRequest",
@@ -156,6 +210,11 @@ export const operations = {
       "InvalidRequestException",
       "InvalidParameterException",
       "InternalServiceError",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
     ],
   },
   ReplicateSecretToRegions: {
@@ -167,6 +226,11 @@ export const operations = {
       "InvalidParameterException",
       "InternalServiceError",
     ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
+    ],
   },
   RestoreSecret: {
     input: "RestoreSecretRequest",
@@ -176,6 +240,11 @@ export const operations = {
       "InvalidParameterException",
       "InvalidRequestException",
       "InternalServiceError",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
     ],
   },
   RotateSecret: {
@@ -187,6 +256,11 @@ export const operations = {
       "InternalServiceError",
       "InvalidRequestException",
     ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
+    ],
   },
   StopReplicationToReplica: {
     input: "StopReplicationToReplicaRequest",
@@ -197,6 +271,11 @@ export const operations = {
       "InvalidParameterException",
       "InternalServiceError",
     ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
+    ],
   },
   TagResource: {
     input: "TagResourceRequest",
@@ -206,6 +285,8 @@ export const operations = {
       "InvalidParameterException",
       "InternalServiceError",
     ],
+    readOnly: false,
+    resources: [{ member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true }],
   },
   UntagResource: {
     input: "UntagResourceRequest",
@@ -215,6 +296,8 @@ export const operations = {
       "InvalidParameterException",
       "InternalServiceError",
     ],
+    readOnly: false,
+    resources: [{ member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true }],
   },
   UpdateSecret: {
     input: "UpdateSecretRequest",
@@ -231,6 +314,11 @@ export const operations = {
       "PreconditionNotMetException",
       "DecryptionFailure",
     ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
+    ],
   },
   UpdateSecretVersionStage: {
     input: "UpdateSecretVersionStageRequest",
@@ -241,6 +329,11 @@ export const operations = {
       "InvalidRequestException",
       "LimitExceededException",
       "InternalServiceError",
+    ],
+    readOnly: false,
+    resources: [
+      { member: "ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+      { member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true },
     ],
   },
   ValidateResourcePolicy: {
@@ -253,6 +346,8 @@ export const operations = {
       "InternalServiceError",
       "InvalidRequestException",
     ],
+    readOnly: true,
+    resources: [{ member: "SecretId", type: "AWS::SecretsManager::Secret", fallback: true }],
   },
 } as const satisfies Record<string, OperationSpec>;
 

@@ -23,6 +23,8 @@ export const operations = {
       "TooManyTagsError",
       "TooManyUpdates",
     ],
+    readOnly: false,
+    resources: [{ member: "ResourceId", type: "AWS::SSM::Parameter" }],
   },
   AssociateOpsItemRelatedItem: {
     input: "AssociateOpsItemRelatedItemRequest",
@@ -35,21 +37,25 @@ export const operations = {
       "OpsItemRelatedItemAlreadyExistsException",
       "OpsItemConflictException",
     ],
+    readOnly: false,
   },
   CancelCommand: {
     input: "CancelCommandRequest",
     output: "CancelCommandResult",
     errors: ["InternalServerError", "InvalidCommandId", "InvalidInstanceId", "DuplicateInstanceId"],
+    readOnly: false,
   },
   CancelMaintenanceWindowExecution: {
     input: "CancelMaintenanceWindowExecutionRequest",
     output: "CancelMaintenanceWindowExecutionResult",
     errors: ["InternalServerError", "DoesNotExistException"],
+    readOnly: false,
   },
   CreateActivation: {
     input: "CreateActivationRequest",
     output: "CreateActivationResult",
     errors: ["InvalidParameters", "InternalServerError"],
+    readOnly: false,
   },
   CreateAssociation: {
     input: "CreateAssociationRequest",
@@ -69,6 +75,7 @@ export const operations = {
       "InvalidTargetMaps",
       "InvalidTag",
     ],
+    readOnly: false,
   },
   CreateAssociationBatch: {
     input: "CreateAssociationBatchRequest",
@@ -87,11 +94,13 @@ export const operations = {
       "InvalidSchedule",
       "InvalidTargetMaps",
     ],
+    readOnly: false,
   },
   CreateCloudConnector: {
     input: "CreateCloudConnectorRequest",
     output: "CreateCloudConnectorResult",
     errors: ["InternalServerError", "ServiceQuotaExceededException", "ConflictException"],
+    readOnly: false,
   },
   CreateDocument: {
     input: "CreateDocumentRequest",
@@ -106,6 +115,7 @@ export const operations = {
       "TooManyUpdates",
       "NoLongerSupportedException",
     ],
+    readOnly: false,
   },
   CreateMaintenanceWindow: {
     input: "CreateMaintenanceWindowRequest",
@@ -115,6 +125,7 @@ export const operations = {
       "ResourceLimitExceededException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   CreateOpsItem: {
     input: "CreateOpsItemRequest",
@@ -126,6 +137,7 @@ export const operations = {
       "OpsItemInvalidParameterException",
       "OpsItemAccessDeniedException",
     ],
+    readOnly: false,
   },
   CreateOpsMetadata: {
     input: "CreateOpsMetadataRequest",
@@ -137,6 +149,7 @@ export const operations = {
       "OpsMetadataLimitExceededException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   CreatePatchBaseline: {
     input: "CreatePatchBaselineRequest",
@@ -146,6 +159,7 @@ export const operations = {
       "ResourceLimitExceededException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   CreateResourceDataSync: {
     input: "CreateResourceDataSyncRequest",
@@ -156,11 +170,13 @@ export const operations = {
       "ResourceDataSyncAlreadyExistsException",
       "ResourceDataSyncInvalidConfigurationException",
     ],
+    readOnly: false,
   },
   DeleteActivation: {
     input: "DeleteActivationRequest",
     output: "DeleteActivationResult",
     errors: ["InvalidActivationId", "InvalidActivation", "InternalServerError", "TooManyUpdates"],
+    readOnly: false,
   },
   DeleteAssociation: {
     input: "DeleteAssociationRequest",
@@ -172,11 +188,13 @@ export const operations = {
       "InvalidInstanceId",
       "TooManyUpdates",
     ],
+    readOnly: false,
   },
   DeleteCloudConnector: {
     input: "DeleteCloudConnectorRequest",
     output: "DeleteCloudConnectorResult",
     errors: ["InternalServerError", "ResourceNotFoundException", "ConflictException"],
+    readOnly: false,
   },
   DeleteDocument: {
     input: "DeleteDocumentRequest",
@@ -188,6 +206,7 @@ export const operations = {
       "AssociatedInstances",
       "TooManyUpdates",
     ],
+    readOnly: false,
   },
   DeleteInventory: {
     input: "DeleteInventoryRequest",
@@ -199,16 +218,19 @@ export const operations = {
       "InvalidDeleteInventoryParametersException",
       "InvalidInventoryRequestException",
     ],
+    readOnly: false,
   },
   DeleteMaintenanceWindow: {
     input: "DeleteMaintenanceWindowRequest",
     output: "DeleteMaintenanceWindowResult",
     errors: ["InternalServerError"],
+    readOnly: false,
   },
   DeleteOpsItem: {
     input: "DeleteOpsItemRequest",
     output: "DeleteOpsItemResponse",
     errors: ["InternalServerError", "OpsItemInvalidParameterException"],
+    readOnly: false,
   },
   DeleteOpsMetadata: {
     input: "DeleteOpsMetadataRequest",
@@ -218,21 +240,27 @@ export const operations = {
       "OpsMetadataInvalidArgumentException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   DeleteParameter: {
     input: "DeleteParameterRequest",
     output: "DeleteParameterResult",
     errors: ["InternalServerError", "ParameterNotFound"],
+    readOnly: false,
+    resources: [{ member: "Name", type: "AWS::SSM::Parameter" }],
   },
   DeleteParameters: {
     input: "DeleteParametersRequest",
     output: "DeleteParametersResult",
     errors: ["InternalServerError"],
+    readOnly: false,
+    resources: [{ member: "Names", type: "AWS::SSM::Parameter" }],
   },
   DeletePatchBaseline: {
     input: "DeletePatchBaselineRequest",
     output: "DeletePatchBaselineResult",
     errors: ["ResourceInUseException", "InternalServerError"],
+    readOnly: false,
   },
   DeleteResourceDataSync: {
     input: "DeleteResourceDataSyncRequest",
@@ -242,6 +270,7 @@ export const operations = {
       "ResourceDataSyncNotFoundException",
       "ResourceDataSyncInvalidConfigurationException",
     ],
+    readOnly: false,
   },
   DeleteResourcePolicy: {
     input: "DeleteResourcePolicyRequest",
@@ -254,31 +283,37 @@ export const operations = {
       "MalformedResourcePolicyDocumentException",
       "ResourcePolicyNotFoundException",
     ],
+    readOnly: false,
   },
   DeregisterManagedInstance: {
     input: "DeregisterManagedInstanceRequest",
     output: "DeregisterManagedInstanceResult",
     errors: ["InvalidInstanceId", "InternalServerError"],
+    readOnly: false,
   },
   DeregisterPatchBaselineForPatchGroup: {
     input: "DeregisterPatchBaselineForPatchGroupRequest",
     output: "DeregisterPatchBaselineForPatchGroupResult",
     errors: ["InvalidResourceId", "InternalServerError"],
+    readOnly: false,
   },
   DeregisterTargetFromMaintenanceWindow: {
     input: "DeregisterTargetFromMaintenanceWindowRequest",
     output: "DeregisterTargetFromMaintenanceWindowResult",
     errors: ["DoesNotExistException", "InternalServerError", "TargetInUseException"],
+    readOnly: false,
   },
   DeregisterTaskFromMaintenanceWindow: {
     input: "DeregisterTaskFromMaintenanceWindowRequest",
     output: "DeregisterTaskFromMaintenanceWindowResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: false,
   },
   DescribeActivations: {
     input: "DescribeActivationsRequest",
     output: "DescribeActivationsResult",
     errors: ["InvalidFilter", "InvalidNextToken", "InternalServerError"],
+    readOnly: true,
   },
   DescribeAssociation: {
     input: "DescribeAssociationRequest",
@@ -290,6 +325,7 @@ export const operations = {
       "InvalidDocument",
       "InvalidInstanceId",
     ],
+    readOnly: true,
   },
   DescribeAssociationExecutionTargets: {
     input: "DescribeAssociationExecutionTargetsRequest",
@@ -300,16 +336,19 @@ export const operations = {
       "InvalidNextToken",
       "AssociationExecutionDoesNotExist",
     ],
+    readOnly: true,
   },
   DescribeAssociationExecutions: {
     input: "DescribeAssociationExecutionsRequest",
     output: "DescribeAssociationExecutionsResult",
     errors: ["InternalServerError", "AssociationDoesNotExist", "InvalidNextToken"],
+    readOnly: true,
   },
   DescribeAutomationExecutions: {
     input: "DescribeAutomationExecutionsRequest",
     output: "DescribeAutomationExecutionsResult",
     errors: ["InvalidFilterKey", "InvalidFilterValue", "InvalidNextToken", "InternalServerError"],
+    readOnly: true,
   },
   DescribeAutomationStepExecutions: {
     input: "DescribeAutomationStepExecutionsRequest",
@@ -321,16 +360,19 @@ export const operations = {
       "InvalidFilterValue",
       "InternalServerError",
     ],
+    readOnly: true,
   },
   DescribeAvailablePatches: {
     input: "DescribeAvailablePatchesRequest",
     output: "DescribeAvailablePatchesResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   DescribeDocument: {
     input: "DescribeDocumentRequest",
     output: "DescribeDocumentResult",
     errors: ["InternalServerError", "InvalidDocument", "InvalidDocumentVersion"],
+    readOnly: true,
   },
   DescribeDocumentPermission: {
     input: "DescribeDocumentPermissionRequest",
@@ -342,11 +384,13 @@ export const operations = {
       "InvalidPermissionType",
       "InvalidDocumentOperation",
     ],
+    readOnly: true,
   },
   DescribeEffectiveInstanceAssociations: {
     input: "DescribeEffectiveInstanceAssociationsRequest",
     output: "DescribeEffectiveInstanceAssociationsResult",
     errors: ["InternalServerError", "InvalidInstanceId", "InvalidNextToken"],
+    readOnly: true,
   },
   DescribeEffectivePatchesForPatchBaseline: {
     input: "DescribeEffectivePatchesForPatchBaselineRequest",
@@ -357,11 +401,13 @@ export const operations = {
       "UnsupportedOperatingSystem",
       "InternalServerError",
     ],
+    readOnly: true,
   },
   DescribeInstanceAssociationsStatus: {
     input: "DescribeInstanceAssociationsStatusRequest",
     output: "DescribeInstanceAssociationsStatusResult",
     errors: ["InternalServerError", "InvalidInstanceId", "InvalidNextToken"],
+    readOnly: true,
   },
   DescribeInstanceInformation: {
     input: "DescribeInstanceInformationRequest",
@@ -373,21 +419,25 @@ export const operations = {
       "InvalidInstanceInformationFilterValue",
       "InvalidFilterKey",
     ],
+    readOnly: true,
   },
   DescribeInstancePatchStates: {
     input: "DescribeInstancePatchStatesRequest",
     output: "DescribeInstancePatchStatesResult",
     errors: ["InternalServerError", "InvalidNextToken"],
+    readOnly: true,
   },
   DescribeInstancePatchStatesForPatchGroup: {
     input: "DescribeInstancePatchStatesForPatchGroupRequest",
     output: "DescribeInstancePatchStatesForPatchGroupResult",
     errors: ["InternalServerError", "InvalidFilter", "InvalidNextToken"],
+    readOnly: true,
   },
   DescribeInstancePatches: {
     input: "DescribeInstancePatchesRequest",
     output: "DescribeInstancePatchesResult",
     errors: ["InternalServerError", "InvalidInstanceId", "InvalidFilter", "InvalidNextToken"],
+    readOnly: true,
   },
   DescribeInstanceProperties: {
     input: "DescribeInstancePropertiesRequest",
@@ -401,56 +451,67 @@ export const operations = {
       "InternalServerError",
       "InvalidDocument",
     ],
+    readOnly: true,
   },
   DescribeInventoryDeletions: {
     input: "DescribeInventoryDeletionsRequest",
     output: "DescribeInventoryDeletionsResult",
     errors: ["InternalServerError", "InvalidDeletionIdException", "InvalidNextToken"],
+    readOnly: true,
   },
   DescribeMaintenanceWindowExecutionTaskInvocations: {
     input: "DescribeMaintenanceWindowExecutionTaskInvocationsRequest",
     output: "DescribeMaintenanceWindowExecutionTaskInvocationsResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   DescribeMaintenanceWindowExecutionTasks: {
     input: "DescribeMaintenanceWindowExecutionTasksRequest",
     output: "DescribeMaintenanceWindowExecutionTasksResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   DescribeMaintenanceWindowExecutions: {
     input: "DescribeMaintenanceWindowExecutionsRequest",
     output: "DescribeMaintenanceWindowExecutionsResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   DescribeMaintenanceWindowSchedule: {
     input: "DescribeMaintenanceWindowScheduleRequest",
     output: "DescribeMaintenanceWindowScheduleResult",
     errors: ["InternalServerError", "DoesNotExistException"],
+    readOnly: true,
   },
   DescribeMaintenanceWindowTargets: {
     input: "DescribeMaintenanceWindowTargetsRequest",
     output: "DescribeMaintenanceWindowTargetsResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   DescribeMaintenanceWindowTasks: {
     input: "DescribeMaintenanceWindowTasksRequest",
     output: "DescribeMaintenanceWindowTasksResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   DescribeMaintenanceWindows: {
     input: "DescribeMaintenanceWindowsRequest",
     output: "DescribeMaintenanceWindowsResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   DescribeMaintenanceWindowsForTarget: {
     input: "DescribeMaintenanceWindowsForTargetRequest",
     output: "DescribeMaintenanceWindowsForTargetResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   DescribeOpsItems: {
     input: "DescribeOpsItemsRequest",
     output: "DescribeOpsItemsResponse",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   DescribeParameters: {
     input: "DescribeParametersRequest",
@@ -462,31 +523,38 @@ export const operations = {
       "InvalidFilterValue",
       "InvalidNextToken",
     ],
+    readOnly: true,
+    resources: [{ member: "Parameters.ARN", from: "output", type: "AWS::SecretsManager::Secret" }],
   },
   DescribePatchBaselines: {
     input: "DescribePatchBaselinesRequest",
     output: "DescribePatchBaselinesResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   DescribePatchGroupState: {
     input: "DescribePatchGroupStateRequest",
     output: "DescribePatchGroupStateResult",
     errors: ["InternalServerError", "InvalidNextToken"],
+    readOnly: true,
   },
   DescribePatchGroups: {
     input: "DescribePatchGroupsRequest",
     output: "DescribePatchGroupsResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   DescribePatchProperties: {
     input: "DescribePatchPropertiesRequest",
     output: "DescribePatchPropertiesResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   DescribeSessions: {
     input: "DescribeSessionsRequest",
     output: "DescribeSessionsResponse",
     errors: ["InternalServerError", "InvalidFilterKey", "InvalidNextToken"],
+    readOnly: true,
   },
   DisassociateOpsItemRelatedItem: {
     input: "DisassociateOpsItemRelatedItemRequest",
@@ -498,6 +566,7 @@ export const operations = {
       "OpsItemInvalidParameterException",
       "OpsItemConflictException",
     ],
+    readOnly: false,
   },
   GetAccessToken: {
     input: "GetAccessTokenRequest",
@@ -509,11 +578,13 @@ export const operations = {
       "ThrottlingException",
       "ValidationException",
     ],
+    readOnly: true,
   },
   GetAutomationExecution: {
     input: "GetAutomationExecutionRequest",
     output: "GetAutomationExecutionResult",
     errors: ["AutomationExecutionNotFoundException", "InternalServerError"],
+    readOnly: true,
   },
   GetCalendarState: {
     input: "GetCalendarStateRequest",
@@ -524,11 +595,13 @@ export const operations = {
       "InvalidDocumentType",
       "UnsupportedCalendarException",
     ],
+    readOnly: true,
   },
   GetCloudConnector: {
     input: "GetCloudConnectorRequest",
     output: "GetCloudConnectorResult",
     errors: ["InternalServerError", "ResourceNotFoundException"],
+    readOnly: true,
   },
   GetCommandInvocation: {
     input: "GetCommandInvocationRequest",
@@ -540,16 +613,19 @@ export const operations = {
       "InvalidPluginName",
       "InvocationDoesNotExist",
     ],
+    readOnly: true,
   },
   GetConnectionStatus: {
     input: "GetConnectionStatusRequest",
     output: "GetConnectionStatusResponse",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   GetDefaultPatchBaseline: {
     input: "GetDefaultPatchBaselineRequest",
     output: "GetDefaultPatchBaselineResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   GetDeployablePatchSnapshotForInstance: {
     input: "GetDeployablePatchSnapshotForInstanceRequest",
@@ -559,16 +635,19 @@ export const operations = {
       "UnsupportedOperatingSystem",
       "UnsupportedFeatureRequiredException",
     ],
+    readOnly: true,
   },
   GetDocument: {
     input: "GetDocumentRequest",
     output: "GetDocumentResult",
     errors: ["InternalServerError", "InvalidDocument", "InvalidDocumentVersion"],
+    readOnly: true,
   },
   GetExecutionPreview: {
     input: "GetExecutionPreviewRequest",
     output: "GetExecutionPreviewResponse",
     errors: ["InternalServerError", "ResourceNotFoundException"],
+    readOnly: true,
   },
   GetInventory: {
     input: "GetInventoryRequest",
@@ -582,41 +661,49 @@ export const operations = {
       "InvalidAggregatorException",
       "InvalidResultAttributeException",
     ],
+    readOnly: true,
   },
   GetInventorySchema: {
     input: "GetInventorySchemaRequest",
     output: "GetInventorySchemaResult",
     errors: ["InternalServerError", "InvalidTypeNameException", "InvalidNextToken"],
+    readOnly: true,
   },
   GetMaintenanceWindow: {
     input: "GetMaintenanceWindowRequest",
     output: "GetMaintenanceWindowResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   GetMaintenanceWindowExecution: {
     input: "GetMaintenanceWindowExecutionRequest",
     output: "GetMaintenanceWindowExecutionResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   GetMaintenanceWindowExecutionTask: {
     input: "GetMaintenanceWindowExecutionTaskRequest",
     output: "GetMaintenanceWindowExecutionTaskResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   GetMaintenanceWindowExecutionTaskInvocation: {
     input: "GetMaintenanceWindowExecutionTaskInvocationRequest",
     output: "GetMaintenanceWindowExecutionTaskInvocationResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   GetMaintenanceWindowTask: {
     input: "GetMaintenanceWindowTaskRequest",
     output: "GetMaintenanceWindowTaskResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: true,
   },
   GetOpsItem: {
     input: "GetOpsItemRequest",
     output: "GetOpsItemResponse",
     errors: ["InternalServerError", "OpsItemNotFoundException", "OpsItemAccessDeniedException"],
+    readOnly: true,
   },
   GetOpsMetadata: {
     input: "GetOpsMetadataRequest",
@@ -626,6 +713,7 @@ export const operations = {
       "OpsMetadataInvalidArgumentException",
       "InternalServerError",
     ],
+    readOnly: true,
   },
   GetOpsSummary: {
     input: "GetOpsSummaryRequest",
@@ -638,6 +726,7 @@ export const operations = {
       "InvalidTypeNameException",
       "InvalidAggregatorException",
     ],
+    readOnly: true,
   },
   GetParameter: {
     input: "GetParameterRequest",
@@ -648,16 +737,28 @@ export const operations = {
       "ParameterNotFound",
       "ParameterVersionNotFound",
     ],
+    readOnly: true,
+    resources: [
+      { member: "Name", type: "AWS::SSM::Parameter" },
+      { member: "Parameter.ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+    ],
   },
   GetParameterHistory: {
     input: "GetParameterHistoryRequest",
     output: "GetParameterHistoryResult",
     errors: ["InternalServerError", "ParameterNotFound", "InvalidNextToken", "InvalidKeyId"],
+    readOnly: true,
+    resources: [{ member: "Name", type: "AWS::SSM::Parameter" }],
   },
   GetParameters: {
     input: "GetParametersRequest",
     output: "GetParametersResult",
     errors: ["InvalidKeyId", "InternalServerError"],
+    readOnly: true,
+    resources: [
+      { member: "Names", type: "AWS::SSM::Parameter" },
+      { member: "Parameters.ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+    ],
   },
   GetParametersByPath: {
     input: "GetParametersByPathRequest",
@@ -670,16 +771,23 @@ export const operations = {
       "InvalidKeyId",
       "InvalidNextToken",
     ],
+    readOnly: true,
+    resources: [
+      { member: "Path", type: "AWS::SSM::Parameter" },
+      { member: "Parameters.ARN", from: "output", type: "AWS::SecretsManager::Secret" },
+    ],
   },
   GetPatchBaseline: {
     input: "GetPatchBaselineRequest",
     output: "GetPatchBaselineResult",
     errors: ["DoesNotExistException", "InvalidResourceId", "InternalServerError"],
+    readOnly: true,
   },
   GetPatchBaselineForPatchGroup: {
     input: "GetPatchBaselineForPatchGroupRequest",
     output: "GetPatchBaselineForPatchGroupResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   GetResourcePolicies: {
     input: "GetResourcePoliciesRequest",
@@ -689,11 +797,13 @@ export const operations = {
       "ResourcePolicyInvalidParameterException",
       "ResourceNotFoundException",
     ],
+    readOnly: true,
   },
   GetServiceSetting: {
     input: "GetServiceSettingRequest",
     output: "GetServiceSettingResult",
     errors: ["InternalServerError", "ServiceSettingNotFound"],
+    readOnly: true,
   },
   LabelParameterVersion: {
     input: "LabelParameterVersionRequest",
@@ -705,21 +815,26 @@ export const operations = {
       "ParameterVersionNotFound",
       "ParameterVersionLabelLimitExceeded",
     ],
+    readOnly: false,
+    resources: [{ member: "Name", type: "AWS::SSM::Parameter" }],
   },
   ListAssociationVersions: {
     input: "ListAssociationVersionsRequest",
     output: "ListAssociationVersionsResult",
     errors: ["InternalServerError", "InvalidNextToken", "AssociationDoesNotExist"],
+    readOnly: true,
   },
   ListAssociations: {
     input: "ListAssociationsRequest",
     output: "ListAssociationsResult",
     errors: ["InternalServerError", "InvalidNextToken"],
+    readOnly: true,
   },
   ListCloudConnectors: {
     input: "ListCloudConnectorsRequest",
     output: "ListCloudConnectorsResult",
     errors: ["InternalServerError"],
+    readOnly: true,
   },
   ListCommandInvocations: {
     input: "ListCommandInvocationsRequest",
@@ -731,6 +846,7 @@ export const operations = {
       "InvalidFilterKey",
       "InvalidNextToken",
     ],
+    readOnly: true,
   },
   ListCommands: {
     input: "ListCommandsRequest",
@@ -742,6 +858,7 @@ export const operations = {
       "InvalidFilterKey",
       "InvalidNextToken",
     ],
+    readOnly: true,
   },
   ListComplianceItems: {
     input: "ListComplianceItemsRequest",
@@ -753,11 +870,13 @@ export const operations = {
       "InvalidFilter",
       "InvalidNextToken",
     ],
+    readOnly: true,
   },
   ListComplianceSummaries: {
     input: "ListComplianceSummariesRequest",
     output: "ListComplianceSummariesResult",
     errors: ["InvalidFilter", "InvalidNextToken", "InternalServerError"],
+    readOnly: true,
   },
   ListDocumentMetadataHistory: {
     input: "ListDocumentMetadataHistoryRequest",
@@ -768,16 +887,19 @@ export const operations = {
       "InvalidDocumentVersion",
       "InvalidNextToken",
     ],
+    readOnly: true,
   },
   ListDocumentVersions: {
     input: "ListDocumentVersionsRequest",
     output: "ListDocumentVersionsResult",
     errors: ["InternalServerError", "InvalidNextToken", "InvalidDocument"],
+    readOnly: true,
   },
   ListDocuments: {
     input: "ListDocumentsRequest",
     output: "ListDocumentsResult",
     errors: ["InternalServerError", "InvalidNextToken", "InvalidFilterKey"],
+    readOnly: true,
   },
   ListInventoryEntries: {
     input: "ListInventoryEntriesRequest",
@@ -789,6 +911,7 @@ export const operations = {
       "InvalidFilter",
       "InvalidNextToken",
     ],
+    readOnly: true,
   },
   ListNodes: {
     input: "ListNodesRequest",
@@ -800,6 +923,7 @@ export const operations = {
       "ResourceDataSyncNotFoundException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   ListNodesSummary: {
     input: "ListNodesSummaryRequest",
@@ -812,6 +936,7 @@ export const operations = {
       "ResourceDataSyncNotFoundException",
       "UnsupportedOperationException",
     ],
+    readOnly: true,
   },
   ListOpsItemEvents: {
     input: "ListOpsItemEventsRequest",
@@ -822,21 +947,25 @@ export const operations = {
       "OpsItemLimitExceededException",
       "OpsItemInvalidParameterException",
     ],
+    readOnly: true,
   },
   ListOpsItemRelatedItems: {
     input: "ListOpsItemRelatedItemsRequest",
     output: "ListOpsItemRelatedItemsResponse",
     errors: ["InternalServerError", "OpsItemInvalidParameterException"],
+    readOnly: true,
   },
   ListOpsMetadata: {
     input: "ListOpsMetadataRequest",
     output: "ListOpsMetadataResult",
     errors: ["OpsMetadataInvalidArgumentException", "InternalServerError"],
+    readOnly: true,
   },
   ListResourceComplianceSummaries: {
     input: "ListResourceComplianceSummariesRequest",
     output: "ListResourceComplianceSummariesResult",
     errors: ["InvalidFilter", "InvalidNextToken", "InternalServerError"],
+    readOnly: true,
   },
   ListResourceDataSync: {
     input: "ListResourceDataSyncRequest",
@@ -846,11 +975,14 @@ export const operations = {
       "InternalServerError",
       "InvalidNextToken",
     ],
+    readOnly: true,
   },
   ListTagsForResource: {
     input: "ListTagsForResourceRequest",
     output: "ListTagsForResourceResult",
     errors: ["InvalidResourceType", "InvalidResourceId", "InternalServerError"],
+    readOnly: true,
+    resources: [{ member: "ResourceId", type: "AWS::SSM::Parameter" }],
   },
   ModifyDocumentPermission: {
     input: "ModifyDocumentPermissionRequest",
@@ -862,6 +994,7 @@ export const operations = {
       "DocumentPermissionLimit",
       "DocumentLimitExceeded",
     ],
+    readOnly: false,
   },
   PutComplianceItems: {
     input: "PutComplianceItemsRequest",
@@ -875,6 +1008,7 @@ export const operations = {
       "InvalidResourceType",
       "InvalidResourceId",
     ],
+    readOnly: false,
   },
   PutInventory: {
     input: "PutInventoryRequest",
@@ -893,6 +1027,7 @@ export const operations = {
       "InvalidInventoryItemContextException",
       "SubTypeCountLimitExceededException",
     ],
+    readOnly: false,
   },
   PutParameter: {
     input: "PutParameterRequest",
@@ -914,6 +1049,8 @@ export const operations = {
       "InvalidPolicyAttributeException",
       "IncompatiblePolicyException",
     ],
+    readOnly: false,
+    resources: [{ member: "Name", type: "AWS::SSM::Parameter" }],
   },
   PutResourcePolicy: {
     input: "PutResourcePolicyRequest",
@@ -927,11 +1064,13 @@ export const operations = {
       "MalformedResourcePolicyDocumentException",
       "ResourcePolicyNotFoundException",
     ],
+    readOnly: false,
   },
   RegisterDefaultPatchBaseline: {
     input: "RegisterDefaultPatchBaselineRequest",
     output: "RegisterDefaultPatchBaselineResult",
     errors: ["InvalidResourceId", "DoesNotExistException", "InternalServerError"],
+    readOnly: false,
   },
   RegisterPatchBaselineForPatchGroup: {
     input: "RegisterPatchBaselineForPatchGroupRequest",
@@ -943,6 +1082,7 @@ export const operations = {
       "ResourceLimitExceededException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   RegisterTargetWithMaintenanceWindow: {
     input: "RegisterTargetWithMaintenanceWindowRequest",
@@ -953,6 +1093,7 @@ export const operations = {
       "ResourceLimitExceededException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   RegisterTaskWithMaintenanceWindow: {
     input: "RegisterTaskWithMaintenanceWindowRequest",
@@ -964,21 +1105,26 @@ export const operations = {
       "FeatureNotAvailableException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   RemoveTagsFromResource: {
     input: "RemoveTagsFromResourceRequest",
     output: "RemoveTagsFromResourceResult",
     errors: ["InvalidResourceType", "InvalidResourceId", "InternalServerError", "TooManyUpdates"],
+    readOnly: false,
+    resources: [{ member: "ResourceId", type: "AWS::SSM::Parameter" }],
   },
   ResetServiceSetting: {
     input: "ResetServiceSettingRequest",
     output: "ResetServiceSettingResult",
     errors: ["InternalServerError", "ServiceSettingNotFound", "TooManyUpdates"],
+    readOnly: false,
   },
   ResumeSession: {
     input: "ResumeSessionRequest",
     output: "ResumeSessionResponse",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: false,
   },
   SendAutomationSignal: {
     input: "SendAutomationSignalRequest",
@@ -989,6 +1135,7 @@ export const operations = {
       "InvalidAutomationSignalException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   SendCommand: {
     input: "SendCommandRequest",
@@ -1006,6 +1153,7 @@ export const operations = {
       "InvalidRole",
       "InvalidNotificationConfig",
     ],
+    readOnly: false,
   },
   StartAccessRequest: {
     input: "StartAccessRequestRequest",
@@ -1018,11 +1166,13 @@ export const operations = {
       "ThrottlingException",
       "ValidationException",
     ],
+    readOnly: false,
   },
   StartAssociationsOnce: {
     input: "StartAssociationsOnceRequest",
     output: "StartAssociationsOnceResult",
     errors: ["InvalidAssociation", "AssociationDoesNotExist"],
+    readOnly: false,
   },
   StartAutomationExecution: {
     input: "StartAutomationExecutionRequest",
@@ -1036,6 +1186,7 @@ export const operations = {
       "InvalidTarget",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   StartChangeRequestExecution: {
     input: "StartChangeRequestExecutionRequest",
@@ -1050,16 +1201,19 @@ export const operations = {
       "AutomationDefinitionNotApprovedException",
       "NoLongerSupportedException",
     ],
+    readOnly: false,
   },
   StartExecutionPreview: {
     input: "StartExecutionPreviewRequest",
     output: "StartExecutionPreviewResponse",
     errors: ["InternalServerError", "ValidationException"],
+    readOnly: false,
   },
   StartSession: {
     input: "StartSessionRequest",
     output: "StartSessionResponse",
     errors: ["InvalidDocument", "TargetNotConnected", "InternalServerError"],
+    readOnly: false,
   },
   StopAutomationExecution: {
     input: "StopAutomationExecutionRequest",
@@ -1069,11 +1223,13 @@ export const operations = {
       "InvalidAutomationStatusUpdateException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   TerminateSession: {
     input: "TerminateSessionRequest",
     output: "TerminateSessionResponse",
     errors: ["InternalServerError"],
+    readOnly: false,
   },
   UnlabelParameterVersion: {
     input: "UnlabelParameterVersionRequest",
@@ -1084,6 +1240,8 @@ export const operations = {
       "ParameterNotFound",
       "ParameterVersionNotFound",
     ],
+    readOnly: false,
+    resources: [{ member: "Name", type: "AWS::SSM::Parameter" }],
   },
   UpdateAssociation: {
     input: "UpdateAssociationRequest",
@@ -1103,6 +1261,7 @@ export const operations = {
       "AssociationVersionLimitExceeded",
       "InvalidTargetMaps",
     ],
+    readOnly: false,
   },
   UpdateAssociationStatus: {
     input: "UpdateAssociationStatusRequest",
@@ -1115,11 +1274,13 @@ export const operations = {
       "StatusUnchanged",
       "TooManyUpdates",
     ],
+    readOnly: false,
   },
   UpdateCloudConnector: {
     input: "UpdateCloudConnectorRequest",
     output: "UpdateCloudConnectorResult",
     errors: ["InternalServerError", "ResourceNotFoundException", "ConflictException"],
+    readOnly: false,
   },
   UpdateDocument: {
     input: "UpdateDocumentRequest",
@@ -1136,6 +1297,7 @@ export const operations = {
       "InvalidDocument",
       "InvalidDocumentOperation",
     ],
+    readOnly: false,
   },
   UpdateDocumentDefaultVersion: {
     input: "UpdateDocumentDefaultVersionRequest",
@@ -1146,6 +1308,7 @@ export const operations = {
       "InvalidDocumentVersion",
       "InvalidDocumentSchemaVersion",
     ],
+    readOnly: false,
   },
   UpdateDocumentMetadata: {
     input: "UpdateDocumentMetadataRequest",
@@ -1157,26 +1320,31 @@ export const operations = {
       "InvalidDocumentVersion",
       "TooManyUpdates",
     ],
+    readOnly: false,
   },
   UpdateMaintenanceWindow: {
     input: "UpdateMaintenanceWindowRequest",
     output: "UpdateMaintenanceWindowResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: false,
   },
   UpdateMaintenanceWindowTarget: {
     input: "UpdateMaintenanceWindowTargetRequest",
     output: "UpdateMaintenanceWindowTargetResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: false,
   },
   UpdateMaintenanceWindowTask: {
     input: "UpdateMaintenanceWindowTaskRequest",
     output: "UpdateMaintenanceWindowTaskResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: false,
   },
   UpdateManagedInstanceRole: {
     input: "UpdateManagedInstanceRoleRequest",
     output: "UpdateManagedInstanceRoleResult",
     errors: ["InvalidInstanceId", "InternalServerError"],
+    readOnly: false,
   },
   UpdateOpsItem: {
     input: "UpdateOpsItemRequest",
@@ -1190,6 +1358,7 @@ export const operations = {
       "OpsItemAccessDeniedException",
       "OpsItemConflictException",
     ],
+    readOnly: false,
   },
   UpdateOpsMetadata: {
     input: "UpdateOpsMetadataRequest",
@@ -1201,11 +1370,13 @@ export const operations = {
       "OpsMetadataTooManyUpdatesException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   UpdatePatchBaseline: {
     input: "UpdatePatchBaselineRequest",
     output: "UpdatePatchBaselineResult",
     errors: ["DoesNotExistException", "InternalServerError"],
+    readOnly: false,
   },
   UpdateResourceDataSync: {
     input: "UpdateResourceDataSyncRequest",
@@ -1216,16 +1387,19 @@ export const operations = {
       "ResourceDataSyncConflictException",
       "InternalServerError",
     ],
+    readOnly: false,
   },
   UpdateServiceSetting: {
     input: "UpdateServiceSettingRequest",
     output: "UpdateServiceSettingResult",
     errors: ["InternalServerError", "ServiceSettingNotFound", "TooManyUpdates"],
+    readOnly: false,
   },
   ValidateCloudConnector: {
     input: "ValidateCloudConnectorRequest",
     output: "ValidateCloudConnectorResult",
     errors: ["InternalServerError", "ResourceNotFoundException"],
+    readOnly: true,
   },
 } as const satisfies Record<string, OperationSpec>;
 

@@ -23,6 +23,8 @@ export const operations = {
       "RegionDisabledException",
       "ExpiredTokenException",
     ],
+    readOnly: false,
+    resources: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
   },
   AssumeRoleWithSAML: {
     input: "AssumeRoleWithSAMLRequest",
@@ -36,6 +38,8 @@ export const operations = {
       "ExpiredTokenException",
       "RegionDisabledException",
     ],
+    readOnly: false,
+    resources: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
   },
   AssumeRoleWithWebIdentity: {
     input: "AssumeRoleWithWebIdentityRequest",
@@ -50,30 +54,36 @@ export const operations = {
       "ExpiredTokenException",
       "RegionDisabledException",
     ],
+    readOnly: false,
+    resources: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
   },
   AssumeRoot: {
     input: "AssumeRootRequest",
     output: "AssumeRootResponse",
     resultWrapper: "AssumeRootResult",
     errors: ["RegionDisabledException", "ExpiredTokenException"],
+    readOnly: false,
   },
   DecodeAuthorizationMessage: {
     input: "DecodeAuthorizationMessageRequest",
     output: "DecodeAuthorizationMessageResponse",
     resultWrapper: "DecodeAuthorizationMessageResult",
     errors: ["InvalidAuthorizationMessageException"],
+    readOnly: false,
   },
   GetAccessKeyInfo: {
     input: "GetAccessKeyInfoRequest",
     output: "GetAccessKeyInfoResponse",
     resultWrapper: "GetAccessKeyInfoResult",
     errors: [],
+    readOnly: true,
   },
   GetCallerIdentity: {
     input: "GetCallerIdentityRequest",
     output: "GetCallerIdentityResponse",
     resultWrapper: "GetCallerIdentityResult",
     errors: [],
+    readOnly: true,
   },
   GetDelegatedAccessToken: {
     input: "GetDelegatedAccessTokenRequest",
@@ -84,6 +94,7 @@ export const operations = {
       "RegionDisabledException",
       "PackedPolicyTooLargeException",
     ],
+    readOnly: true,
   },
   GetFederationToken: {
     input: "GetFederationTokenRequest",
@@ -94,12 +105,14 @@ export const operations = {
       "PackedPolicyTooLargeException",
       "RegionDisabledException",
     ],
+    readOnly: true,
   },
   GetSessionToken: {
     input: "GetSessionTokenRequest",
     output: "GetSessionTokenResponse",
     resultWrapper: "GetSessionTokenResult",
     errors: ["RegionDisabledException"],
+    readOnly: true,
   },
   GetWebIdentityToken: {
     input: "GetWebIdentityTokenRequest",
@@ -110,6 +123,7 @@ export const operations = {
       "OutboundWebIdentityFederationDisabledException",
       "JWTPayloadSizeExceededException",
     ],
+    readOnly: true,
   },
 } as const satisfies Record<string, OperationSpec>;
 

@@ -3,10 +3,10 @@ import { cofferAdminApi } from "../src/api/coffer/coffer-handlers.ts";
 import { iamApi } from "../src/api/iam/iam-handlers.ts";
 import { kmsApi } from "../src/api/kms/kms-handlers.ts";
 import { secretsManagerApi } from "../src/api/secretsmanager/secretsmanager-handlers.ts";
-import type { Shape, Shapes } from "../src/api/shape-types.ts";
+import type { Shape, Shapes } from "../src/shared/shape-types.ts";
 import { ssmApi } from "../src/api/ssm/ssm-handlers.ts";
 import { stsApi } from "../src/api/sts/sts-handlers.ts";
-import type { ApiService } from "../src/server/app.ts";
+import type { ApiService } from "../src/api/api-service.ts";
 
 /**
  * The fuzzer's raw material: a seeded PRNG, every operation Coffer serves

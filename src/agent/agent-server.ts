@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "../server/listener-timeouts.ts";
+import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "../shared/listener-timeouts.ts";
 import { isIPv4, isIPv6, type Socket } from "node:net";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CofferError } from "../services/errors.ts";
-import type { Shape, StringShape } from "./shape-types.ts";
+import { CofferError } from "../shared/errors.ts";
+import type { Shape, StringShape } from "../shared/shape-types.ts";
 import { compilePattern, validateInput } from "./validate.ts";
 import { shapes as cloudtrail } from "./cloudtrail/generated/shapes.ts";
 import { shapes as iam } from "./iam/generated/shapes.ts";

@@ -16,8 +16,8 @@
  * failed to satisfy constraint: ...". Unknown members are ignored, as AWS does.
  * JSON null counts as absent.
  */
-import type { ListShape, MapShape, MemberRef, Shape, StringShape } from "./shape-types.ts";
-import { CofferError } from "../services/errors.ts";
+import type { ListShape, MapShape, MemberRef, Shape, StringShape } from "../shared/shape-types.ts";
+import { CofferError } from "../shared/errors.ts";
 
 /** The largest epoch-seconds value a JavaScript Date can represent (ECMA-262: ±8.64e15 ms). */
 const MAX_EPOCH_SECONDS = 8.64e12;

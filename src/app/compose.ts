@@ -36,6 +36,7 @@ import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
+import { rootArn } from "../shared/arn.ts";
 
 export interface Coffer {
   server: CofferServer;
@@ -287,10 +288,10 @@ export async function createAccount(config: Config, accountId: string): Promise<
     const clock = { now: () => Date.now() };
     const keyring = createKeyring({ store, masterKey, region: config.region, clock });
     const identity = createIdentityService({ store, keyring, clock });
-    if ((await store.listAccessKeys(`arn:aws:iam::${accountId}:root`)).length > 0) {
+    if ((await store.listAccessKeys(rootArn(accountId))).length > 0) {
       throw new Error(`Account ${accountId} already exists.`);
     }
-    return await identity.createAccessKey({ arn: `arn:aws:iam::${accountId}:root`, accountId, kind: "root" });
+    return await identity.createAccessKey({ arn: rootArn(accountId), accountId, kind: "root" });
   } finally {
     await store.close();
   }

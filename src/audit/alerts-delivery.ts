@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { AlertDelivery, Store } from "../storage/store.ts";
-import type { AlertRule } from "./alerts.ts";
+import type { AlertRule } from "./alerts-rules.ts";
 import { WebhookError, type WebhookClient } from "../services/webhook/webhook-client.ts";
 
 /**

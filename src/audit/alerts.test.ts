@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isCofferError } from "../services/errors.ts";
+import { isCofferError } from "../shared/errors.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { AuditRow, Store, StoreTx } from "../storage/store.ts";
 import { signAlertBody } from "./alerts-delivery.ts";

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Shapes } from "../api/shape-types.ts";
+import type { OperationSpec, ResourceRef, Shapes } from "../shared/shape-types.ts";
+import { isArn, iamArn, kmsAliasArn, kmsKeyArn, parameterArn, parseArn, secretArn } from "../shared/arn.ts";
 import type { Principal } from "../services/identity/identity-types.ts";
 import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
 
@@ -19,19 +20,11 @@ export interface RequestFacts {
   /** Access key id named by an unverified signature. */
   claimedAccessKeyId?: string;
   shapes?: Shapes;
-  inputShape?: string;
-  outputShape?: string;
+  /** The operation's model facts (input and output shapes, readOnly, resources); absent when the request named no known operation. */
+  spec?: OperationSpec;
   input?: unknown;
   output?: unknown;
   error?: { code: string; message: string };
-}
-
-const READ_ONLY = /^(Get|List|Describe|Lookup|BatchGet|Validate)/;
-const READ_ONLY_CRYPTO = new Set(["Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt"]);
-
-/** Whether an operation only reads (CloudTrail's readOnly); the others write an intent record first. */
-export function isReadOnly(operation: string): boolean {
-  return READ_ONLY.test(operation) || READ_ONLY_CRYPTO.has(operation);
 }
 
 /** Members never recorded whatever the model says (some models do not mark session tokens sensitive). */
@@ -119,63 +112,104 @@ export function usernameOf(identity: UserIdentity): string | undefined {
   return undefined;
 }
 
-const RESOURCE_TYPES: Record<string, string> = {
-  secretsmanager: "AWS::SecretsManager::Secret",
-  kms: "AWS::KMS::Key",
-  ssm: "AWS::SSM::Parameter",
+type Resource = { ARN: string; accountId?: string; type: string };
+
+/** How a bare name of each resource type becomes its ARN (a name that is already an ARN is kept). */
+const ARN_OF: Record<string, (name: string, region: string, accountId: string) => string> = {
+  "AWS::SecretsManager::Secret": (id, region, account) => secretArn(region, account, id),
+  // A name as a caller gave it: with or without its leading slash, a ":<version>" or ":<label>" selector, or a path's trailing slash.
+  "AWS::SSM::Parameter": (name, region, account) => parameterArn(region, account, name.split(":")[0].replace(/(.)\/$/, "$1")),
+  "AWS::KMS::Key": (id, region, account) => (id.startsWith("alias/") ? kmsAliasArn(region, account, id) : kmsKeyArn(region, account, id)),
+  "AWS::IAM::User": (name, _region, account) => iamArn(account, "user", name),
+  "AWS::IAM::Role": (name, _region, account) => iamArn(account, "role", name),
 };
 
-/** A parameter's ARN from a name as a caller gave it (with or without a leading slash, ":<version>" or ":<label>", or an ARN). */
-function parameterArnOf(name: string, region: string, accountId: string): string {
-  const text = name.trim();
-  if (text.startsWith("arn:")) return text.split(":").slice(0, 6).join(":");
-  const bare = text.split(":")[0];
-  return `arn:aws:ssm:${region}:${accountId}:parameter/${bare.startsWith("/") ? bare.slice(1) : bare}`;
+/** The service an ARN of each type belongs to: an answer's ARN counts only for its own type. */
+const SERVICE_OF: Record<string, string> = {
+  "AWS::SecretsManager::Secret": "secretsmanager",
+  "AWS::SSM::Parameter": "ssm",
+  "AWS::KMS::Key": "kms",
+  "AWS::IAM::User": "iam",
+  "AWS::IAM::Role": "iam",
+};
+
+function arnOfInput(text: string, type: string, region: string, accountId: string): string {
+  if (type === "AWS::SSM::Parameter") {
+    const name = text.trim();
+    // A parameter ARN may carry a selector after the name; the resource is the parameter.
+    return isArn(name) ? name.split(":").slice(0, 6).join(":") : ARN_OF[type](name, region, accountId);
+  }
+  return isArn(text) ? text : (ARN_OF[type]?.(text, region, accountId) ?? text);
 }
 
-/** The resources a request was about, from its input and output. */
-function resourcesOf(facts: RequestFacts, accountId: string): { ARN: string; accountId?: string; type: string }[] {
-  const input = (facts.input ?? {}) as Record<string, unknown>;
-  const output = (facts.output ?? {}) as Record<string, unknown>;
-  const arns = new Set<string>();
-  const add = (v: unknown) => typeof v === "string" && v && arns.add(v);
-  const region = facts.region;
-  switch (facts.service) {
-    case "secretsmanager": {
-      add(output.ARN);
-      for (const v of (output.SecretValues as { ARN?: string }[] | undefined) ?? []) add(v.ARN);
-      if (arns.size === 0 && typeof input.SecretId === "string") {
-        add(input.SecretId.startsWith("arn:") ? input.SecretId : `arn:aws:secretsmanager:${region}:${accountId}:secret:${input.SecretId}`);
-      }
-      for (const id of (input.SecretIdList as string[] | undefined) ?? []) {
-        if (![...arns].some((a) => a === id || a.includes(`:secret:${id}-`))) add(id.startsWith("arn:") ? id : `arn:aws:secretsmanager:${region}:${accountId}:secret:${id}`);
-      }
-      break;
-    }
-    case "ssm": {
-      const names = [input.Name, input.ResourceId, ...((input.Names as unknown[] | undefined) ?? [])];
-      for (const n of names) if (typeof n === "string" && n) add(parameterArnOf(n, region, accountId));
-      if (typeof input.Path === "string" && input.Path) add(parameterArnOf(input.Path.replace(/(.)\/$/, "$1"), region, accountId));
-      // A read through /aws/reference/secretsmanager/ answers with the secret's ARN: the secret was read too.
-      const answered = [output.Parameter, ...((output.Parameters as unknown[] | undefined) ?? [])] as ({ ARN?: unknown } | undefined)[];
-      for (const p of answered) if (typeof p?.ARN === "string" && p.ARN.includes(":secretsmanager:")) add(p.ARN);
-      break;
-    }
-    case "kms":
-      add((output.KeyMetadata as { Arn?: string } | undefined)?.Arn ?? output.KeyId ?? input.KeyId);
-      break;
-    case "iam":
-      if (typeof input.UserName === "string") arns.add(`arn:aws:iam::${accountId}:user/${input.UserName}`);
-      if (typeof input.RoleName === "string") arns.add(`arn:aws:iam::${accountId}:role/${input.RoleName}`);
-      break;
-    case "sts":
-      add(input.RoleArn);
-      break;
+/** The strings at a path of members of `value`, crossing lists. */
+function stringsAt(value: unknown, path: readonly string[]): string[] {
+  if (Array.isArray(value)) return value.flatMap((v) => stringsAt(v, path));
+  if (path.length === 0) return typeof value === "string" && value ? [value] : [];
+  if (value === null || typeof value !== "object") return [];
+  return stringsAt((value as Record<string, unknown>)[path[0]], path.slice(1));
+}
+
+/**
+ * The request's parameters as CloudTrail records them, and the resources its
+ * input names, in one pass over the input's members.
+ */
+function readInput(facts: RequestFacts, accountId: string): { parameters: Record<string, unknown> | null; named: Map<ResourceRef, string[]> } {
+  const named = new Map<ResourceRef, string[]>();
+  const spec = facts.spec;
+  const shapes = facts.shapes;
+  const input = facts.input;
+  const shape = shapes && spec?.input ? shapes[spec.input] : undefined;
+  if (!shapes || !shape || input === null || typeof input !== "object") return { parameters: null, named };
+  if (shape.type !== "structure") return { parameters: (redact(shapes, spec!.input!, input) as Record<string, unknown>) ?? null, named };
+  const byMember = new Map<string, ResourceRef>();
+  for (const ref of spec!.resources ?? []) if (ref.from !== "output") byMember.set(ref.member, ref);
+  const parameters: Record<string, unknown> = {};
+  for (const [name, member] of Object.entries(shape.members)) {
+    const value = (input as Record<string, unknown>)[name];
+    if (value === undefined || value === null) continue;
+    const ref = byMember.get(name);
+    if (ref) named.set(ref, stringsAt(value, []).map((text) => arnOfInput(text, ref.type, facts.region, accountId)));
+    if (NEVER_RECORDED.has(name) || shape.sensitive) continue;
+    const v = redact(shapes, member.shape, value, 1);
+    if (v !== undefined) parameters[lowerFirst(name)] = v;
   }
-  return [...arns].map((ARN) => {
+  return { parameters: shape.sensitive ? null : parameters, named };
+}
+
+/**
+ * The resources a request was about, in the order its operation declares
+ * them: ARNs its answer names (each of its own type), and names from its
+ * input unless the answer already gives their exact ARN.
+ */
+function resourcesOf(facts: RequestFacts, named: Map<ResourceRef, string[]>): Resource[] {
+  const refs = facts.spec?.resources ?? [];
+  const answer = new Map<ResourceRef, string[]>();
+  const answered = new Set<string>();
+  if (!facts.error && facts.output !== undefined) {
+    for (const ref of refs) {
+      if (ref.from !== "output") continue;
+      const arns = stringsAt(facts.output, ref.member.split(".")).filter((arn) => parseArn(arn)?.service === SERVICE_OF[ref.type]);
+      if (arns.length) answered.add(ref.type);
+      answer.set(ref, arns);
+    }
+  }
+  const fromAnswer = [...answer.values()].flat();
+  const resources = new Map<string, string>();
+  for (const ref of refs) {
+    if (ref.from === "output") {
+      for (const arn of answer.get(ref) ?? []) if (!resources.has(arn)) resources.set(arn, ref.type);
+      continue;
+    }
+    if (ref.fallback && answered.has(ref.type)) continue;
+    for (const arn of named.get(ref) ?? []) {
+      // A partial secret ARN (no random suffix) is covered by the full one the answer gave.
+      if (fromAnswer.some((a) => a === arn || a.startsWith(`${arn}-`))) continue;
+      if (!resources.has(arn)) resources.set(arn, ref.type);
+    }
+  }
+  return [...resources].map(([ARN, type]) => {
     const owner = ARN.split(":")[4];
-    const type =
-      RESOURCE_TYPES[ARN.split(":")[2]] ?? (ARN.includes(":role/") ? "AWS::IAM::Role" : ARN.includes(":user/") ? "AWS::IAM::User" : "AWS::Resource");
     return owner ? { ARN, accountId: owner, type } : { ARN, type };
   });
 }
@@ -198,7 +232,9 @@ export function buildEvent(facts: RequestFacts): CloudTrailEvent {
   const identity = userIdentity(facts);
   if (identity.accessKeyId !== undefined) identity.accessKeyId = bounded(identity.accessKeyId, FIELD_LIMITS.accessKeyId);
   const accountId = facts.principal?.accountId ?? facts.defaultAccountId;
-  const readOnly = isReadOnly(facts.operation);
+  // A request that named no known operation changed nothing, but is filed with the writes, where it is looked for.
+  const readOnly = facts.spec?.readOnly ?? false;
+  const { parameters, named } = readInput(facts, accountId);
   const event: CloudTrailEvent = {
     eventVersion: "1.08",
     userIdentity: identity,
@@ -208,14 +244,11 @@ export function buildEvent(facts: RequestFacts): CloudTrailEvent {
     awsRegion: facts.region,
     sourceIPAddress: facts.sourceIp,
     userAgent: bounded(facts.userAgent, FIELD_LIMITS.userAgent),
-    requestParameters:
-      facts.shapes && facts.inputShape && facts.input !== undefined
-        ? ((redact(facts.shapes, facts.inputShape, facts.input) as Record<string, unknown>) ?? null)
-        : null,
+    requestParameters: parameters,
     // Reads answer with data, which CloudTrail does not record; writes' answers are recorded without secrets.
     responseElements:
-      !readOnly && !facts.error && facts.shapes && facts.outputShape && facts.output !== undefined
-        ? ((redact(facts.shapes, facts.outputShape, facts.output) as Record<string, unknown>) ?? null)
+      !readOnly && !facts.error && facts.shapes && facts.spec?.output && facts.output !== undefined
+        ? ((redact(facts.shapes, facts.spec.output, facts.output) as Record<string, unknown>) ?? null)
         : null,
     requestID: facts.requestId,
     eventID: randomUUID(),
@@ -229,7 +262,7 @@ export function buildEvent(facts: RequestFacts): CloudTrailEvent {
     event.errorCode = bounded(facts.error.code, FIELD_LIMITS.name);
     event.errorMessage = bounded(facts.error.message, FIELD_LIMITS.errorMessage);
   }
-  const resources = resourcesOf(facts, accountId);
+  const resources = resourcesOf(facts, named);
   if (resources.length) event.resources = resources;
   return event;
 }

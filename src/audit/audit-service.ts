@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import type { RequestAuditor } from "../server/app.ts";
 import type { ServiceEvent, ServiceEventSink } from "../services/service-events.ts";
 import type { CloudTrailEvent } from "./audit-types.ts";
 import type { AuditQuery, AuditRow, Store } from "../storage/store.ts";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import type { Authorizer, Principal } from "../services/identity/identity-types.ts";
-import { buildEvent } from "./audit-event.ts";
+import { buildEvent, type RequestFacts } from "./audit-event.ts";
 import { entryOf, type AuditLog } from "./audit-log.ts";
+import { decodePageToken, encodePageToken } from "../shared/paging-token.ts";
 
 /** Coffer's own actions as CloudTrail AwsServiceEvent records. */
 export function createServiceEventRecorder(log: AuditLog, { region, clock }: { region: string; clock: { now(): number } }): ServiceEventSink {
@@ -39,6 +39,14 @@ export function createServiceEventRecorder(log: AuditLog, { region, clock }: { r
 }
 
 /** The server's auditor: an intent before a write, one CloudTrail event per request. */
+/** Records requests in the audit trail; a rejected promise means the record could not be written. */
+export interface RequestAuditor {
+  /** Before a mutating operation runs. */
+  intent(facts: RequestFacts): Promise<void>;
+  /** Once the request has its answer, before the answer is sent. */
+  record(facts: RequestFacts): Promise<void>;
+}
+
 export function createRequestAuditor(log: AuditLog): RequestAuditor {
   return {
     intent: (facts) => log.append(entryOf(buildEvent(facts), "intent")),
@@ -64,8 +72,8 @@ export function createAuditLookup({ store, authorizer }: { store: Pick<Store, "q
       }
       let beforeSeq: number | undefined;
       if (input.nextToken !== undefined) {
-        beforeSeq = Number.parseInt(Buffer.from(input.nextToken, "base64url").toString(), 10);
-        if (!Number.isSafeInteger(beforeSeq) || beforeSeq < 1) throw new CofferError("InvalidNextToken", "Invalid NextToken.");
+        beforeSeq = decodePageToken(input.nextToken, "number");
+        if (beforeSeq === undefined || beforeSeq < 1) throw new CofferError("InvalidNextToken", "Invalid NextToken.");
       }
       const limit = input.maxResults ?? 50;
       const rows = await store.queryAuditEvents({
@@ -79,7 +87,7 @@ export function createAuditLookup({ store, authorizer }: { store: Pick<Store, "q
       const events = rows.slice(0, limit);
       return {
         events,
-        nextToken: rows.length > limit ? Buffer.from(String(events[events.length - 1].seq)).toString("base64url") : undefined,
+        nextToken: rows.length > limit ? encodePageToken(events[events.length - 1].seq) : undefined,
       };
     },
   };

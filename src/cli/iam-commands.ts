@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-iam";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import type { Command } from "commander";
+import { rootArn } from "../shared/arn.ts";
 
 /**
  * `coffer user|role|whoami`: the common IAM calls, made over the API with the
@@ -71,7 +72,7 @@ export function registerIamCommands(program: Command): void {
           ? policyText(o.trust)
           : JSON.stringify({
               Version: "2012-10-17",
-              Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${o.trustAccount}:root` }, Action: "sts:AssumeRole" }],
+              Statement: [{ Effect: "Allow", Principal: { AWS: rootArn(o.trustAccount!) }, Action: "sts:AssumeRole" }],
             });
       const out = await new IAMClient(clientConfig(o)).send(
         new CreateRoleCommand({

@@ -7,6 +7,7 @@ import { databaseRotators } from "../services/rotation/rotators/index.ts";
 import { createFunctionRegistry, type FunctionRegistry } from "../services/rotation/rotation-registry.ts";
 import { createWebhookClient } from "../services/webhook/webhook-client.ts";
 import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
+import { rootArn } from "../shared/arn.ts";
 
 type Flags = ConfigInput & { account?: string };
 
@@ -41,7 +42,7 @@ export function registerRotationCommands(program: Command): void {
     });
     const accountId = flags.account ?? config.accountId;
     try {
-      await use(registry, { arn: `arn:aws:iam::${accountId}:root`, accountId, accessKeyId: "coffer-cli", kind: "root" });
+      await use(registry, { arn: rootArn(accountId), accountId, accessKeyId: "coffer-cli", kind: "root" });
     } finally {
       await store.close();
     }

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import { FORMAT_VERSION, IV_LENGTH, OVERHEAD, TAG_LENGTH, open, randomKey, seal } from "./aead.ts";
 
 function expectDecryptionFailure(fn: () => unknown): CofferError {

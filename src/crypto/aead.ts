@@ -14,7 +14,7 @@
  * error reveals nothing about which check failed.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 
 export const FORMAT_VERSION = 1;
 export const KEY_LENGTH = 32;

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import type { KeyRecord, Store, StoreTx } from "../storage/store.ts";
 import { open, randomKey, seal } from "./aead.ts";
 import type { MasterKey } from "./master-key.ts";
+import { kmsKeyArn } from "../shared/arn.ts";
 
 /** The alias every account's default secret key carries, as on AWS. */
 export const DEFAULT_SECRET_KEY_ALIAS = "alias/aws/secretsmanager";
@@ -153,7 +154,7 @@ export function createKeyring({ store, masterKey, region, clock, dataKeyCacheSiz
   }
 
   function newKey({ keyId, accountId, meta }: { keyId: string; accountId: string; meta: Record<string, unknown> }): KeyRecord {
-    const arn = `arn:aws:kms:${region}:${accountId}:key/${keyId}`;
+    const arn = kmsKeyArn(region, accountId, keyId);
     return {
       keyId,
       arn,

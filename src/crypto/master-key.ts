@@ -19,7 +19,7 @@
 import { createHmac, randomBytes, scrypt as scryptCb, type ScryptOptions } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 
 export type MasterKeySource =
   | { kind: "file"; path: string }

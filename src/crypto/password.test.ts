@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import { DIGITS, LOWERCASE, PUNCTUATION, UPPERCASE, randomPassword, type PasswordOptions } from "./password.ts";
 
 const has = (s: string, chars: string): boolean => [...s].some((c) => chars.includes(c));

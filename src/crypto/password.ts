@@ -12,7 +12,7 @@
  * characters are shuffled into random positions with Fisher–Yates.
  */
 import { randomInt } from "node:crypto";
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 
 export interface PasswordOptions {
   /** 1..4096, default 32. */

@@ -6,6 +6,7 @@
 import { evaluateConditions } from "./policy-conditions.ts";
 import { type ContextMap, matchAction, matchArn, splitArn } from "./policy-match.ts";
 import type { Decision, Policy, PolicyRole, PolicyVersion, PrincipalSet, RequestContext, Statement } from "./policy-types.ts";
+import { parseArn, rootArn } from "../shared/arn.ts";
 
 export interface EvaluationInput {
   /** The caller's identity policies (inline and attached, all of them). */
@@ -146,8 +147,7 @@ function resourceMatches(st: Statement, version: PolicyVersion, resource: string
 }
 
 function accountRoot(p: RequestPrincipal): string {
-  const partition = p.arn.startsWith("arn:") ? p.arn.split(":", 2)[1] : "aws";
-  return `arn:${partition}:iam::${p.accountId}:root`;
+  return rootArn(p.accountId, parseArn(p.arn)?.partition ?? "aws");
 }
 
 function principalCovers(st: Statement, p: RequestPrincipal, root: string): Grant {

@@ -15,6 +15,7 @@ import {
   type PrincipalSet,
   type Statement,
 } from "./policy-types.ts";
+import { rootArn } from "../shared/arn.ts";
 
 const TOP_LEVEL = new Set(["Version", "Id", "Statement"]);
 const STATEMENT_KEYS = new Set([
@@ -236,7 +237,7 @@ function normalisePrincipal(type: (typeof PRINCIPAL_TYPES)[number], v: string): 
   if (v === "*") return type === "AWS" ? "*" : undefined;
   if (hasWildcard(v)) return undefined;
   if (type === "AWS") {
-    if (ACCOUNT_ID.test(v)) return `arn:aws:iam::${v}:root`;
+    if (ACCOUNT_ID.test(v)) return rootArn(v);
     const parts = v.split(":");
     if (parts.length < 6 || parts[0] !== "arn" || !["iam", "sts"].includes(parts[2]) || !ACCOUNT_ID.test(parts[4])) return undefined;
     return parts[5] ? v : undefined;

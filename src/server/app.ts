@@ -2,18 +2,17 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { Logger } from "pino";
-import { CofferError } from "../services/errors.ts";
-import type { ApiService, RequestAuditor } from "./api-service.ts";
+import { CofferError } from "../shared/errors.ts";
+import type { ApiService } from "../api/api-service.ts";
+import type { RequestAuditor } from "../audit/audit-service.ts";
 import type { CredentialLookup } from "./authenticate.ts";
 import { createDispatcher, scrub } from "./dispatch.ts";
 import type { FailureLimit } from "./failure-limiter.ts";
-import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "./listener-timeouts.ts";
+import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "../shared/listener-timeouts.ts";
 import type { Reply } from "./protocols/codec.ts";
-import { protocolErrors } from "./protocols/protocol-errors.ts";
+import { protocolErrors } from "../api/api-errors.ts";
 import type { IncomingRequest } from "./request-context.ts";
 
-export type { ApiService, ErrorTable, Handler, RequestAuditor, RequestContext, WireError } from "./api-service.ts";
-export { errorMapper, protocolErrors, queryProtocolErrors } from "./protocols/protocol-errors.ts";
 
 export interface ServerOptions {
   logger: Logger;

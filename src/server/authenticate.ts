@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import { CofferError } from "../services/errors.ts";
-import { sha256Hex } from "../services/identity/identity-service.ts";
+import { CofferError } from "../shared/errors.ts";
+import { sha256Hex } from "../shared/sha256.ts";
 import type { Credential } from "../services/identity/identity-types.ts";
 import type { ParsedRequest } from "./request-context.ts";
 import { checkFreshness, deriveSigningKey, SigV4Error, verifySignature, type ParsedSignature } from "./sigv4/sigv4.ts";

@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { isReadOnly, type RequestFacts } from "../audit/audit-event.ts";
-import { CofferError, type ErrorCode } from "../services/errors.ts";
-import type { ApiService, RequestAuditor, RequestContext } from "./api-service.ts";
+import type { RequestFacts } from "../audit/audit-event.ts";
+import type { RequestAuditor } from "../audit/audit-service.ts";
+import { CofferError, type ErrorCode } from "../shared/errors.ts";
+import type { ApiService, RequestContext } from "../api/api-service.ts";
 import { authenticate, type CredentialLookup } from "./authenticate.ts";
 import { createFailureLimiter, type FailureLimit } from "./failure-limiter.ts";
 import type { ProtocolCodec, Reply, Route } from "./protocols/codec.ts";
 import { jsonCodec } from "./protocols/json-codec.ts";
-import { THROTTLED } from "./protocols/protocol-errors.ts";
+import { THROTTLED } from "../api/api-errors.ts";
 import { queryCodec } from "./protocols/query-codec.ts";
 import { parseRequest, type IncomingRequest, type ParsedRequest } from "./request-context.ts";
 
@@ -97,8 +98,7 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
     facts.service = service.metadata.signingName;
     facts.operation = operation;
     facts.shapes = service.shapes;
-    facts.inputShape = spec.input;
-    facts.outputShape = spec.output;
+    facts.spec = spec;
     const credential = await authenticate(req, {
       service: service.metadata.signingName,
       region: options.region,
@@ -111,7 +111,7 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
     const handler = service.handlers[operation];
     if (!handler) throw new CofferError("UnknownOperation", `The operation ${operation} is not yet supported by Coffer.`);
     facts.input = codec.decode(req, service, spec);
-    if (auditor && !isReadOnly(operation)) {
+    if (auditor && !spec.readOnly) {
       await auditor.intent(facts).catch(() => {
         throw new CofferError("Internal", "The request could not be recorded in the audit trail, so it was not carried out.");
       });

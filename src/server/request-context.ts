@@ -1,4 +1,4 @@
-import { CofferError } from "../services/errors.ts";
+import { CofferError } from "../shared/errors.ts";
 import { decodeQueryParams, parseSignature, SigV4Error, type HttpRequestParts, type ParsedSignature } from "./sigv4/sigv4.ts";
 
 /** A request as read off the socket: headers as node's headersDistinct (repeated lines kept apart), the whole body. */

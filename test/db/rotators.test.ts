@@ -14,7 +14,7 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomPassword } from "../../src/crypto/password.ts";
-import { CofferError } from "../../src/services/errors.ts";
+import { CofferError } from "../../src/shared/errors.ts";
 import { ROTATION_STEPS, type RotationSecrets, type RotationStep, type Rotator } from "../../src/services/rotation/rotation-types.ts";
 import { DB_PASSWORD_EXCLUDE_CHARACTERS, parseDbSecret, scrubSecrets, type DbRotators } from "../../src/services/rotation/rotators/db-secret.ts";
 import { createMysqlRotators, rewriteGrant } from "../../src/services/rotation/rotators/mysql.ts";

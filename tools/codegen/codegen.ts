@@ -588,7 +588,7 @@ function byName(a: string, b: string): number {
 }
 
 function renderShapes(service: string, modelFile: string, model: Model, notes: PatternNote[]): string {
-  const lines = [header(modelFile), `import type { Shape } from "../../shape-types.ts";`, ""];
+  const lines = [header(modelFile), `import type { Shape } from "../../../shared/shape-types.ts";`, ""];
   lines.push("export const shapes: Record<string, Shape> = {");
   for (const name of Object.keys(model.shapes).sort(byName)) {
     const { shape, comment } = convertShape(service, name, model.shapes[name], notes);
@@ -601,7 +601,103 @@ function renderShapes(service: string, modelFile: string, model: Model, notes: P
 
 const OP_KEYS = new Set(["name", "http", "input", "output", "errors", "documentation", "documentationUrl", "idempotent", "readonly", "auth", "authtype", "deprecated", "deprecatedMessage", "endpoint", "httpChecksum", "requestcompression", "staticContextParams", "endpointdiscovery", "endpointoperation"]);
 
-function renderOperations(modelFile: string, model: Model): string {
+// ---------------------------------------------------------------------------
+// Audit facts: readOnly and resources of each operation
+
+/**
+ * CloudTrail's readOnly, which the models do not carry: reads by name, and
+ * KMS's cryptographic operations (they change nothing). A model's own
+ * `readonly: true` counts too.
+ */
+const READ_ONLY_NAME = /^(Get|List|Describe|Lookup|BatchGet|Validate)/;
+const READ_ONLY_OPERATIONS: Partial<Record<ServiceName, readonly string[]>> = {
+  kms: ["Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt"],
+};
+
+export function isReadOnlyOperation(service: ServiceName, name: string, op: JsonObject = {}): boolean {
+  return op.readonly === true || READ_ONLY_NAME.test(name) || (READ_ONLY_OPERATIONS[service] ?? []).includes(name);
+}
+
+interface ResourceRule {
+  member: string;
+  from?: "output";
+  type: string;
+  /** Only when the member's shape is this one (SSM's "Name" also names documents, windows...). */
+  shape?: string;
+  fallback?: boolean;
+}
+
+const SECRET = "AWS::SecretsManager::Secret";
+const PARAMETER = "AWS::SSM::Parameter";
+const KEY = "AWS::KMS::Key";
+
+/**
+ * The members that name resources, per service, in the order an event lists
+ * them: what the models cannot say. Input members are top-level; output
+ * members are paths of ARNs. An answer holds the exact ARN (a secret's with
+ * its random suffix), so an input marked `fallback` is recorded only when the
+ * answer names none of its type.
+ */
+const RESOURCE_MEMBERS: Partial<Record<ServiceName, readonly ResourceRule[]>> = {
+  secretsmanager: [
+    { member: "ARN", from: "output", type: SECRET },
+    { member: "SecretValues.ARN", from: "output", type: SECRET },
+    { member: "SecretId", type: SECRET, fallback: true },
+    { member: "SecretIdList", type: SECRET },
+  ],
+  ssm: [
+    { member: "Name", type: PARAMETER, shape: "PSParameterName" },
+    { member: "ResourceId", type: PARAMETER, shape: "ResourceId" },
+    { member: "Names", type: PARAMETER, shape: "ParameterNameList" },
+    { member: "Path", type: PARAMETER, shape: "PSParameterName" },
+    // A read through /aws/reference/secretsmanager/ answers with the secret's ARN: the secret was read too.
+    { member: "Parameter.ARN", from: "output", type: SECRET },
+    { member: "Parameters.ARN", from: "output", type: SECRET },
+  ],
+  kms: [
+    { member: "KeyMetadata.Arn", from: "output", type: KEY },
+    { member: "KeyId", from: "output", type: KEY },
+    { member: "KeyId", type: KEY, fallback: true },
+  ],
+  iam: [
+    { member: "UserName", type: "AWS::IAM::User" },
+    { member: "RoleName", type: "AWS::IAM::Role" },
+  ],
+  sts: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
+};
+
+/** The shape a member path reaches from `shapeName`, crossing lists; undefined when the path does not exist. */
+function shapeAt(model: Model, shapeName: string, path: string[]): string | undefined {
+  let name: string | undefined = shapeName;
+  for (const step of path) {
+    let shape = name === undefined ? undefined : model.shapes[name];
+    while (shape?.type === "list") {
+      name = (shape.member as JsonObject).shape as string;
+      shape = model.shapes[name];
+    }
+    const members = shape?.members as Record<string, JsonObject> | undefined;
+    name = members?.[step]?.shape as string | undefined;
+    if (name === undefined) return undefined;
+  }
+  return name;
+}
+
+function resourcesOf(service: ServiceName, model: Model, input?: string, output?: string): JsonObject[] {
+  const refs: JsonObject[] = [];
+  for (const rule of RESOURCE_MEMBERS[service] ?? []) {
+    const root = rule.from === "output" ? output : input;
+    const shapeName = root === undefined ? undefined : shapeAt(model, root, rule.member.split("."));
+    if (shapeName === undefined || (rule.shape !== undefined && rule.shape !== shapeName)) continue;
+    const ref: JsonObject = { member: rule.member };
+    if (rule.from) ref.from = rule.from;
+    ref.type = rule.type;
+    if (rule.fallback) ref.fallback = true;
+    refs.push(ref);
+  }
+  return refs;
+}
+
+function renderOperations(service: ServiceName, modelFile: string, model: Model): string {
   const md = model.metadata;
   const meta: JsonObject = {
     protocol: md.protocol as string,
@@ -625,11 +721,14 @@ function renderOperations(modelFile: string, model: Model): string {
     if (output) spec.output = output.shape as string;
     if (output?.resultWrapper) spec.resultWrapper = output.resultWrapper as string;
     spec.errors = ((op.errors ?? []) as JsonObject[]).map((e) => e.shape as string);
+    spec.readOnly = isReadOnlyOperation(service, name, op);
+    const resources = resourcesOf(service, model, input?.shape as string | undefined, output?.shape as string | undefined);
+    if (resources.length) spec.resources = resources;
     ops[name] = spec;
   }
   return [
     header(modelFile),
-    `import type { OperationSpec, ServiceMetadata } from "../../shape-types.ts";`,
+    `import type { OperationSpec, ServiceMetadata } from "../../../shared/shape-types.ts";`,
     "",
     render(meta, "", "export const metadata = ", " as const satisfies ServiceMetadata;"),
     "",
@@ -735,7 +834,7 @@ export function generateAll(modelsDir: string = defaultModelsDir()): GenerateRes
     const model = JSON.parse(readFileSync(full, "utf8")) as Model;
     const dir = `src/api/${service}/generated`;
     files.push({ path: `${dir}/shapes.ts`, content: renderShapes(service, modelFile, model, patterns) });
-    files.push({ path: `${dir}/operations.ts`, content: renderOperations(modelFile, model) });
+    files.push({ path: `${dir}/operations.ts`, content: renderOperations(service, modelFile, model) });
     files.push({ path: `${dir}/types.ts`, content: renderTypes(modelFile, model) });
   }
   return { files, patterns };

@@ -1,6 +1,7 @@
 import type { createAuditLookup } from "../../audit/audit-service.ts";
-import { errorMapper, type ApiService, type Handler } from "../../server/app.ts";
-import { CofferError, type ErrorCode } from "../../services/errors.ts";
+import type { ApiService, Handler } from "../api-service.ts";
+import { errorMapper } from "../api-errors.ts";
+import { CofferError, type ErrorCode } from "../../shared/errors.ts";
 import { metadata, operations } from "./generated/operations.ts";
 import { shapes } from "./generated/shapes.ts";
 import type * as T from "./generated/types.ts";

@@ -1,4 +1,4 @@
-import type { ApiService, Handler } from "../../server/app.ts";
+import type { ApiService, Handler } from "../api-service.ts";
 import type { FunctionDescription, FunctionRegistry } from "../../services/rotation/rotation-registry.ts";
 import { secretsManagerError } from "../secretsmanager/secretsmanager-errors.ts";
 import { metadata, operations, shapes } from "./coffer-model.ts";

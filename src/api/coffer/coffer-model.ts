@@ -1,4 +1,4 @@
-import type { OperationSpec, ServiceMetadata, Shape } from "../shape-types.ts";
+import type { OperationSpec, ServiceMetadata, Shape } from "../../shared/shape-types.ts";
 
 /**
  * Coffer's own admin API, in the vocabulary of the generated AWS models so the
@@ -21,11 +21,13 @@ export const operations = {
     input: "RegisterRotationFunctionRequest",
     output: "RegisterRotationFunctionResponse",
     errors: ["InvalidParameterException", "ResourceExistsException", "AccessDeniedException"],
+    readOnly: false,
   },
-  ListRotationFunctions: { output: "ListRotationFunctionsResponse", errors: ["AccessDeniedException"] },
+  ListRotationFunctions: { output: "ListRotationFunctionsResponse", errors: ["AccessDeniedException"], readOnly: true },
   DeregisterRotationFunction: {
     input: "DeregisterRotationFunctionRequest",
     errors: ["ResourceNotFoundException", "AccessDeniedException"],
+    readOnly: false,
   },
 } as const satisfies Record<string, OperationSpec>;
 

@@ -1,5 +1,5 @@
-import type { ErrorCode } from "../../services/errors.ts";
-import { errorMapper } from "../../server/app.ts";
+import type { ErrorCode } from "../../shared/errors.ts";
+import { errorMapper } from "../api-errors.ts";
 
 /** Domain error code -> IAM's error code and status, as the IAM model names them. */
 const iamErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = {

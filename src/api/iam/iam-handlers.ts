@@ -1,4 +1,4 @@
-import type { ApiService, Handler } from "../../server/app.ts";
+import type { ApiService, Handler } from "../api-service.ts";
 import type { IamService, PrincipalKind } from "../../services/identity/iam-service.ts";
 import type { PrincipalRecord, Tag } from "../../storage/store.ts";
 import { metadata, operations } from "./generated/operations.ts";

@@ -1,5 +1,6 @@
-import { errorMapper, type ApiService, type Handler } from "../../server/app.ts";
-import { CofferError, type ErrorCode } from "../../services/errors.ts";
+import type { ApiService, Handler } from "../api-service.ts";
+import { errorMapper } from "../api-errors.ts";
+import { CofferError, type ErrorCode } from "../../shared/errors.ts";
 import type { KeyDescription, KeysService } from "../../services/keys/keys-service.ts";
 import { metadata, operations } from "./generated/operations.ts";
 import { shapes } from "./generated/shapes.ts";

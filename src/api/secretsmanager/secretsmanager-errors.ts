@@ -1,4 +1,4 @@
-import type { ErrorCode } from "../../services/errors.ts";
+import type { ErrorCode } from "../../shared/errors.ts";
 
 /**
  * Domain error code -> the AWS error Secrets Manager clients expect. AWS

@@ -1,5 +1,5 @@
-import type { ApiService, Handler } from "../../server/app.ts";
-import { CofferError } from "../../services/errors.ts";
+import type { ApiService, Handler } from "../api-service.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { RotationService, RotationState } from "../../services/rotation/rotation-service.ts";
 import type { SecretsService } from "../../services/secrets/secrets-service.ts";
 import type {

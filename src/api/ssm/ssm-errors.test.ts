@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { expect, it } from "vitest";
-import type { ErrorCode } from "../../services/errors.ts";
+import type { ErrorCode } from "../../shared/errors.ts";
 import { shapes } from "./generated/shapes.ts";
 import { ssmError, ssmErrors } from "./ssm-errors.ts";
 

@@ -1,5 +1,5 @@
-import { errorMapper } from "../../server/app.ts";
-import type { ErrorCode } from "../../services/errors.ts";
+import { errorMapper } from "../api-errors.ts";
+import type { ErrorCode } from "../../shared/errors.ts";
 
 /**
  * Domain error code -> the exception Systems Manager clients expect (the

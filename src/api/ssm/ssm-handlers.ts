@@ -1,6 +1,5 @@
-import type { ApiService, Handler } from "../../server/app.ts";
-import { serializeOutput } from "../../server/protocols/aws-json.ts";
-import { CofferError } from "../../services/errors.ts";
+import type { ApiService, Handler } from "../api-service.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { ParametersService } from "../../services/parameters/parameters-service.ts";
 import type {
   InlinePolicy,
@@ -10,7 +9,6 @@ import type {
   Tag,
 } from "../../services/parameters/parameters-types.ts";
 import type { SecretVersionValue } from "../../services/secrets/secrets-types.ts";
-import { shapes as secretsManagerShapes } from "../secretsmanager/generated/shapes.ts";
 import { secretValueOut } from "../secretsmanager/secretsmanager-handlers.ts";
 import { metadata, operations } from "./generated/operations.ts";
 import { shapes } from "./generated/shapes.ts";
@@ -38,8 +36,15 @@ const policiesOut = (policies: InlinePolicy[]): T.ParameterInlinePolicy[] =>
   policies.map((p) => ({ PolicyText: p.text, PolicyType: p.type, PolicyStatus: p.status }));
 
 /** GetSecretValue's answer as its JSON wire text, which is what SourceResult carries. */
-const sourceResult = (s: SecretVersionValue): string =>
-  serializeOutput(secretsManagerShapes, "GetSecretValueResponse", secretValueOut(s));
+const sourceResult = (s: SecretVersionValue): string => {
+  // Written here rather than by the server's codec: the API layer does not import the server.
+  const out = secretValueOut(s);
+  return JSON.stringify({
+    ...out,
+    CreatedDate: out.CreatedDate && out.CreatedDate.getTime() / 1000,
+    SecretBinary: out.SecretBinary && Buffer.from(out.SecretBinary).toString("base64"),
+  });
+};
 
 function parameterOut(v: ParameterValue): T.Parameter {
   const out: T.Parameter = {

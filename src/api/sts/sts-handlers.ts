@@ -1,5 +1,6 @@
-import { errorMapper, type ApiService, type Handler } from "../../server/app.ts";
-import type { ErrorCode } from "../../services/errors.ts";
+import type { ApiService, Handler } from "../api-service.ts";
+import { errorMapper } from "../api-errors.ts";
+import type { ErrorCode } from "../../shared/errors.ts";
 import type { StsService } from "../../services/identity/sts-service.ts";
 import { metadata, operations } from "./generated/operations.ts";
 import { shapes } from "./generated/shapes.ts";

@@ -1,5 +1,5 @@
-import type { Shapes } from "../../api/shape-types.ts";
-import { CofferError } from "../../services/errors.ts";
+import type { Shapes } from "../../shared/shape-types.ts";
+import { CofferError } from "../../shared/errors.ts";
 
 /**
  * The awsJson 1.1 codec. It knows shapes, not services: requests are parsed

@@ -2,13 +2,13 @@ import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import * as iam from "@aws-sdk/client-iam";
 import * as sts from "@aws-sdk/client-sts";
-import type { OperationSpec, ServiceMetadata, Shapes } from "../../api/shape-types.ts";
+import type { OperationSpec, ServiceMetadata, Shapes } from "../../shared/shape-types.ts";
 import { shapes as iamShapes } from "../../api/iam/generated/shapes.ts";
 import { metadata as iamMetadata, operations as iamOperations } from "../../api/iam/generated/operations.ts";
 import { shapes as stsShapes } from "../../api/sts/generated/shapes.ts";
 import { metadata as stsMetadata, operations as stsOperations } from "../../api/sts/generated/operations.ts";
 import { validateInput } from "../../api/validate.ts";
-import { CofferError } from "../../services/errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import {
   QUERY_CONTENT_TYPE,
   decodeQueryInput,

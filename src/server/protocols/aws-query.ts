@@ -1,5 +1,5 @@
-import type { ListShape, MapShape, MemberRef, OperationSpec, ServiceMetadata, Shape, Shapes, TimestampFormat } from "../../api/shape-types.ts";
-import { CofferError } from "../../services/errors.ts";
+import type { ListShape, MapShape, MemberRef, OperationSpec, ServiceMetadata, Shape, Shapes, TimestampFormat } from "../../shared/shape-types.ts";
+import { CofferError } from "../../shared/errors.ts";
 import { decodeUtf8 } from "./aws-json.ts";
 
 /**

@@ -1,7 +1,7 @@
-import type { OperationSpec } from "../../api/shape-types.ts";
+import type { OperationSpec } from "../../shared/shape-types.ts";
 import type { RequestFacts } from "../../audit/audit-event.ts";
-import type { CofferError } from "../../services/errors.ts";
-import type { ApiService, ErrorTable, WireError } from "../api-service.ts";
+import type { CofferError } from "../../shared/errors.ts";
+import type { ApiService, ErrorTable, WireError } from "../../api/api-service.ts";
 import type { ParsedRequest } from "../request-context.ts";
 
 /** An answer ready for the wire. */

@@ -1,11 +1,11 @@
-import type { OperationSpec } from "../../api/shape-types.ts";
+import type { OperationSpec } from "../../shared/shape-types.ts";
 import { validateInput } from "../../api/validate.ts";
-import { CofferError } from "../../services/errors.ts";
-import type { ApiService } from "../api-service.ts";
+import { CofferError } from "../../shared/errors.ts";
+import type { ApiService } from "../../api/api-service.ts";
 import { signedTarget } from "../request-context.ts";
 import { decodeInput, parseJsonBody, serializeError, serializeOutput } from "./aws-json.ts";
 import type { ProtocolCodec } from "./codec.ts";
-import { protocolErrors } from "./protocol-errors.ts";
+import { protocolErrors } from "../../api/api-errors.ts";
 
 const JSON_CONTENT_TYPES = new Set(["application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json"]);
 const ERROR_CONTENT_TYPE = "application/x-amz-json-1.1";

@@ -1,11 +1,11 @@
-import type { OperationSpec } from "../../api/shape-types.ts";
+import type { OperationSpec } from "../../shared/shape-types.ts";
 import { validateInput } from "../../api/validate.ts";
-import { CofferError } from "../../services/errors.ts";
-import type { ApiService } from "../api-service.ts";
+import { CofferError } from "../../shared/errors.ts";
+import type { ApiService } from "../../api/api-service.ts";
 import { decodeInput } from "./aws-json.ts";
 import { decodeQueryInput, parseQueryBody, QUERY_CONTENT_TYPE, serializeQueryError, serializeQueryOutput } from "./aws-query.ts";
 import type { ProtocolCodec } from "./codec.ts";
-import { queryProtocolErrors } from "./protocol-errors.ts";
+import { queryProtocolErrors } from "../../api/api-errors.ts";
 
 const DEFAULT_NAMESPACE = "https://iam.amazonaws.com/doc/2010-05-08/";
 

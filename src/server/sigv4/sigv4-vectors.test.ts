@@ -12,12 +12,12 @@ import {
   checkFreshness,
   credentialScope,
   parseSignature,
-  signRequest,
   stringToSign,
   SigV4Error,
   verifySignature,
   type HttpRequestParts,
 } from "./sigv4.ts";
+import { signRequest } from "../../../test/sigv4-signer.ts";
 
 const SUITE_DIR = fileURLToPath(new URL("../../../../shared/reference/sigv4-testsuite", import.meta.url));
 const CREDENTIALS = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY" };

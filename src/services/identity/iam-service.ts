@@ -2,9 +2,11 @@ import { randomInt } from "node:crypto";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import type { PrincipalRecord, Store, StoreTx, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
+import { iamArn, rootArn } from "../../shared/arn.ts";
+import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
 
 /**
  * IAM users, roles, their access keys and inline policies, per account. The
@@ -39,7 +41,7 @@ interface IamDeps {
 }
 
 export function principalArn(accountId: string, kind: PrincipalKind, path: string, name: string): string {
-  return `arn:aws:iam::${accountId}:${kind}${path}${name}`;
+  return iamArn(accountId, kind, name, path);
 }
 
 function uniqueId(kind: PrincipalKind): string {
@@ -73,10 +75,10 @@ function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
 const noun = (kind: PrincipalKind) => (kind === "user" ? "user" : "role");
 
 function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
-  const start = marker ? Number.parseInt(Buffer.from(marker, "base64url").toString(), 10) : 0;
-  if (!Number.isSafeInteger(start) || start < 0) throw new CofferError("InvalidParameter", "Invalid Marker.");
+  const start = marker ? decodePageToken(marker, "number") : 0;
+  if (start === undefined) throw new CofferError("InvalidParameter", "Invalid Marker.");
   const page: Page<T> = { items: items.slice(start, start + maxItems) };
-  if (start + maxItems < items.length) page.marker = Buffer.from(String(start + maxItems)).toString("base64url");
+  if (start + maxItems < items.length) page.marker = encodePageToken(start + maxItems);
   return page;
 }
 
@@ -154,7 +156,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     });
   }
 
-  const ownerArn = (caller: Principal, owner: PrincipalRecord | undefined) => owner?.arn ?? `arn:aws:iam::${caller.accountId}:root`;
+  const ownerArn = (caller: Principal, owner: PrincipalRecord | undefined) => owner?.arn ?? rootArn(caller.accountId);
 
   /**
    * The user a key operation is about (the named one, or the caller itself: a user, or root),

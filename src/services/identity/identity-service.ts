@@ -1,8 +1,12 @@
-import { createHash, randomBytes, randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
 import type { AccessKeyRecord, Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Credential, Principal } from "./identity-types.ts";
+import { rootArn } from "../../shared/arn.ts";
+import { sha256Hex } from "../../shared/sha256.ts";
+
+export { rootArn };
 
 const BOOTSTRAP_SETTING = "identity.bootstrapped";
 const KEY_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -50,9 +54,6 @@ export function accessKeyAad(record: Pick<AccessKeyRecord, "accessKeyId" | "prin
   return canonical(["coffer-access-key", AAD_VERSION, record.accessKeyId, record.principalArn, record.accountId, record.expiresAt ?? null, record.session ?? null]);
 }
 
-export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 export interface NewAccessKey {
   accessKeyId: string;
@@ -66,9 +67,6 @@ interface IdentityDeps {
   clock: { now(): number };
 }
 
-export function rootArn(accountId: string): string {
-  return `arn:aws:iam::${accountId}:root`;
-}
 
 /** AKIA/ASIA followed by 16 characters of base32, as AWS access key ids look. */
 function newAccessKeyId(prefix: "AKIA" | "ASIA"): string {

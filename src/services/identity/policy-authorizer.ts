@@ -2,7 +2,7 @@ import { evaluate, accessDeniedMessage } from "../../policy/policy-evaluate.ts";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import type { Policy, RequestContext } from "../../policy/policy-types.ts";
 import type { Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { AuthorizationRequest, Authorizer } from "./identity-types.ts";
 
 const PARSED_CACHE_MAX = 1000;

@@ -1,9 +1,10 @@
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import type { Store, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
+import { assumedRoleArn } from "../../shared/arn.ts";
 
 /** Role chaining (a session assuming a role) is capped at one hour, as on AWS. */
 const CHAINED_MAX_SECONDS = 3600;
@@ -159,7 +160,7 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
         );
       }
       const expiration = clock.now() + duration * 1000;
-      const sessionArn = `arn:aws:sts::${role.accountId}:assumed-role/${role.name}/${input.roleSessionName}`;
+      const sessionArn = assumedRoleArn(role.accountId, role.name, input.roleSessionName);
       const key = await identity.createSessionKey({
         accountId: role.accountId,
         sessionArn,
@@ -192,7 +193,7 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
     async sessionFor(roleArn: string, sessionName: string, seconds: number) {
       const role = await store.getPrincipal(roleArn);
       if (!role || role.kind !== "role") throw new CofferError("InvalidRequest", `The execution role ${roleArn} does not exist.`);
-      const sessionArn = `arn:aws:sts::${role.accountId}:assumed-role/${role.name}/${sessionName}`;
+      const sessionArn = assumedRoleArn(role.accountId, role.name, sessionName);
       const key = await identity.createSessionKey({
         accountId: role.accountId,
         sessionArn,

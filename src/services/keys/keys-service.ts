@@ -3,8 +3,9 @@ import { DEFAULT_KEYS, DEFAULT_PARAMETER_KEY_ALIAS, DEFAULT_SECRET_KEY_ALIAS, ty
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import type { KeyRecord, Store, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
+import { kmsAliasArn, rootArn } from "../../shared/arn.ts";
 
 /**
  * KMS-style keys: customer keys with key policies, aliases, states, and the
@@ -48,7 +49,7 @@ export function defaultKeyPolicy(accountId: string): string {
       {
         Sid: "Enable IAM User Permissions",
         Effect: "Allow",
-        Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+        Principal: { AWS: rootArn(accountId) },
         Action: "kms:*",
         Resource: "*",
       },
@@ -102,7 +103,7 @@ function managedKeyPolicyText(accountId: string, service: "secretsmanager" | "ss
       {
         Sid: "Allow direct access to key metadata to the account",
         Effect: "Allow",
-        Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+        Principal: { AWS: rootArn(accountId) },
         Action: ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
         Resource: "*",
       },
@@ -247,7 +248,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
       await authorizeUse(caller, key, "kms:CreateAlias");
       await store.transaction(async (tx) => {
         if (await tx.getAlias(caller.accountId, aliasName)) {
-          throw new CofferError("AlreadyExists", `An alias with the name arn:aws:kms:${region}:${caller.accountId}:${aliasName} already exists`);
+          throw new CofferError("AlreadyExists", `An alias with the name ${kmsAliasArn(region, caller.accountId, aliasName)} already exists`);
         }
         await tx.putAlias({ accountId: caller.accountId, aliasName, keyId: key.keyId });
       });
@@ -258,7 +259,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
       const keyId = keyName === undefined ? undefined : (await find(caller, keyName)).keyId;
       return (await store.listAliases(caller.accountId))
         .filter((a) => keyId === undefined || a.keyId === keyId)
-        .map((a) => ({ aliasName: a.aliasName, aliasArn: `arn:aws:kms:${region}:${a.accountId}:${a.aliasName}`, targetKeyId: a.keyId }));
+        .map((a) => ({ aliasName: a.aliasName, aliasArn: kmsAliasArn(region, a.accountId, a.aliasName), targetKeyId: a.keyId }));
     },
 
     async getPolicy(caller: Principal, keyName: string): Promise<string> {

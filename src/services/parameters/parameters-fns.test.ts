@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ParameterRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import {
   checkAllowedPattern,
   checkFilters,

@@ -1,6 +1,6 @@
 import { createContext, runInContext, type Context } from "node:vm";
 import type { ParameterRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import {
   ADVANCED_VALUE_LIMIT,
   MAX_ARN_LENGTH,
@@ -10,6 +10,10 @@ import {
   type ParameterTier,
   type RequestedTier,
 } from "./parameters-types.ts";
+import { parameterArn } from "../../shared/arn.ts";
+import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
+
+export { parameterArn };
 
 /** Pure rules of Parameter Store: names, selectors, labels, patterns, tiers, filters, paging. */
 
@@ -31,10 +35,6 @@ export const messages = {
   badToken: "The specified token isn't valid.",
 };
 
-/** arn:aws:ssm:<region>:<account>:parameter/<name without its leading slash> */
-export function parameterArn(region: string, accountId: string, name: string): string {
-  return `arn:aws:ssm:${region}:${accountId}:parameter/${name.startsWith("/") ? name.slice(1) : name}`;
-}
 
 /** The version or label a caller selected with `name:<version>` or `name:<label>`. */
 export type Selector = { kind: "version"; version: number; text: string } | { kind: "label"; label: string; text: string };
@@ -232,19 +232,13 @@ export function chooseTier(
 }
 
 /** Paging tokens: opaque to callers, checked when they come back. */
-export function encodeToken(position: string | number): string {
-  return Buffer.from(JSON.stringify({ p: position })).toString("base64url");
-}
+export const encodeToken = encodePageToken;
 
 export function decodeToken<T extends string | number>(token: string | undefined, kind: "string" | "number"): T | undefined {
   if (token === undefined) return undefined;
-  try {
-    const p = (JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { p?: unknown }).p;
-    if (typeof p === kind) return p as T;
-  } catch {
-    // fall through
-  }
-  throw new CofferError("InvalidNextToken", messages.badToken);
+  const p = kind === "number" ? decodePageToken(token, "number") : decodePageToken(token, "string");
+  if (p === undefined) throw new CofferError("InvalidNextToken", messages.badToken);
+  return p as T;
 }
 
 // --- filters -----------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import { nextDue, parsePolicies, policyAttributes, schedulePolicies } from "./parameters-policies.ts";
 
 const NOW = Date.parse("2030-01-01T00:00:00.000Z");

@@ -1,5 +1,5 @@
 import type { ParameterPolicyRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import { MAX_POLICIES } from "./parameters-types.ts";
 
 /**

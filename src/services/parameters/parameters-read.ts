@@ -1,5 +1,5 @@
 import type { ParameterRecord, ParameterVersionRecord, Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import {
   checkFilters,
@@ -12,7 +12,7 @@ import {
   type CheckedFilter,
   type NamedParameter,
 } from "./parameters-fns.ts";
-import type { ParameterAccess, ParametersDeps } from "./parameters-service.ts";
+import type { ParameterAccess, ParametersDeps } from "./parameters-access.ts";
 import {
   REFERENCE_PREFIX,
   type DescribeInput,

@@ -1,11 +1,8 @@
-import { DEFAULT_PARAMETER_KEY_ALIAS, type Keyring } from "../../crypto/keyring.ts";
-import type { KeyRecord, ParameterRecord, ParameterVersionRecord, Store, StoreTx, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
-import type { Authorizer, Principal } from "../identity/identity-types.ts";
-import type { KeysService } from "../keys/keys-service.ts";
-import type { SecretsService } from "../secrets/secrets-service.ts";
+import { DEFAULT_PARAMETER_KEY_ALIAS } from "../../crypto/keyring.ts";
+import type { KeyRecord, ParameterRecord, ParameterVersionRecord, StoreTx, Tag } from "../../storage/store.ts";
+import { CofferError } from "../../shared/errors.ts";
+import type { Principal } from "../identity/identity-types.ts";
 import { requestTagContext } from "../secrets/secrets-access.ts";
-import type { ServiceEventSink } from "../service-events.ts";
 import {
   checkAllowedPattern,
   checkNewName,
@@ -18,6 +15,7 @@ import {
   type NamedParameter,
 } from "./parameters-fns.ts";
 import { nextDue, parsePolicies, policyAttributes, schedulePolicies } from "./parameters-policies.ts";
+import { createParameterAccess, type ParametersDeps } from "./parameters-access.ts";
 import { createParameterReads } from "./parameters-read.ts";
 import {
   DEFAULT_DATA_TYPE,
@@ -29,90 +27,7 @@ import {
   type TagTarget,
 } from "./parameters-types.ts";
 
-export interface ParametersDeps {
-  store: Store;
-  keyring: Keyring;
-  authorizer: Authorizer;
-  /** Reading a SecureString needs kms:Decrypt on its key, writing one kms:GenerateDataKey. */
-  keyAccess: Pick<KeysService, "checkSecretKeyUse">;
-  /** /aws/reference/secretsmanager/<secret> reads go through Secrets Manager's own checks. */
-  secrets: Pick<SecretsService, "getValue">;
-  /** Where Coffer's own actions (expirations, policy notifications) are recorded. */
-  serviceEvents?: ServiceEventSink;
-  clock: { now(): number };
-  region: string;
-}
-
-/** Everything a parameters operation shares: finding, authorising, and the key checks. */
-export function createParameterAccess({ authorizer, keyring, keyAccess, region }: ParametersDeps) {
-  function resourceContext(p: ParameterRecord | undefined): Record<string, string> {
-    const context: Record<string, string> = {};
-    for (const t of p?.tags ?? []) {
-      context[`ssm:resourceTag/${t.key}`] = t.value;
-      context[`aws:ResourceTag/${t.key}`] = t.value;
-    }
-    return context;
-  }
-
-  /**
-   * Reads a name as a caller gave it (no selector unless `selectorAllowed`).
-   * A name that cannot exist is simply not found.
-   */
-  function named(principal: Principal, name: string, selectorAllowed = false): NamedParameter {
-    const n = parseName(name, region, principal.accountId);
-    if (!n || (n.selector && !selectorAllowed)) throw new CofferError("NotFound", messages.notFound(name));
-    return n;
-  }
-
-  /**
-   * Authorises `action` on the parameter a caller named and returns it, if it
-   * exists. The check runs whether or not it does, against the ARN the caller
-   * named, so a denial never reveals existence.
-   */
-  async function load(
-    reader: Pick<Store, "getParameter">,
-    principal: Principal,
-    n: NamedParameter,
-    action: string,
-    context: Record<string, string | string[] | undefined> = {},
-  ): Promise<ParameterRecord | undefined> {
-    const record = await reader.getParameter(n.arn);
-    await authorizer.authorize({ principal, action, resource: n.arn, context: { ...resourceContext(record), ...context } });
-    return record;
-  }
-
-  async function mustLoad(
-    reader: Pick<Store, "getParameter">,
-    principal: Principal,
-    n: NamedParameter,
-    action: string,
-    context?: Record<string, string | string[] | undefined>,
-  ): Promise<ParameterRecord> {
-    const record = await load(reader, principal, n, action, context);
-    if (!record) throw new CofferError("NotFound", messages.notFound(n.name));
-    return record;
-  }
-
-  /** The KMS permission and key-state check, as Parameter Store makes it (the API answers a key that can't be used with InvalidKeyId). */
-  const useKey = (principal: Principal, key: KeyRecord | string, arn: string, action: "kms:Decrypt" | "kms:GenerateDataKey") =>
-    keyAccess.checkSecretKeyUse(principal, key, arn, action, "ssm");
-
-  /** Associated data binding a SecureString ciphertext to its parameter and version. */
-  const valueAad = (arn: string, version: number) => `ssm-parameter\n${arn}\n${version}`;
-
-  /** A version's value: plain for String/StringList; for SecureString the plaintext, or with `decrypt` false an opaque base64 ciphertext. */
-  async function valueOf(principal: Principal, arn: string, v: ParameterVersionRecord, decrypt: boolean): Promise<string> {
-    if (v.type !== "SecureString") return v.value ?? "";
-    if (!decrypt) return Buffer.concat([v.wrappedDataKey!, v.sealedValue!]).toString("base64");
-    const key = await useKey(principal, v.keyArn!, arn, "kms:Decrypt");
-    const plain = await keyring.open({ keyArn: v.keyArn!, wrappedDataKey: v.wrappedDataKey!, sealedValue: v.sealedValue! }, valueAad(arn, v.version), key);
-    return plain.toString("utf8");
-  }
-
-  return { named, load, mustLoad, useKey, valueAad, valueOf };
-}
-
-export type ParameterAccess = ReturnType<typeof createParameterAccess>;
+export type { ParameterAccess, ParametersDeps } from "./parameters-access.ts";
 
 export function createParametersService(deps: ParametersDeps) {
   const { store, keyring, clock, region } = deps;
@@ -188,7 +103,7 @@ export function createParametersService(deps: ParametersDeps) {
         throw new CofferError("Validation", "KeyId can be used only with SecureString parameters.");
       }
       checkTags(input.tags ?? []);
-      if (input.allowedPattern) compileAllowedPattern(input.allowedPattern);
+      if (input.allowedPattern !== undefined) compileAllowedPattern(input.allowedPattern);
       const now = clock.now();
       const newPolicies = input.policies === undefined ? undefined : parsePolicies(input.policies, now);
       const arn = parameterArn(region, principal.accountId, name);
@@ -218,8 +133,7 @@ export function createParametersService(deps: ParametersDeps) {
         if (input.keyId !== undefined && type !== "SecureString") {
           throw new CofferError("Validation", "KeyId can be used only with SecureString parameters.");
         }
-        // A pattern stays with the parameter: an overwrite that names none (or an empty one) is checked against the stored one.
-        const allowedPattern = input.allowedPattern || existing?.allowedPattern;
+        const allowedPattern = input.allowedPattern ?? existing?.allowedPattern;
         checkAllowedPattern(allowedPattern, input.value);
         const policies = newPolicies ?? existing?.policies ?? [];
         const tier = chooseTier(input.tier, existing?.tier, Buffer.byteLength(input.value, "utf8"), policies.length > 0);
@@ -292,13 +206,7 @@ export function createParametersService(deps: ParametersDeps) {
       return store.transaction(async (tx) => {
         const result = { deleted: [] as string[], invalid: [] as string[] };
         for (const name of [...new Set(input.names)]) {
-          let n: NamedParameter | undefined;
-          try {
-            n = parseName(name, region, principal.accountId);
-          } catch (err) {
-            // A malformed name is reported with the others, as GetParameters does.
-            if (!(err instanceof CofferError && err.code === "Validation")) throw err;
-          }
+          const n = parseName(name, region, principal.accountId);
           const record = n && !n.selector ? await load(tx, principal, n, "ssm:DeleteParameters") : undefined;
           if (!record) {
             result.invalid.push(name);

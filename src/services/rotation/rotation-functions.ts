@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { randomPassword } from "../../crypto/password.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import { WebhookError, type WebhookClient } from "../webhook/webhook-client.ts";
 import type { RotationEvent, RotationSecrets, Rotator } from "./rotation-types.ts";
 

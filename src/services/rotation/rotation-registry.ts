@@ -1,6 +1,6 @@
 import type { Keyring } from "../../crypto/keyring.ts";
 import type { Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import {
   commandRotator,
@@ -12,6 +12,7 @@ import {
 } from "./rotation-functions.ts";
 import type { Rotator } from "./rotation-types.ts";
 import type { WebhookClient } from "../webhook/webhook-client.ts";
+import { lambdaArn } from "../../shared/arn.ts";
 
 export const FUNCTIONS_SETTING = "rotation.functions";
 
@@ -74,7 +75,7 @@ export function createFunctionRegistry({
   stepTimeoutMs?: number;
 }) {
   const all: Record<string, Rotator> = { "random-value": randomValueRotator, ...builtins };
-  const arnOf = (accountId: string, name: string) => `arn:aws:lambda:${region}:${accountId}:function:${name}`;
+  const arnOf = (accountId: string, name: string) => lambdaArn(region, accountId, name);
   const aad = (key: string) => `rotation-function\n${key}`;
 
   async function stored(): Promise<Record<string, StoredFunction>> {

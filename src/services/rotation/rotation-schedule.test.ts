@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import { nextWindow, parseRotationRules, spreadWithin, type RotationRules, type Schedule } from "./rotation-schedule.ts";
 
 const MINUTE = 60_000;

@@ -33,7 +33,7 @@
  * hours" (several hours a day) 1 hour, as AWS documents.
  */
 import { createHash } from "node:crypto";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 
 export interface RotationRules {
   automaticallyAfterDays?: number;

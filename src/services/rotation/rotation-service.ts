@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { SecretRecord, Store, VersionRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { createSecretLoader } from "../secrets/secrets-access.ts";
 import type { SecretsService } from "../secrets/secrets-service.ts";
@@ -9,6 +9,7 @@ import type { ServiceEventSink } from "../service-events.ts";
 import { localRandomPassword, parseFunctionArn } from "./rotation-functions.ts";
 import { nextWindow, parseRotationRules, spreadWithin, type RotationRules } from "./rotation-schedule.ts";
 import { ROTATION_STEPS, type RotationSecrets, type Rotator } from "./rotation-types.ts";
+import { rootArn } from "../../shared/arn.ts";
 
 /** What a secret remembers about its rotation (SecretRecord.rotation). */
 export interface RotationState {
@@ -59,7 +60,7 @@ export function stateOf(secret: SecretRecord): RotationState | undefined {
 
 /** The account's own authority, with which Coffer performs rotation steps (as the Secrets Manager service does). */
 function serviceActor(accountId: string): Principal {
-  return { arn: `arn:aws:iam::${accountId}:root`, accountId, accessKeyId: "coffer-rotation", kind: "root" };
+  return { arn: rootArn(accountId), accountId, accessKeyId: "coffer-rotation", kind: "root" };
 }
 
 export function createRotationService(deps: RotationDeps) {

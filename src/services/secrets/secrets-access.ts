@@ -1,7 +1,8 @@
 import type { SecretRecord, Store, Tag } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { messages } from "./secrets-fns.ts";
+import { isArn, parseArn, secretArn } from "../../shared/arn.ts";
 
 export type SecretReader = Pick<Store, "getSecret" | "getSecretByName">;
 export type LoadOptions = { allowDeleted?: boolean; context?: Record<string, string | string[] | undefined> };
@@ -26,13 +27,13 @@ export function requestTagContext(tags: Tag[]): Record<string, string | string[]
  */
 export function createSecretLoader({ authorizer, region }: { authorizer: Authorizer; region: string }) {
   async function find(reader: SecretReader, principal: Principal, secretId: string) {
-    if (secretId.startsWith("arn:")) {
-      const parts = secretId.split(":");
-      if (parts.length >= 7 && parts[2] === "secretsmanager" && parts[5] === "secret") {
+    if (isArn(secretId)) {
+      const arn = parseArn(secretId);
+      if (arn?.service === "secretsmanager" && arn.resource.startsWith("secret:")) {
         const exact = await reader.getSecret(secretId);
         if (exact) return exact;
-        const partial = await reader.getSecretByName(parts[4], parts.slice(6).join(":"));
-        if (partial && parts[3] === region) return partial;
+        const partial = await reader.getSecretByName(arn.accountId, arn.resource.slice("secret:".length));
+        if (partial && arn.region === region) return partial;
       }
       return undefined;
     }
@@ -50,9 +51,7 @@ export function createSecretLoader({ authorizer, region }: { authorizer: Authori
     const secret = await find(reader, principal, secretId);
     if (!secret) {
       // Authorise against the ARN the caller named so a denial does not reveal existence.
-      const resource = secretId.startsWith("arn:")
-        ? secretId
-        : `arn:aws:secretsmanager:${region}:${principal.accountId}:secret:${secretId}`;
+      const resource = isArn(secretId) ? secretId : secretArn(region, principal.accountId, secretId);
       await authorizer.authorize({ principal, action, resource, context: { "secretsmanager:SecretId": resource } });
       throw new CofferError("NotFound", messages.notFound);
     }

@@ -1,6 +1,8 @@
 import { randomInt, timingSafeEqual } from "node:crypto";
 import type { SecretRecord, VersionRecord } from "../../storage/store.ts";
-import type { SecretDescription, SecretValue } from "./secrets-types.ts";
+import { CofferError } from "../../shared/errors.ts";
+import { MAX_TAGS, type SecretDescription, type SecretValue, type Tag } from "./secrets-types.ts";
+import { secretArn } from "../../shared/arn.ts";
 
 /** Pure helpers of the secrets service. */
 
@@ -36,7 +38,7 @@ export function versionAad(arn: string, versionId: string): string {
 export function newSecretArn(region: string, accountId: string, name: string): string {
   let suffix = "";
   for (let i = 0; i < 6; i++) suffix += SUFFIX_ALPHABET[randomInt(SUFFIX_ALPHABET.length)];
-  return `arn:aws:secretsmanager:${region}:${accountId}:secret:${name}-${suffix}`;
+  return secretArn(region, accountId, `${name}-${suffix}`);
 }
 
 export function describeRecord(
@@ -59,4 +61,17 @@ export function describeRecord(
   if (secret.deletedAt !== undefined) d.deletedAt = secret.deletedAt;
   if (secret.rotation !== undefined) d.rotation = secret.rotation;
   return d;
+}
+
+export function validateTags(tags: Tag[]): void {
+  if (tags.length > MAX_TAGS) throw new CofferError("InvalidParameter", `A secret can have at most ${MAX_TAGS} tags.`);
+  if (tags.some((t) => t.key.toLowerCase().startsWith("aws:"))) {
+    throw new CofferError("InvalidParameter", "Tag keys that start with aws: are reserved for AWS use.");
+  }
+}
+
+export function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
+  const merged = new Map(existing.map((t) => [t.key, t.value]));
+  for (const t of added) merged.set(t.key, t.value);
+  return [...merged].map(([key, value]) => ({ key, value }));
 }

@@ -1,6 +1,7 @@
 import type { SecretRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { ListFilter, ListSecretsInput, Page } from "./secrets-types.ts";
+import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
 
 /**
  * ListSecrets filtering, sorting and paging as AWS documents them: values in
@@ -65,19 +66,10 @@ export function sortSecrets(secrets: SecretRecord[], input: ListSecretsInput): S
 
 /** Offset paging with an opaque token; a token that was not issued here is InvalidNextToken. */
 export function paginate<T>(items: T[], maxResults: number, nextToken: string | undefined): Page<T> {
-  const start = nextToken === undefined ? 0 : decodeToken(nextToken);
+  const start = nextToken === undefined ? 0 : decodePageToken(nextToken, "number");
+  if (start === undefined) throw new CofferError("InvalidNextToken", "The NextToken value is invalid.");
   const end = start + maxResults;
   const page: Page<T> = { items: items.slice(start, end) };
-  if (end < items.length) page.nextToken = Buffer.from(JSON.stringify({ offset: end })).toString("base64url");
+  if (end < items.length) page.nextToken = encodePageToken(end);
   return page;
-}
-
-function decodeToken(token: string): number {
-  try {
-    const { offset } = JSON.parse(Buffer.from(token, "base64url").toString()) as { offset: unknown };
-    if (Number.isSafeInteger(offset) && (offset as number) >= 0) return offset as number;
-  } catch {
-    // fall through to the error below
-  }
-  throw new CofferError("InvalidNextToken", "The NextToken value is invalid.");
 }

@@ -1,7 +1,7 @@
 import { isPublicPolicy, parsePolicy, validatePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import type { Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { LoadSecret } from "./secrets-access.ts";
 import type { SecretRef } from "./secrets-types.ts";

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Store } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import { serviceHarness, type ServiceHarness } from "../service-harness.ts";
 import { createSecretsService, type SecretsService } from "./secrets-service.ts";

@@ -2,31 +2,30 @@ import { randomUUID } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
 import { randomPassword, type PasswordOptions } from "../../crypto/password.ts";
 import type { SecretRecord, Store, StoreTx, VersionRecord } from "../../storage/store.ts";
-import { CofferError } from "../errors.ts";
+import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { KeysService } from "../keys/keys-service.ts";
 import type { ServiceEventSink } from "../service-events.ts";
 import { createSecretLoader, requestTagContext } from "./secrets-access.ts";
+import { createSecretLifecycle } from "./secrets-lifecycle.ts";
 import { createSecretPolicies } from "./secrets-policies.ts";
 import {
-  DAY_MS,
   NAME_PATTERN,
   describeRecord,
   encodeValue,
   newSecretArn,
   sameValue,
   startOfDay,
+  validateTags,
   versionAad,
 } from "./secrets-fns.ts";
 import { matchesFilters, paginate, sortSecrets } from "./secrets-list.ts";
 import {
   AWSCURRENT,
-  MAX_TAGS,
   MAX_VERSIONS,
   type BatchGetInput,
   type BatchGetResult,
   type CreateSecretInput,
-  type DeleteSecretInput,
   type GetValueInput,
   type ListSecretsInput,
   type ListVersionsInput,
@@ -36,13 +35,13 @@ import {
   type SecretRef,
   type SecretValue,
   type SecretVersionValue,
-  type Tag,
   type UpdateSecretInput,
   type UpdateStageInput,
   type VersionSummary,
   type VersionedRef,
 } from "./secrets-types.ts";
 import { attachStages, detachStage, versionsToPrune, type StageChanges } from "./secrets-versions.ts";
+import { secretArn } from "../../shared/arn.ts";
 
 export interface SecretsDeps {
   store: Store;
@@ -147,19 +146,6 @@ export function createSecretsService(deps: SecretsDeps) {
     return { versionId, stages: record.stages, created: true };
   }
 
-  function validateTags(tags: Tag[]): void {
-    if (tags.length > MAX_TAGS) throw new CofferError("InvalidParameter", `A secret can have at most ${MAX_TAGS} tags.`);
-    if (tags.some((t) => t.key.toLowerCase().startsWith("aws:"))) {
-      throw new CofferError("InvalidParameter", "Tag keys that start with aws: are reserved for AWS use.");
-    }
-  }
-
-  function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
-    const merged = new Map(existing.map((t) => [t.key, t.value]));
-    for (const t of added) merged.set(t.key, t.value);
-    return [...merged].map(([key, value]) => ({ key, value }));
-  }
-
   async function readValue(
     principal: Principal,
     secret: SecretRecord,
@@ -225,7 +211,7 @@ export function createSecretsService(deps: SecretsDeps) {
         );
       }
       validateTags(input.tags ?? []);
-      const resource = `arn:aws:secretsmanager:${region}:${principal.accountId}:secret:${input.name}`;
+      const resource = secretArn(region, principal.accountId, input.name);
       await authorizer.authorize({
         principal,
         action: "secretsmanager:CreateSecret",
@@ -430,106 +416,16 @@ export function createSecretsService(deps: SecretsDeps) {
       };
     },
 
-    async delete(principal: Principal, input: DeleteSecretInput): Promise<SecretRef & { deletionDate: number }> {
-      if (input.forceDeleteWithoutRecovery && input.recoveryWindowInDays !== undefined) {
-        throw new CofferError(
-          "InvalidParameter",
-          "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
-        );
-      }
-      const days = input.recoveryWindowInDays ?? 30;
-      if (!Number.isInteger(days) || days < 7 || days > 30) {
-        throw new CofferError("InvalidParameter", "RecoveryWindowInDays value must be between 7 and 30 days (inclusive).");
-      }
-      return store.transaction(async (tx) => {
-        const now = clock.now();
-        const context = {
-          "secretsmanager:ForceDeleteWithoutRecovery": String(Boolean(input.forceDeleteWithoutRecovery)),
-          "secretsmanager:RecoveryWindowInDays": String(days),
-        };
-        if (input.forceDeleteWithoutRecovery) {
-          const found = await find(tx, principal, input.secretId);
-          if (!found) {
-            // Force-deleting a secret that is already gone succeeds, as on AWS.
-            await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", { context }).catch((err) => {
-              if (!(err instanceof CofferError) || err.code !== "NotFound") throw err;
-            });
-            const name = input.secretId.startsWith("arn:") ? input.secretId.split(":").slice(6).join(":") : input.secretId;
-            return { arn: input.secretId.startsWith("arn:") ? input.secretId : "", name, deletionDate: now };
-          }
-          const secret = await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", {
-            allowDeleted: true,
-            context,
-          });
-          await tx.deleteSecret(secret.arn);
-          return { arn: secret.arn, name: secret.name, deletionDate: now };
-        }
-        const secret = await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", { context });
-        const purgeAt = now + days * DAY_MS;
-        await tx.putSecret({ ...secret, deletedAt: now, purgeAt });
-        return { arn: secret.arn, name: secret.name, deletionDate: purgeAt };
-      });
-    },
-
-    async restore(principal: Principal, input: { secretId: string }): Promise<SecretRef> {
-      return store.transaction(async (tx) => {
-        const secret = await load(tx, principal, input.secretId, "secretsmanager:RestoreSecret", { allowDeleted: true });
-        const { deletedAt: _deleted, purgeAt: _purge, ...restored } = secret;
-        await tx.putSecret({ ...restored, lastChangedAt: clock.now() });
-        return { arn: secret.arn, name: secret.name };
-      });
-    },
-
-    async tag(principal: Principal, input: { secretId: string; tags: Tag[] }): Promise<void> {
-      await store.transaction(async (tx) => {
-        const secret = await load(tx, principal, input.secretId, "secretsmanager:TagResource", {
-          context: requestTagContext(input.tags),
-        });
-        const tags = mergeTags(secret.tags, input.tags);
-        validateTags(tags);
-        // AWS blocks a tag change that would cost the caller its own permission on the secret.
-        await authorizeOn(principal, { ...secret, tags }, "secretsmanager:TagResource", requestTagContext(input.tags));
-        await tx.putSecret({ ...secret, tags, lastChangedAt: clock.now() });
-      });
-    },
-
-    async untag(principal: Principal, input: { secretId: string; tagKeys: string[] }): Promise<void> {
-      await store.transaction(async (tx) => {
-        const secret = await load(tx, principal, input.secretId, "secretsmanager:UntagResource", {
-          context: { "aws:TagKeys": input.tagKeys },
-        });
-        const tags = secret.tags.filter((t) => !input.tagKeys.includes(t.key));
-        await authorizeOn(principal, { ...secret, tags }, "secretsmanager:UntagResource", { "aws:TagKeys": input.tagKeys });
-        await tx.putSecret({ ...secret, tags, lastChangedAt: clock.now() });
-      });
-    },
-
-    /** Removes secrets whose recovery window has ended; returns how many. */
-    async purgeDue(): Promise<number> {
-      const due = await store.listSecretsDueForPurge(clock.now());
-      for (const s of due) {
-        // Recorded first: Coffer's own actions are audited like requests, and fail closed the same way.
-        await deps.serviceEvents?.record({
-          name: "DeleteSecret",
-          service: "secretsmanager",
-          accountId: s.accountId,
-          resources: [{ arn: s.arn, type: "AWS::SecretsManager::Secret" }],
-          details: { reason: "The recovery window ended.", deletedDate: new Date(s.deletedAt ?? 0).toISOString() },
-        });
-        await store.transaction(async (tx) => {
-          const current = await tx.getSecret(s.arn);
-          if (current?.purgeAt !== undefined && current.purgeAt <= clock.now()) await tx.deleteSecret(s.arn);
-        });
-      }
-      return due.length;
-    },
-
     async randomPassword(principal: Principal, options: PasswordOptions): Promise<string> {
       await authorizer.authorize({ principal, action: "secretsmanager:GetRandomPassword", resource: "*" });
       return randomPassword(options);
     },
   };
-  return { ...service, ...createSecretPolicies({ store, authorizer, clock }, load) };
+  return {
+    ...service,
+    ...createSecretLifecycle(deps, { find, load, authorizeOn }),
+    ...createSecretPolicies({ store, authorizer, clock }, load),
+  };
 }
 
 export type SecretsService = ReturnType<typeof createSecretsService>;

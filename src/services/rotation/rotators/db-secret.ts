@@ -24,7 +24,7 @@
  *   pending credentials; a failed step leaves the current credentials working.
  */
 import type { RotationEvent, RotationSecrets, RotationStep, Rotator } from "../rotation-types.ts";
-import { CofferError, isCofferError } from "../../errors.ts";
+import { CofferError, isCofferError } from "../../../shared/errors.ts";
 
 export type DbEngine = "postgres" | "mysql" | "mariadb";
 

@@ -26,7 +26,7 @@
  * escapeId. Replayed grants are the server's own SHOW GRANTS text.
  */
 import mysql from "mysql2/promise";
-import { CofferError } from "../../errors.ts";
+import { CofferError } from "../../../shared/errors.ts";
 import { connectHonouringSsl, createDbRotators, type DbDriver, type DbEngine, type DbRotators, type DbSecret, type DbSession } from "./db-secret.ts";
 
 export interface MysqlRotatorOptions {

@@ -25,7 +25,7 @@
 import { createHash, createHmac, pbkdf2, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import pg from "pg";
-import { CofferError } from "../../errors.ts";
+import { CofferError } from "../../../shared/errors.ts";
 import { connectHonouringSsl, createDbRotators, type DbDriver, type DbRotators, type DbSecret, type DbSession } from "./db-secret.ts";
 
 const { Client, DatabaseError, escapeIdentifier, escapeLiteral } = pg;

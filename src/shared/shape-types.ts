@@ -182,6 +182,27 @@ export interface OperationSpec {
   readonly resultWrapper?: string;
   /** Exception shape names the operation may return, in model order. */
   readonly errors: readonly string[];
+  /**
+   * Only reads (CloudTrail's readOnly): no audit intent is written before it
+   * runs, and its answer is not recorded. Absent: the operation writes.
+   */
+  readonly readOnly?: boolean;
+  /** The members that name the resources the operation is about (CloudTrail's `resources`). */
+  readonly resources?: readonly ResourceRef[];
+}
+
+/**
+ * A member naming a resource: a top-level member of the input (a string, or
+ * a list of strings), or with `from: "output"` a path of output members
+ * ("SecretValues.ARN": lists are crossed) holding ARNs.
+ */
+export interface ResourceRef {
+  readonly member: string;
+  readonly from?: "output";
+  /** CloudTrail's resource type, e.g. "AWS::SecretsManager::Secret". */
+  readonly type: string;
+  /** Input only: named only when the answer names no resource of this type (the answer's ARN is the exact one). */
+  readonly fallback?: boolean;
 }
 
 /** Service-level facts, as listed in generated operations.ts. */

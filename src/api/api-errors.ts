@@ -1,5 +1,5 @@
-import type { ErrorCode } from "../../services/errors.ts";
-import type { ErrorTable, WireError } from "../api-service.ts";
+import type { ErrorCode } from "../shared/errors.ts";
+import type { ErrorTable, WireError } from "./api-service.ts";
 
 /**
  * The one place protocol-level errors are named: failures raised before a

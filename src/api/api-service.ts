@@ -1,7 +1,11 @@
-import type { OperationSpec, ServiceMetadata, Shapes } from "../api/shape-types.ts";
-import type { RequestFacts } from "../audit/audit-event.ts";
-import type { ErrorCode } from "../services/errors.ts";
 import type { Principal } from "../services/identity/identity-types.ts";
+import type { ErrorCode } from "../shared/errors.ts";
+import type { OperationSpec, ServiceMetadata, Shapes } from "../shared/shape-types.ts";
+
+/**
+ * What every API module (src/api/<service>/) hands the server: the server
+ * imports this, an API never imports the server.
+ */
 
 /** What a handler learns about the request beyond its input. */
 export interface RequestContext {
@@ -29,12 +33,4 @@ export interface ApiService {
   handlers: Readonly<Record<string, Handler>>;
   /** AWS error name and HTTP status for each domain error code. */
   errorFor(code: ErrorCode): WireError;
-}
-
-/** Records requests in the audit trail; a rejected promise means the record could not be written. */
-export interface RequestAuditor {
-  /** Before a mutating operation runs. */
-  intent(facts: RequestFacts): Promise<void>;
-  /** Once the request has its answer, before the answer is sent. */
-  record(facts: RequestFacts): Promise<void>;
 }

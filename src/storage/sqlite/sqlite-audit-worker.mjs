@@ -12,9 +12,10 @@
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { ANCHOR_SETTING, HEAD_SETTING, chainBatch, chainHead } from "../audit-chain.mjs";
+import { giveThreadTurn, takeThreadTurn } from "./sqlite-write-turn.mjs";
 import { GET_SETTING, INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW, LAST_AUDIT_ROW, UPSERT_SETTING, auditRowParams } from "./sqlite-audit-sql.mjs";
 
-const { path, key: keyBytes, busyTimeoutMs } = workerData;
+const { path, key: keyBytes, busyTimeoutMs, turn } = workerData;
 const key = Buffer.from(keyBytes);
 const db = new Database(path);
 // The main connection set WAL on the file already; synchronous is per connection.
@@ -31,9 +32,11 @@ const putSetting = db.prepare(UPSERT_SETTING);
 /** Chains and commits the batches in one transaction; returns the first seq given. */
 function commit(batches) {
   const entries = batches.length === 1 ? batches[0].entries : batches.flatMap((b) => b.entries);
-  // IMMEDIATE takes the write lock first, so the head read below cannot go stale before the INSERTs.
-  db.exec("BEGIN IMMEDIATE");
+  // The main connection's turn comes first when it is waiting; then IMMEDIATE takes the write lock
+  // before the head is read, so it cannot go stale before the INSERTs.
+  takeThreadTurn(turn, busyTimeoutMs);
   try {
+    db.exec("BEGIN IMMEDIATE");
     // Re-read every time (an index lookup): a failed batch, a restart or retention on the main
     // connection may have moved it, and a cached head would fork the chain.
     const head = chainHead(lastRow.get(), getSetting.get(ANCHOR_SETTING)?.value);
@@ -46,6 +49,8 @@ function commit(batches) {
   } catch (err) {
     if (db.inTransaction) db.exec("ROLLBACK");
     throw err;
+  } finally {
+    giveThreadTurn(turn);
   }
 }
 

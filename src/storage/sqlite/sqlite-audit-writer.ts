@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type { AuditEntry, AuditWriter } from "../store.ts";
+import { threadGone } from "./sqlite-write-turn.mjs";
 
 const WORKER_URL = new URL("./sqlite-audit-worker.mjs", import.meta.url);
 
@@ -24,9 +25,10 @@ export interface SqliteAuditWriter extends AuditWriter {
  * thread syncs one group, the next queues up and goes into its next
  * transaction. If the thread dies, every batch it had not acknowledged fails
  * (the requests behind them fail closed) and the next batch starts a new
- * thread, which reads the chain's head from the database.
+ * thread, which reads the chain's head from the database. The thread and the
+ * main connection take turns to write through `turn` (sqlite-write-turn.mjs).
  */
-export function createSqliteAuditWriter(path: string, key: Buffer, busyTimeoutMs: number): SqliteAuditWriter {
+export function createSqliteAuditWriter(path: string, key: Buffer, busyTimeoutMs: number, turn: Int32Array): SqliteAuditWriter {
   let worker: Worker | undefined;
   let nextId = 1;
   // Insertion order is send order, which is the order the thread acknowledges in.
@@ -37,7 +39,7 @@ export function createSqliteAuditWriter(path: string, key: Buffer, busyTimeoutMs
   function start(): Worker {
     // The key is copied to the thread; the master key it was derived from never is.
     // A copy with its own memory: a Buffer may be a view of a shared pool, and cloning a view clones the whole pool.
-    const w = new Worker(WORKER_URL, { workerData: { path, key: new Uint8Array(key), busyTimeoutMs }, execArgv: [] });
+    const w = new Worker(WORKER_URL, { workerData: { path, key: new Uint8Array(key), busyTimeoutMs, turn }, execArgv: [] });
     w.on("message", (ack: Ack) => settle(ack));
     w.on("error", (err) => lost(w, err));
     w.on("exit", (code) => lost(w, new Error(`the audit writer thread exited (code ${code})`)));
@@ -63,6 +65,7 @@ export function createSqliteAuditWriter(path: string, key: Buffer, busyTimeoutMs
   function lost(w: Worker, err: Error): void {
     if (worker !== w) return;
     worker = undefined;
+    threadGone(turn);
     // Committed or not, nobody can tell: these requests fail closed.
     for (const p of inFlight.values()) p.reject(new Error(`audit write failed: ${err.message}`));
     inFlight.clear();

@@ -18,6 +18,7 @@ import type {
 import { INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW, UPSERT_SETTING, auditRowParams } from "./sqlite-audit-sql.mjs";
 import { createSqliteAuditWriter, type SqliteAuditWriter } from "./sqlite-audit-writer.ts";
 import { makePrivate } from "./sqlite-files.ts";
+import { createTurnWord, giveMainTurn, takeMainTurn } from "./sqlite-write-turn.mjs";
 import { migrate } from "./sqlite-schema.ts";
 
 type Db = Database.Database;
@@ -50,30 +51,37 @@ export function openSqliteStore(path: string): Store {
   const reads = sqliteReader(reader);
   const tx = sqliteTx(writer);
   let queue: Promise<unknown> = Promise.resolve();
+  // The audit chain's writer thread, started on first use (an in-memory database cannot be shared with it).
+  let auditWriter: SqliteAuditWriter | undefined;
+  const turn = createTurnWord();
   // Under test (or COFFER_CHECK_TRANSACTIONS=1) code running inside a transaction is marked, so a nested
   // call fails loudly instead of waiting on itself forever. Off otherwise: on Node 20 AsyncLocalStorage
   // turns on promise hooks for the whole process, which costs about 15% of GetSecretValue throughput.
   const inside = process.env.VITEST || process.env.COFFER_CHECK_TRANSACTIONS === "1" ? new AsyncLocalStorage<true>() : undefined;
 
   async function run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    writer.exec("BEGIN IMMEDIATE");
+    // With an audit writer thread, wait for the write turn without blocking the event loop
+    // (SQLite's busy handler would sleep on it while the thread commits).
+    const turns = auditWriter !== undefined;
+    if (turns) await takeMainTurn(turn, BUSY_TIMEOUT_MS);
     try {
+      writer.exec("BEGIN IMMEDIATE");
       const result = await fn(tx);
       writer.exec("COMMIT");
       return result;
     } catch (err) {
       if (writer.inTransaction) writer.exec("ROLLBACK");
       throw err;
+    } finally {
+      if (turns) giveMainTurn(turn);
     }
   }
 
-  // The audit chain's writer thread, started on first use (an in-memory database cannot be shared with it).
-  let auditWriter: SqliteAuditWriter | undefined;
 
   return {
     ...reads,
     auditWriter:
-      path === ":memory:" ? undefined : (key: Buffer) => (auditWriter ??= createSqliteAuditWriter(path, key, BUSY_TIMEOUT_MS)),
+      path === ":memory:" ? undefined : (key: Buffer) => (auditWriter ??= createSqliteAuditWriter(path, key, BUSY_TIMEOUT_MS, turn)),
     transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       if (inside?.getStore()) return Promise.reject(new Error("Store.transaction called inside a transaction"));
       // better-sqlite3 is synchronous and has one connection, so async

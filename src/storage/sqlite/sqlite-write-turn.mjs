@@ -46,7 +46,12 @@ export async function takeMainTurn(word, timeoutMs) {
       continue;
     }
     const left = deadline - Date.now();
-    if (left <= 0) throw new Error("database is locked (the audit writer kept its write turn)");
+    if (left <= 0) {
+      // No longer waiting: the thread must not keep deferring to nobody.
+      Atomics.and(word, 0, ~MAIN_WAITING);
+      Atomics.notify(word, 0);
+      throw new Error("database is locked (the audit writer kept its write turn)");
+    }
     const waiting = cur | MAIN_WAITING;
     if (cur !== waiting && Atomics.compareExchange(word, 0, cur, waiting) !== cur) continue;
     await Atomics.waitAsync(word, 0, waiting, Math.min(left, 100)).value;

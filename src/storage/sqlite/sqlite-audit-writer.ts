@@ -87,7 +87,13 @@ export function createSqliteAuditWriter(path: string, key: Buffer, busyTimeoutMs
       const id = nextId++;
       const done = new Promise<number>((resolve, reject) => inFlight.set(id, { count: entries.length, resolve, reject }));
       worker.ref();
-      worker.postMessage({ id, time, entries });
+      try {
+        worker.postMessage({ id, time, entries });
+      } catch (err) {
+        inFlight.get(id)?.reject(new Error(`audit write failed: ${(err as Error).message}`));
+        inFlight.delete(id);
+        quiet();
+      }
       return done;
     },
 

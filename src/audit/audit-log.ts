@@ -112,11 +112,8 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
     if (batch.length === 0) return;
     const entries = batch.map((p) => p.entry);
     const done = writer!.append(entries, clock.now()).then(
-      (firstSeq) =>
-        committed(
-          batch,
-          entries.map((e, i) => ({ ...e, seq: firstSeq + i })),
-        ),
+      // Rows with their seqs only for whoever follows the trail.
+      (firstSeq) => committed(batch, listeners.size > 0 || filePath ? entries.map((e, i) => ({ ...e, seq: firstSeq + i })) : []),
       (err: unknown) => {
         for (const p of batch) p.reject(err);
       },

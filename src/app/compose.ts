@@ -176,6 +176,8 @@ async function assemble(
         ? { key: await readFile(config.tlsKey!), cert: await readFile(config.tlsCert!) }
         : undefined;
   const alerts = createAlerts({ store, rules: () => alertRules(store, config), clock, logger, webhooks });
+  // The alert worker follows the trail from memory as it is committed, instead of reading it back.
+  auditLog.onCommitted((rows) => alerts.feed(rows));
   if (config.audit === "off") logger.warn("auditing is OFF: requests are not recorded (for benchmarks only)");
   if (!https && !isLoopback(config.host)) {
     logger.warn(

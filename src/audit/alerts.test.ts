@@ -585,3 +585,70 @@ describe("parseAlertRules", () => {
     expect((thrown as Error).message).not.toContain("sssssssssssssss");
   });
 });
+
+describe("following the trail", () => {
+  /** Appends to the store and hands the committed rows to the worker, as the audit log's onCommitted does. */
+  async function appendFed(alerts: { feed(rows: AuditRow[]): void }, ...events: CloudTrailEvent[]) {
+    const from = ((await store.getAuditHead())?.seq ?? 0) + 1;
+    await append(store, ...events);
+    alerts.feed(await store.listAuditRows(from, 1000));
+  }
+
+  it("evaluates fed rows without reading them back (it only looks for rows it was not fed); rows that raise nothing move the stored cursor later, and a crash before then raises nothing twice", async () => {
+    const rules = [rule("first", "first-read")];
+    let rowReads = 0;
+    const counting: Store = {
+      ...store,
+      listAuditRows: async (from, limit) => {
+        const rows = await store.listAuditRows(from, limit);
+        rowReads += rows.length;
+        return rows;
+      },
+    };
+    const alerts = alertsFor(rules, counting);
+    await alerts.tick();
+    await appendFed(alerts, event({ at: 1 }));
+    await alerts.tick();
+    expect(byRule("first")).toHaveLength(1);
+    expect(await store.getSetting(CURSOR_SETTING)).toBe("1"); // a first read is recorded at once
+    await appendFed(alerts, event({ at: 2 }), event({ at: 3 }));
+    await alerts.tick();
+    expect(rowReads).toBe(0);
+    expect(await store.getSetting(CURSOR_SETTING)).toBe("1"); // nothing raised: no transaction for it
+
+    // "Crash": a new worker starts from the stored cursor and evaluates rows 2 and 3 again, raising nothing.
+    const after = alertsFor(rules);
+    await after.tick();
+    expect(byRule("first")).toHaveLength(1);
+    expect(await store.getSetting(CURSOR_SETTING)).toBe("3");
+  });
+
+  it("stores a quiet cursor after a while, and on stop", async () => {
+    const alerts = alertsFor([rule("denied", "access-denied")]);
+    await alerts.tick();
+    await appendFed(alerts, event({ at: 1 }));
+    await alerts.tick();
+    expect(await store.getSetting(CURSOR_SETTING)).toBe("1"); // the first batch of a worker is stored
+    await appendFed(alerts, event({ at: 2 }));
+    await alerts.tick();
+    expect(await store.getSetting(CURSOR_SETTING)).toBe("1");
+    clock.t += 11_000;
+    await appendFed(alerts, event({ at: 3 }));
+    await alerts.tick();
+    expect(await store.getSetting(CURSOR_SETTING)).toBe("3");
+    await appendFed(alerts, event({ at: 4 }));
+    await alerts.tick();
+    expect(await store.getSetting(CURSOR_SETTING)).toBe("3");
+    await alerts.stop();
+    expect(await store.getSetting(CURSOR_SETTING)).toBe("4");
+  });
+
+  it("reads from the store what the feed missed", async () => {
+    const alerts = alertsFor([rule("denied", "access-denied")]);
+    await alerts.tick();
+    await append(store, denied({ at: 1 })); // not fed
+    await appendFed(alerts, denied({ at: 2 }));
+    await alerts.tick();
+    expect(byRule("denied")).toHaveLength(2);
+  });
+});

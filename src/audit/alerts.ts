@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { AlertDelivery, AuditRow, Store } from "../storage/store.ts";
+
+/** What the worker needs of an audit row (the audit log's committed entries have no hashes). */
+type TrailRow = Pick<AuditRow, "seq" | "kind" | "record" | "time">;
 import { deliverDueAlerts, type AlertLogger } from "./alerts-delivery.ts";
 import type { WebhookClient } from "../services/webhook/webhook-client.ts";
 import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
@@ -38,6 +41,14 @@ const MAX_BATCHES_PER_TICK = 20;
 /** Failure times kept per address and rule; beyond it the oldest are forgotten. */
 const MAX_TRACKED_FAILURES = 10_000;
 const KNOWN_READS_LIMIT = 50_000;
+/** Committed rows the audit log handed over, kept until evaluated; past this the worker reads the store instead. */
+const FED_ROWS_LIMIT = 10_000;
+/**
+ * How far the stored cursor may lag when rows raise nothing: such rows need no
+ * transaction of their own (on the event loop, taking the write lock from the
+ * audit writer), and evaluating them again after a crash raises nothing either.
+ */
+const QUIET_CURSOR_MS = 10_000;
 
 const SECRETS_MANAGER = "secretsmanager.amazonaws.com";
 const PARAMETER_STORE = "ssm.amazonaws.com";
@@ -72,6 +83,20 @@ export function createAlerts(opts: AlertsOptions) {
   let windowsRebuilt = false;
   /** (principal, secret) pairs known to be in the reads table, to spare a lookup per GetSecretValue. */
   const knownReads = new Set<string>();
+  /** Committed rows from the audit log (feed), contiguous and ascending; spares reading them back. */
+  let fed: TrailRow[] = [];
+  /** Evaluated past the stored cursor (`stored`) up to `through`, nothing raised: not yet written. */
+  let quiet: { stored: number; through: number } | undefined;
+  let cursorSavedAt = -Infinity;
+
+  /** The next rows after `cursor`: from the feed when it holds them, else from the store. */
+  async function rowsAfter(cursor: number): Promise<readonly TrailRow[]> {
+    let skip = 0;
+    while (skip < fed.length && fed[skip].seq <= cursor) skip++;
+    if (skip) fed = fed.slice(skip);
+    if (fed.length > 0 && fed[0].seq === cursor + 1) return fed.slice(0, BATCH_ROWS);
+    return store.listAuditRows(cursor + 1, BATCH_ROWS);
+  }
 
   /**
    * A restart does not reset auth-failure windows: the first tick replays
@@ -143,7 +168,7 @@ export function createAlerts(opts: AlertsOptions) {
     }
   }
 
-  function eventOf(row: AuditRow): CloudTrailEvent | undefined {
+  function eventOf(row: TrailRow): CloudTrailEvent | undefined {
     if (row.kind !== "event") return undefined;
     try {
       return JSON.parse(row.record) as CloudTrailEvent;
@@ -166,7 +191,7 @@ export function createAlerts(opts: AlertsOptions) {
     return Number(await store.getSetting(CURSOR_SETTING));
   }
 
-  async function evaluate(rows: AuditRow[], rules: AlertRule[], silentThrough: number) {
+  async function evaluate(rows: readonly TrailRow[], rules: AlertRule[], silentThrough: number) {
     const now = clock.now();
     const deliveries: AlertDelivery[] = [];
     const reads = new Set<string>();
@@ -211,7 +236,13 @@ export function createAlerts(opts: AlertsOptions) {
   }
 
   async function processAuditLog(rules: AlertRule[]): Promise<void> {
-    let cursor = await readCursor();
+    const stored = await readCursor();
+    if (quiet && quiet.stored !== stored) {
+      // Another worker moved it: carry on from its position, with windows counted up to there.
+      quiet = undefined;
+      windowsRebuilt = false;
+    }
+    let cursor = quiet?.through ?? stored;
     if (!windowsRebuilt) {
       windows.clear();
       await rebuildWindows(cursor, rules.filter((r): r is AuthRule => r.type === "auth-failures"));
@@ -219,27 +250,19 @@ export function createAlerts(opts: AlertsOptions) {
     }
     const silentThrough = Number((await store.getSetting(SILENT_SETTING)) ?? 0);
     for (let batch = 0; batch < MAX_BATCHES_PER_TICK; batch++) {
-      const rows = await store.listAuditRows(cursor + 1, BATCH_ROWS);
+      const rows = await rowsAfter(cursor);
       if (rows.length === 0) return;
       const last = rows[rows.length - 1].seq;
       let moved = false;
       try {
         const { deliveries, reads } = await evaluate(rows, rules, silentThrough);
-        moved = await store.transaction(async (tx) => {
-          // Another worker on the same store got here first: its transaction holds these notifications.
-          if ((await tx.getSetting(CURSOR_SETTING)) !== String(cursor)) return false;
-          for (const d of deliveries) await tx.putAlertDelivery(d);
-          for (const key of reads) {
-            const [principal, secretArn] = key.split("\n");
-            await tx.markRead(principal, secretArn);
-          }
-          await tx.putSetting(CURSOR_SETTING, String(last));
-          return true;
-        });
-        if (moved) {
-          for (const key of reads) remember(key);
-          if (deliveries.length) logger?.info({ alerts: deliveries.map((d) => d.rule) }, "alerts raised");
+        if (deliveries.length === 0 && reads.size === 0 && clock.now() - cursorSavedAt < QUIET_CURSOR_MS) {
+          quiet = { stored: quiet?.stored ?? stored, through: last };
+          moved = true;
+        } else {
+          moved = await saveCursor(quiet?.stored ?? stored, last, deliveries, reads);
         }
+        if (moved && deliveries.length) logger?.info({ alerts: deliveries.map((d) => d.rule) }, "alerts raised");
       } finally {
         // Rows not committed are evaluated again, by this worker or another: the auth-failure
         // windows that already counted them would count them twice, so they are rebuilt from the log.
@@ -252,6 +275,27 @@ export function createAlerts(opts: AlertsOptions) {
       cursor = last;
       if (rows.length < BATCH_ROWS) return;
     }
+  }
+
+  /** Queues the notifications, records the reads and moves the stored cursor from `from` to `to`, in one transaction. */
+  async function saveCursor(from: number, to: number, deliveries: AlertDelivery[] = [], reads = new Set<string>()): Promise<boolean> {
+    const moved = await store.transaction(async (tx) => {
+      // Another worker on the same store got here first: its transaction holds these notifications.
+      if ((await tx.getSetting(CURSOR_SETTING)) !== String(from)) return false;
+      for (const d of deliveries) await tx.putAlertDelivery(d);
+      for (const key of reads) {
+        const [principal, secretArn] = key.split("\n");
+        await tx.markRead(principal, secretArn);
+      }
+      await tx.putSetting(CURSOR_SETTING, String(to));
+      return true;
+    });
+    quiet = undefined;
+    if (moved) {
+      cursorSavedAt = clock.now();
+      for (const key of reads) remember(key);
+    }
+    return moved;
   }
 
   async function tickOnce(): Promise<void> {
@@ -293,6 +337,18 @@ export function createAlerts(opts: AlertsOptions) {
       clearTimeout(timer);
       timer = undefined;
       await last;
+      if (quiet) await saveCursor(quiet.stored, quiet.through).catch(() => false);
+    },
+    /**
+     * Committed audit rows, in chain order (the audit log's onCommitted): the
+     * worker evaluates them from memory instead of reading them back. Rows it
+     * misses (a gap, a full buffer, a restart) it reads from the store.
+     */
+    feed(rows: readonly TrailRow[]): void {
+      if (rows.length === 0) return;
+      if (fed.length > 0 && fed[fed.length - 1].seq + 1 !== rows[0].seq) fed = [];
+      if (fed.length + rows.length > FED_ROWS_LIMIT) return;
+      for (const r of rows) fed.push(r);
     },
     /** Processes new audit rows and due deliveries once; tests call it. */
     tick,
@@ -301,7 +357,7 @@ export function createAlerts(opts: AlertsOptions) {
 
 export type Alerts = ReturnType<typeof createAlerts>;
 
-function timeOf(event: CloudTrailEvent, row: AuditRow): number {
+function timeOf(event: CloudTrailEvent, row: TrailRow): number {
   const t = Date.parse(event.eventTime);
   return Number.isNaN(t) ? row.time : t;
 }

@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, expect, it } from "vitest";
+import { createSqliteAuditWriter } from "../storage/sqlite/sqlite-audit-writer.ts";
+import { createTurnWord } from "../storage/sqlite/sqlite-write-turn.mjs";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
 import { ANCHOR_SETTING, HEAD_SETTING, createAuditLog, type AuditEntry } from "./audit-log.ts";
@@ -51,10 +54,10 @@ it("commits concurrent appends in groups, as one contiguous verifiable chain", a
   expect(readFileSync(join(dir, "audit.jsonl"), "utf8").trim().split("\n").length).toBe(2500);
 });
 
-it("rejects every append of a batch that could not be written, and carries on afterwards", async () => {
-  const log = createAuditLog({ store, key, clock });
+it("rejects every append of a batch that could not be written, and carries on afterwards (transaction path)", async () => {
+  const log = createAuditLog({ store: { ...store, auditWriter: undefined }, key, clock });
   await log.append(entry(1));
-  const broken = { ...store, transaction: () => Promise.reject(new Error("disk full")) } as Store;
+  const broken = { ...store, auditWriter: undefined, transaction: () => Promise.reject(new Error("disk full")) } as Store;
   const failing = createAuditLog({ store: broken, key, clock });
   const results = await Promise.allSettled([failing.append(entry(2)), failing.append(entry(3))]);
   expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
@@ -118,4 +121,65 @@ it("signs the retention anchor: moving it, reusing a head signature or leaving i
   expect(await signLegacyAnchor(store, key)).toBe(true);
   expect(await signLegacyAnchor(store, key)).toBe(false);
   expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, rows: 0 });
+});
+
+it("writer thread: a batch it cannot commit rejects every append in it; the chain carries on intact", async () => {
+  expect(store.auditWriter).toBeDefined();
+  const log = createAuditLog({ store, key, clock });
+  await log.append(entry(1));
+  const db = new Database(join(dir, "db"));
+  try {
+    db.exec("ALTER TABLE audit_rows RENAME TO audit_rows_away");
+    const results = await Promise.allSettled([log.append(entry(2)), log.append(entry(3))]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toContain("audit write failed");
+  } finally {
+    db.exec("ALTER TABLE audit_rows_away RENAME TO audit_rows");
+    db.close();
+  }
+  await Promise.all([log.append(entry(4)), log.append(entry(5))]);
+  expect((await store.listAuditRows(0, 10)).map((r) => r.seq)).toEqual([1, 2, 3]);
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, rows: 3 });
+});
+
+it("writer thread: if it dies, its pending appends reject and the next append starts a new one, chaining on from the stored head", async () => {
+  const log = createAuditLog({ store, key, clock });
+  await log.append(entry(1));
+  // A writer whose thread cannot open its database dies at once.
+  const path = join(dir, "later", "db");
+  const writer = createSqliteAuditWriter(path, key, 1000, createTurnWord());
+  const lost = await Promise.allSettled([writer.append([entry(2)], now), writer.append([entry(3)], now)]);
+  expect(lost.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+  expect(String((lost[0] as PromiseRejectedResult).reason)).toMatch(/audit write failed/);
+  // Once the database is there, the next append starts a new thread that reads the head from it.
+  mkdirSync(join(dir, "later"));
+  const other = openSqliteStore(path);
+  try {
+    const first = createAuditLog({ store: other, key, clock });
+    await first.append(entry(10));
+    expect(await writer.append([entry(11), entry(12)], now)).toBe(2);
+    await writer.close();
+    expect((await other.listAuditRows(0, 10)).map((r) => r.eventId)).toEqual(["e10", "e11", "e12"]);
+    expect(await verifyAuditChain(other, key)).toMatchObject({ ok: true, rows: 3 });
+  } finally {
+    await other.close();
+  }
+});
+
+it("tells followers about each committed group, in chain order, with its seqs", async () => {
+  for (const target of [store, { ...store, auditWriter: undefined }]) {
+    const log = createAuditLog({ store: target, key, clock });
+    const seen: number[] = [];
+    const stop = log.onCommitted((rows) => seen.push(...rows.map((r) => r.seq)));
+    const before = (await store.getAuditHead())?.seq ?? 0;
+    await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(entry(i))));
+    for (let i = 0; i < 5; i++) await Promise.all(Array.from({ length: 10 }, (_, j) => log.append(entry(100 + i * 10 + j))));
+    await log.drain();
+    stop();
+    await log.append(entry(999));
+    expect(seen).toEqual(Array.from({ length: 100 }, (_, i) => before + i + 1));
+    const rows = await store.listAuditRows(before + 1, 100);
+    expect(rows.map((r) => r.eventId)).toEqual([...Array.from({ length: 50 }, (_, i) => `e${i}`), ...Array.from({ length: 50 }, (_, i) => `e${100 + i}`)]);
+  }
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, rows: 202 });
 });

@@ -1,26 +1,17 @@
-import { createHash, createHmac, hkdfSync } from "node:crypto";
+import { createHmac, hkdfSync } from "node:crypto";
 import { appendFile } from "node:fs/promises";
-import type { AuditCheckpoint, AuditRow, Store } from "../storage/store.ts";
+import { ANCHOR_SETTING, HEAD_SETTING, chainBatch, chainHead } from "../storage/audit-chain.mjs";
+import type { AuditEntry, AuditRow, AuditWriter, Store } from "../storage/store.ts";
 import type { CloudTrailEvent } from "./audit-types.ts";
 import { usernameOf } from "./audit-event.ts";
 
-export const GENESIS_HASH = "0".repeat(64);
-/** A permanent signed checkpoint whenever a commit passes a multiple of this; the signed head moves with every commit. */
-export const CHECKPOINT_EVERY = 1000;
-export const HEAD_SETTING = "audit.head";
-export const ANCHOR_SETTING = "audit.anchor";
-
-export function chainHash(prevHash: string, record: string): string {
-  return createHash("sha256").update(prevHash).update("\n").update(record).digest("hex");
-}
+// The chain's format lives with the storage that writes it (a writer thread chains rows too).
+export { ANCHOR_SETTING, CHECKPOINT_EVERY, GENESIS_HASH, HEAD_SETTING, chainHash, signCheckpoint } from "../storage/audit-chain.mjs";
+export type { AuditEntry } from "../storage/store.ts";
 
 /** The checkpoint signing key, derived from the master key so a copy of the database alone cannot forge one. */
 export function checkpointKey(masterKey: Buffer): Buffer {
   return Buffer.from(hkdfSync("sha256", masterKey, Buffer.alloc(0), "coffer audit checkpoints", 32));
-}
-
-export function signCheckpoint(key: Buffer, seq: number, hash: string, time: number): string {
-  return createHmac("sha256", key).update(`${seq}\n${hash}\n${time}`).digest("hex");
 }
 
 /**
@@ -37,9 +28,6 @@ export interface AuditAnchor {
 export function signAnchor(key: Buffer, seq: number, hash: string): string {
   return createHmac("sha256", key).update(`coffer audit anchor\n${seq}\n${hash}`).digest("hex");
 }
-
-/** A row before it has its place in the chain. */
-export type AuditEntry = Omit<AuditRow, "seq" | "prevHash" | "hash">;
 
 export function entryOf(event: CloudTrailEvent, kind: "event" | "intent" = "event"): AuditEntry {
   const accountIds = new Set([event.recipientAccountId]);
@@ -61,8 +49,11 @@ export function entryOf(event: CloudTrailEvent, kind: "event" | "intent" = "even
   return entry;
 }
 
+/** An entry as committed: its place in the chain. */
+export type CommittedAuditEntry = AuditEntry & { seq: number };
+
 interface AuditLogDeps {
-  store: Pick<Store, "transaction" | "getAuditHead">;
+  store: Pick<Store, "transaction" | "getAuditHead" | "auditWriter">;
   key: Buffer;
   clock: { now(): number };
   /** Optional JSON-lines copy of every event, written after it is committed. */
@@ -70,54 +61,85 @@ interface AuditLogDeps {
   onFileError?: (err: Error) => void;
 }
 
+interface Pending {
+  entry: AuditEntry;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The append-only, hash-chained audit log with group commit: entries from
  * concurrent requests wait together and are written in one transaction; each
  * append resolves only once its entry is durable, and rejects if it could not
  * be written, so the caller can fail closed.
+ *
+ * A store with its own audit writer (SQLite: a worker thread) gets one message
+ * per turn of the event loop with everything appended during it, without
+ * waiting for the previous commit: the writer chains and syncs off the loop,
+ * folding whatever queued meanwhile into its next transaction. Other stores
+ * (in-memory, a future PostgreSQL) chain here, one transaction at a time.
  */
 export function createAuditLog({ store, key, clock, filePath, onFileError }: AuditLogDeps) {
-  let pending: { entry: AuditEntry; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  const writer: AuditWriter | undefined = store.auditWriter?.(key);
+  let pending: Pending[] = [];
+  /** The turn's flush, scheduled (writer) or running (transactions). */
   let flushing: Promise<void> | undefined;
+  /** Batches handed to the writer and not yet settled. */
+  const sent = new Set<Promise<void>>();
   let head: { seq: number; hash: string } | undefined;
+  const listeners = new Set<(rows: readonly CommittedAuditEntry[]) => void>();
 
-  async function flush(): Promise<void> {
+  function committed(batch: Pending[], rows: readonly CommittedAuditEntry[]): void {
+    for (const p of batch) p.resolve();
+    for (const listener of listeners) {
+      try {
+        listener(rows);
+      } catch {
+        // A follower's failure is its own: the entries are durable and their requests answered.
+      }
+    }
+    if (filePath) {
+      let lines = "";
+      for (const r of rows) if (r.kind === "event") lines += `${r.record}\n`;
+      if (lines) appendFile(filePath, lines, { mode: 0o600 }).catch((err: Error) => onFileError?.(err));
+    }
+  }
+
+  /** Writer path: hand the turn's entries over and let the next turn start at once. */
+  function send(): void {
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    const entries = batch.map((p) => p.entry);
+    const done = writer!.append(entries, clock.now()).then(
+      // Rows with their seqs only for whoever follows the trail.
+      (firstSeq) => committed(batch, listeners.size > 0 || filePath ? entries.map((e, i) => ({ ...e, seq: firstSeq + i })) : []),
+      (err: unknown) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
+    sent.add(done);
+    void done.finally(() => sent.delete(done));
+  }
+
+  /** Transaction path: one batch at a time, the head kept in memory between them. */
+  async function flushInTransactions(): Promise<void> {
     while (pending.length > 0) {
       const batch = pending;
       pending = [];
       try {
         const rows = await store.transaction(async (tx) => {
-          if (!head) {
-            const last = await tx.getAuditHead();
-            const anchor = await tx.getSetting(ANCHOR_SETTING);
-            head = last
-              ? { seq: last.seq, hash: last.hash }
-              : anchor
-                ? (JSON.parse(anchor) as { seq: number; hash: string })
-                : { seq: 0, hash: GENESIS_HASH };
-          }
-          let { seq, hash } = head;
-          const out: AuditRow[] = [];
-          for (const { entry } of batch) {
-            seq += 1;
-            const row: AuditRow = { seq, prevHash: hash, hash: chainHash(hash, entry.record), ...entry };
-            hash = row.hash;
-            out.push(row);
-          }
-          await tx.appendAuditRows(out);
+          head ??= chainHead(await tx.getAuditHead(), await tx.getSetting(ANCHOR_SETTING));
           const time = clock.now();
-          const signed: AuditCheckpoint = { seq, hash, time, signature: signCheckpoint(key, seq, hash, time) };
-          if (Math.floor(seq / CHECKPOINT_EVERY) > Math.floor(head.seq / CHECKPOINT_EVERY)) await tx.putAuditCheckpoint(signed);
-          await tx.putSetting(HEAD_SETTING, JSON.stringify(signed));
-          return out;
+          const chained = chainBatch(head, batch.map((p) => p.entry), key, time);
+          await tx.appendAuditRows(chained.rows);
+          if (chained.checkpoint) await tx.putAuditCheckpoint(chained.checkpoint);
+          await tx.putSetting(HEAD_SETTING, JSON.stringify(chained.signedHead));
+          return chained.rows;
         });
-        const last = rows[rows.length - 1];
+        const last: AuditRow = rows[rows.length - 1];
         head = { seq: last.seq, hash: last.hash };
-        for (const p of batch) p.resolve();
-        if (filePath) {
-          const lines = rows.filter((r) => r.kind === "event").map((r) => `${r.record}\n`).join("");
-          if (lines) appendFile(filePath, lines, { mode: 0o600 }).catch((err: Error) => onFileError?.(err));
-        }
+        committed(batch, rows);
       } catch (err) {
         head = undefined; // re-read from the store next time: the failed batch may or may not be there
         for (const p of batch) p.reject(err);
@@ -125,15 +147,14 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
     }
   }
 
-  // One flush at a time; whatever arrives meanwhile waits for the next (that is the group commit).
+  // Whatever arrives while a flush is scheduled or running waits for the next (that is the group commit).
   function kick(): void {
     if (flushing || pending.length === 0) return;
-    flushing = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(flush)
-      .finally(() => {
-        flushing = undefined;
-        kick();
-      });
+    const turn = new Promise<void>((resolve) => setImmediate(resolve));
+    flushing = (writer ? turn.then(send) : turn.then(flushInTransactions)).finally(() => {
+      flushing = undefined;
+      kick();
+    });
   }
 
   return {
@@ -146,7 +167,20 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
 
     /** Waits for everything appended so far. */
     async drain(): Promise<void> {
-      while (flushing) await flushing;
+      while (flushing || sent.size > 0) {
+        if (flushing) await flushing;
+        else await Promise.allSettled([...sent]);
+      }
+    },
+
+    /**
+     * Calls `listener` with each group of entries once it is durable, in chain
+     * order (the alert worker follows the trail this way instead of reading
+     * it back). Returns the function that stops it.
+     */
+    onCommitted(listener: (rows: readonly CommittedAuditEntry[]) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
   };
 }

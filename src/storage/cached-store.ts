@@ -83,6 +83,8 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
         if (dirty) cache.clear();
       }
     },
+    // Audit rows change no cached read.
+    auditWriter: store.auditWriter?.bind(store),
     close: () => store.close(),
   };
 }

@@ -330,7 +330,31 @@ export interface StoreTx extends StoreReader {
   deleteParameterVersion(parameterArn: string, version: number): Promise<void>;
 }
 
+/**
+ * A writer of the audit chain that commits off the caller's thread, for a
+ * backend that can (SQLite: a worker thread with its own connection). Each
+ * call's entries are chained (seq, prevHash, hash) after everything written
+ * before, in call order; calls that arrive while a commit is in progress share
+ * the next one (one transaction, one sync). A call resolves once its entries
+ * are durable, and rejects if they may not be: then nothing is known about
+ * them, as with a failed transaction.
+ */
+export interface AuditWriter {
+  /** Resolves to the seq given to the first entry (the others follow it). `time` goes into the signed head. */
+  append(entries: readonly AuditEntry[], time: number): Promise<number>;
+}
+
+/** An audit entry before it has its place in the chain (the chain fields are the writer's to fill in). */
+export type AuditEntry = Omit<AuditRow, "seq" | "prevHash" | "hash">;
+
 export interface Store extends StoreReader {
+  /**
+   * The backend's own audit writer, if it has one, signing heads and
+   * checkpoints with `key` (the derived audit key, never the master key).
+   * Backends without one leave it out, and the audit log chains rows in
+   * ordinary transactions. The writer lives until close().
+   */
+  auditWriter?(key: Buffer): AuditWriter;
   /**
    * Runs `fn` in one transaction. Transactions are serialisable: a
    * transaction's reads and writes behave as if no other transaction ran

@@ -52,6 +52,31 @@ it("a restored secret is not purged", async () => {
   expect((await secrets.getValue(root, { secretId: "back" })).versionId).toBeDefined();
 });
 
+it("answers a read without waiting for its access date; concurrent reads on a new day share one write; a failed write fails no read", async () => {
+  let transactions = 0;
+  let failWrites = false;
+  const counting: Store = {
+    ...store,
+    transaction: (fn) => {
+      transactions++;
+      return failWrites ? Promise.reject(new Error("disk I/O error")) : store.transaction(fn);
+    },
+  };
+  const svc = createSecretsService({ ...harness, store: counting });
+  await svc.create(root, { name: "hot", value: { kind: "string", text: "x" } });
+  failWrites = true;
+  expect((await svc.getValue(root, { secretId: "hot" })).value).toEqual({ kind: "string", text: "x" });
+  expect((await svc.describe(root, { secretId: "hot" })).lastAccessedAt).toBeUndefined();
+  failWrites = false;
+  now += DAY;
+  transactions = 0;
+  await Promise.all(Array.from({ length: 20 }, () => svc.getValue(root, { secretId: "hot" })));
+  expect((await svc.describe(root, { secretId: "hot" })).lastAccessedAt).toBe(Date.UTC(2026, 0, 2));
+  expect(transactions).toBe(1);
+  await svc.getValue(root, { secretId: "hot" });
+  expect(transactions).toBe(1);
+});
+
 it("binds each ciphertext to its secret and version: swapped rows fail to decrypt", async () => {
   const a = await secrets.create(root, { name: "a", value: { kind: "string", text: "alpha" } });
   const b = await secrets.create(root, { name: "b", value: { kind: "string", text: "bravo" } });

@@ -173,7 +173,7 @@ export function createSecretsService(deps: SecretsDeps) {
       versionAad(secret.arn, version.versionId),
       key,
     );
-    await recordAccess(secret, version);
+    recordAccess(secret, version);
     return {
       arn: secret.arn,
       name: secret.name,
@@ -184,16 +184,35 @@ export function createSecretsService(deps: SecretsDeps) {
     };
   }
 
-  /** LastAccessedDate has day resolution, so a read writes at most once a day per secret and version. */
-  async function recordAccess(secret: SecretRecord, version: VersionRecord): Promise<void> {
+  /** LastAccessedDate writes in flight, one per secret version and day; the reads that show the date wait for them. */
+  const accessWrites = new Map<string, Promise<void>>();
+
+  /**
+   * LastAccessedDate has day resolution (as on AWS), so a read writes at most
+   * once a day per secret and version: concurrent reads share the write, and
+   * the answer does not wait for it. It is a convenience date, not a record
+   * (the audit trail has the read): a failed write is tried again by the next read.
+   */
+  function recordAccess(secret: SecretRecord, version: VersionRecord): void {
     const today = startOfDay(clock.now());
     if (secret.lastAccessedAt === today && version.lastAccessedAt === today) return;
-    await store.transaction(async (tx) => {
-      const s = await tx.getSecret(secret.arn);
-      const v = await tx.getVersion(secret.arn, version.versionId);
-      if (s && s.lastAccessedAt !== today) await tx.putSecret({ ...s, lastAccessedAt: today });
-      if (v && v.lastAccessedAt !== today) await tx.putVersion({ ...v, lastAccessedAt: today });
-    });
+    const key = `${today}\n${secret.arn}\n${version.versionId}`;
+    if (accessWrites.has(key)) return;
+    const write = store
+      .transaction(async (tx) => {
+        const s = await tx.getSecret(secret.arn);
+        const v = await tx.getVersion(secret.arn, version.versionId);
+        if (s && s.lastAccessedAt !== today) await tx.putSecret({ ...s, lastAccessedAt: today });
+        if (v && v.lastAccessedAt !== today) await tx.putVersion({ ...v, lastAccessedAt: today });
+      })
+      .catch(() => undefined)
+      .finally(() => accessWrites.delete(key));
+    accessWrites.set(key, write);
+  }
+
+  /** Read-your-writes for the dates: a describe right after a read shows the read's day. */
+  async function accessRecorded(): Promise<void> {
+    if (accessWrites.size > 0) await Promise.all(accessWrites.values());
   }
 
   function checkStage(label: string): void {
@@ -367,6 +386,7 @@ export function createSecretsService(deps: SecretsDeps) {
     },
 
     async describe(principal: Principal, input: { secretId: string }): Promise<SecretDescription> {
+      await accessRecorded();
       const secret = await load(store, principal, input.secretId, "secretsmanager:DescribeSecret", { allowDeleted: true });
       const versionStages: Record<string, string[]> = {};
       for (const v of await store.listVersions(secret.arn)) {
@@ -376,6 +396,7 @@ export function createSecretsService(deps: SecretsDeps) {
     },
 
     async list(principal: Principal, input: ListSecretsInput): Promise<Page<SecretDescription>> {
+      await accessRecorded();
       await authorizer.authorize({ principal, action: "secretsmanager:ListSecrets", resource: "*" });
       const secrets = (await store.listSecrets(principal.accountId)).filter(
         (s) =>
@@ -397,6 +418,7 @@ export function createSecretsService(deps: SecretsDeps) {
       principal: Principal,
       input: ListVersionsInput,
     ): Promise<SecretRef & Page<VersionSummary>> {
+      await accessRecorded();
       const secret = await load(store, principal, input.secretId, "secretsmanager:ListSecretVersionIds", {
         allowDeleted: true,
       });

@@ -15,17 +15,26 @@ import type {
   StoreTx,
   VersionRecord,
 } from "../store.ts";
+import { INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW, UPSERT_SETTING, auditRowParams } from "./sqlite-audit-sql.mjs";
+import { createSqliteAuditWriter, type SqliteAuditWriter } from "./sqlite-audit-writer.ts";
 import { makePrivate } from "./sqlite-files.ts";
+import { createTurnWord, giveMainTurn, takeMainTurn } from "./sqlite-write-turn.mjs";
 import { migrate } from "./sqlite-schema.ts";
 
 type Db = Database.Database;
 type Row = Record<string, unknown>;
+
+/** How long a connection waits for another's write lock (the audit writer thread's, or the main one's). */
+const BUSY_TIMEOUT_MS = 5000;
 
 /**
  * The embedded default backend. One writer connection runs transactions one
  * at a time (BEGIN IMMEDIATE ... COMMIT, WAL, synchronous=FULL, so a resolved
  * transaction survives kill -9 and power loss); a second, read-only
  * connection serves reads outside transactions and so sees only committed data.
+ * The audit chain has a third connection of its own, in a worker thread
+ * (sqlite-audit-writer.ts), so its commits' fsyncs do not stop the event loop;
+ * the two writers take turns on SQLite's write lock (busy_timeout).
  * The files are the server user's alone (0600), whatever the umask.
  */
 export function openSqliteStore(path: string): Store {
@@ -34,33 +43,45 @@ export function openSqliteStore(path: string): Store {
   writer.pragma("journal_mode = WAL");
   writer.pragma("synchronous = FULL");
   writer.pragma("foreign_keys = ON");
-  writer.pragma("busy_timeout = 5000");
+  writer.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   migrate(writer);
   const reader = path === ":memory:" ? writer : new Database(path, { readonly: true });
-  reader.pragma("busy_timeout = 5000");
+  reader.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
 
   const reads = sqliteReader(reader);
   const tx = sqliteTx(writer);
   let queue: Promise<unknown> = Promise.resolve();
+  // The audit chain's writer thread, started on first use (an in-memory database cannot be shared with it).
+  let auditWriter: SqliteAuditWriter | undefined;
+  const turn = createTurnWord();
   // Under test (or COFFER_CHECK_TRANSACTIONS=1) code running inside a transaction is marked, so a nested
   // call fails loudly instead of waiting on itself forever. Off otherwise: on Node 20 AsyncLocalStorage
   // turns on promise hooks for the whole process, which costs about 15% of GetSecretValue throughput.
   const inside = process.env.VITEST || process.env.COFFER_CHECK_TRANSACTIONS === "1" ? new AsyncLocalStorage<true>() : undefined;
 
   async function run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    writer.exec("BEGIN IMMEDIATE");
+    // With an audit writer thread, wait for the write turn without blocking the event loop
+    // (SQLite's busy handler would sleep on it while the thread commits).
+    const turns = auditWriter !== undefined;
+    if (turns) await takeMainTurn(turn, BUSY_TIMEOUT_MS);
     try {
+      writer.exec("BEGIN IMMEDIATE");
       const result = await fn(tx);
       writer.exec("COMMIT");
       return result;
     } catch (err) {
       if (writer.inTransaction) writer.exec("ROLLBACK");
       throw err;
+    } finally {
+      if (turns) giveMainTurn(turn);
     }
   }
 
+
   return {
     ...reads,
+    auditWriter:
+      path === ":memory:" ? undefined : (key: Buffer) => (auditWriter ??= createSqliteAuditWriter(path, key, BUSY_TIMEOUT_MS, turn)),
     transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       if (inside?.getStore()) return Promise.reject(new Error("Store.transaction called inside a transaction"));
       // better-sqlite3 is synchronous and has one connection, so async
@@ -70,6 +91,7 @@ export function openSqliteStore(path: string): Store {
       return result;
     },
     async close() {
+      await auditWriter?.close();
       await queue;
       if (reader !== writer) reader.close();
       writer.close();
@@ -414,37 +436,11 @@ function sqliteTx(db: Db): StoreTx {
       sql("DELETE FROM principals WHERE arn = ?").run(arn);
     },
     async appendAuditRows(rows) {
-      const insert = sql(
-        `INSERT INTO audit_rows (seq, kind, time, event_id, event_name, event_source, account_ids, username,
-           access_key_id, read_only, resources, record, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      for (const r of rows) {
-        insert.run(
-          r.seq,
-          r.kind,
-          r.time,
-          r.eventId,
-          r.eventName,
-          r.eventSource,
-          `|${r.accountIds.join("|")}|`,
-          r.username ?? null,
-          r.accessKeyId ?? null,
-          r.readOnly ? 1 : 0,
-          JSON.stringify(r.resources),
-          r.record,
-          r.prevHash,
-          r.hash,
-        );
-      }
+      const insert = sql(INSERT_AUDIT_ROW);
+      for (const r of rows) insert.run(...auditRowParams(r));
     },
     async putAuditCheckpoint(c) {
-      sql("INSERT OR REPLACE INTO audit_checkpoints (seq, hash, time, signature) VALUES (?, ?, ?, ?)").run(
-        c.seq,
-        c.hash,
-        c.time,
-        c.signature,
-      );
+      sql(INSERT_AUDIT_CHECKPOINT).run(c.seq, c.hash, c.time, c.signature);
     },
     async deleteAuditRowsThrough(seq) {
       sql("DELETE FROM audit_rows WHERE seq <= ?").run(seq);
@@ -490,9 +486,7 @@ function sqliteTx(db: Db): StoreTx {
       sql("DELETE FROM parameter_versions WHERE parameter_arn = ? AND version = ?").run(parameterArn, v);
     },
     async putSetting(name, value) {
-      sql(
-        "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-      ).run(name, value);
+      sql(UPSERT_SETTING).run(name, value);
     },
   };
 }

@@ -103,7 +103,7 @@ export function createParametersService(deps: ParametersDeps) {
         throw new CofferError("Validation", "KeyId can be used only with SecureString parameters.");
       }
       checkTags(input.tags ?? []);
-      if (input.allowedPattern !== undefined) compileAllowedPattern(input.allowedPattern);
+      if (input.allowedPattern) compileAllowedPattern(input.allowedPattern);
       const now = clock.now();
       const newPolicies = input.policies === undefined ? undefined : parsePolicies(input.policies, now);
       const arn = parameterArn(region, principal.accountId, name);
@@ -133,7 +133,8 @@ export function createParametersService(deps: ParametersDeps) {
         if (input.keyId !== undefined && type !== "SecureString") {
           throw new CofferError("Validation", "KeyId can be used only with SecureString parameters.");
         }
-        const allowedPattern = input.allowedPattern ?? existing?.allowedPattern;
+        // A pattern stays with the parameter: an overwrite that names none (or an empty one) is checked against the stored one.
+        const allowedPattern = input.allowedPattern || existing?.allowedPattern;
         checkAllowedPattern(allowedPattern, input.value);
         const policies = newPolicies ?? existing?.policies ?? [];
         const tier = chooseTier(input.tier, existing?.tier, Buffer.byteLength(input.value, "utf8"), policies.length > 0);
@@ -206,7 +207,13 @@ export function createParametersService(deps: ParametersDeps) {
       return store.transaction(async (tx) => {
         const result = { deleted: [] as string[], invalid: [] as string[] };
         for (const name of [...new Set(input.names)]) {
-          const n = parseName(name, region, principal.accountId);
+          let n: NamedParameter | undefined;
+          try {
+            n = parseName(name, region, principal.accountId);
+          } catch (err) {
+            // A malformed name is reported with the others, as GetParameters does.
+            if (!(err instanceof CofferError && err.code === "Validation")) throw err;
+          }
           const record = n && !n.selector ? await load(tx, principal, n, "ssm:DeleteParameters") : undefined;
           if (!record) {
             result.invalid.push(name);

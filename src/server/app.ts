@@ -1,35 +1,19 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import type { Logger } from "pino";
 import { CofferError } from "../shared/errors.ts";
-import type { ApiService } from "../api/api-service.ts";
-import type { RequestAuditor } from "../audit/audit-service.ts";
-import type { CredentialLookup } from "./authenticate.ts";
-import { createDispatcher, scrub } from "./dispatch.ts";
-import type { FailureLimit } from "./failure-limiter.ts";
+import { createDispatcher, scrub, type DispatchOptions } from "./dispatch.ts";
 import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from "../shared/listener-timeouts.ts";
 import type { Reply } from "./protocols/codec.ts";
 import { protocolErrors } from "../api/api-errors.ts";
 import type { IncomingRequest } from "./request-context.ts";
 
-
-export interface ServerOptions {
-  logger: Logger;
-  /** Without one, nothing is audited (benchmarks only). */
-  auditor?: RequestAuditor;
-  /** The account that sees events of unauthenticated requests. */
-  defaultAccountId: string;
-  services: ApiService[];
-  lookupCredential: CredentialLookup;
-  region: string;
-  clock: { now(): number };
+/** The dispatcher's options (who audits, which services, how credentials are found) and the listener's own. */
+export interface ServerOptions extends Omit<DispatchOptions, "secureTransport"> {
   bodyLimit: number;
   https?: { key: string | Buffer; cert: string | Buffer };
   /** Slow or idle clients are cut off after these (defaults: DEFAULT_LISTENER_TIMEOUTS). */
   timeouts?: Partial<ListenerTimeouts>;
-  /** Failed unauthenticated requests per source address before they are throttled (default 200, then 20/s). */
-  authFailureLimit?: FailureLimit;
 }
 
 export interface CofferServer {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure, startCoffer, type Running } from "../e2e/harness.ts";
 import { canonicalRequest, credentialScope, signingKey, stringToSign, toAmzDate } from "../../src/server/sigv4/sigv4.ts";
 import { createHmac } from "node:crypto";
-import { sendRaw, signedJson, signer, type WireResponse } from "./wire.ts";
+import { presignedJsonQuery, sendRaw, signedJson, signer, type WireResponse } from "./wire.ts";
 
 // Item 7: what decides the action (target, Action, host) is covered by the signature.
 
@@ -16,25 +16,7 @@ beforeAll(async () => {
 afterAll(() => run.stop());
 
 /** A URL presigned (by the official signer) for one awsJson operation. */
-async function presignedPath(target: string, body: string): Promise<string> {
-  const u = new URL(run.url);
-  const presigned = await signer(run.credentials).presign(
-    {
-      method: "POST",
-      protocol: u.protocol,
-      hostname: u.hostname,
-      port: Number(u.port),
-      path: "/",
-      headers: { host: u.host, "content-type": "application/x-amz-json-1.1", "x-amz-target": target },
-      body,
-    },
-    { expiresIn: 300 },
-  );
-  const query = Object.entries(presigned.query as Record<string, string>)
-    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
-    .join("&");
-  return `/?${query}`;
-}
+const presignedPath = async (target: string, body: string) => `/?${await presignedJsonQuery(run.url, run.credentials, target, body)}`;
 
 function errorType(res: WireResponse): string {
   return String(res.json().__type);

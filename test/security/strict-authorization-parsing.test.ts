@@ -1,7 +1,7 @@
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCoffer, type Running } from "../e2e/harness.ts";
-import { sendRaw, signedJson, signer } from "./wire.ts";
+import { presignedJsonQuery, sendRaw, signedJson } from "./wire.ts";
 
 // Item 8: an Authorization header (or presigned query) that says something twice,
 // or says something unknown, is refused; never "first one wins".
@@ -64,24 +64,7 @@ describe("Authorization header", () => {
 });
 
 describe("presigned query", () => {
-  async function presignedQuery(): Promise<string> {
-    const u = new URL(run.url);
-    const presigned = await signer(run.credentials).presign(
-      {
-        method: "POST",
-        protocol: u.protocol,
-        hostname: u.hostname,
-        port: Number(u.port),
-        path: "/",
-        headers: { host: u.host, "content-type": "application/x-amz-json-1.1", "x-amz-target": "secretsmanager.GetSecretValue" },
-        body,
-      },
-      { expiresIn: 300 },
-    );
-    return Object.entries(presigned.query as Record<string, string>)
-      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
-      .join("&");
-  }
+  const presignedQuery = () => presignedJsonQuery(run.url, run.credentials, "secretsmanager.GetSecretValue", body);
   const send = (query: string) =>
     sendRaw(run.url, { path: `/?${query}`, headers: [["host", new URL(run.url).host], ["content-type", "application/x-amz-json-1.1"]], body });
 

@@ -6,6 +6,31 @@ export function signer(credentials: { accessKeyId: string; secretAccessKey: stri
   return new SignatureV4({ credentials, region, service, sha256: Sha256 });
 }
 
+/** The query string of a URL presigned (by the official signer) for one awsJson operation on the server at `url`. */
+export async function presignedJsonQuery(
+  url: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+  target: string,
+  body: string,
+): Promise<string> {
+  const u = new URL(url);
+  const presigned = await signer(credentials).presign(
+    {
+      method: "POST",
+      protocol: u.protocol,
+      hostname: u.hostname,
+      port: Number(u.port),
+      path: "/",
+      headers: { host: u.host, "content-type": "application/x-amz-json-1.1", "x-amz-target": target },
+      body,
+    },
+    { expiresIn: 300 },
+  );
+  return Object.entries(presigned.query as Record<string, string>)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join("&");
+}
+
 export interface WireResponse {
   status: number;
   head: string;

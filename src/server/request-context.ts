@@ -1,5 +1,6 @@
 import { CofferError } from "../shared/errors.ts";
-import { decodeQueryParams, parseSignature, SigV4Error, type HttpRequestParts, type ParsedSignature } from "./sigv4/sigv4.ts";
+import { SigV4Error, type HttpRequestParts, type ParsedSignature } from "./sigv4/sigv4.ts";
+import { decodeQueryParams, parseSignature } from "./sigv4/sigv4-parse.ts";
 
 /** A request as read off the socket: headers as node's headersDistinct (repeated lines kept apart), the whole body. */
 export interface IncomingRequest {

@@ -11,7 +11,6 @@ import {
   canonicalUri,
   checkFreshness,
   credentialScope,
-  parseSignature,
   signingKey,
   stringToSign,
   SigV4Error,
@@ -19,6 +18,7 @@ import {
   type HttpRequestParts,
   type ParsedSignature,
 } from "./sigv4.ts";
+import { parseSignature } from "./sigv4-parse.ts";
 import { requestPartsFromNode, signRequest } from "../../../test/sigv4-signer.ts";
 
 const AKID = "AKIDEXAMPLE";

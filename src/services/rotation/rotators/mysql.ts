@@ -1,7 +1,7 @@
 /**
  * MySQL and MariaDB rotators, after SecretsManagerRDSMySQLRotationSingleUser /
  * ...MultiUser and the MariaDB equivalents. The steps themselves are in
- * db-secret.ts; this file is how to talk to MySQL and MariaDB.
+ * db-rotator.ts; this file is how to talk to MySQL and MariaDB.
  *
  * API: `createMysqlRotators(options?)` returns `{ singleUser(), alternatingUsers() }`,
  * each a Rotator for secrets with `"engine": "mysql"` or `"mariadb"` (see
@@ -27,7 +27,8 @@
  */
 import mysql from "mysql2/promise";
 import { CofferError } from "../../../shared/errors.ts";
-import { connectHonouringSsl, createDbRotators, type DbDriver, type DbEngine, type DbRotators, type DbSecret, type DbSession } from "./db-secret.ts";
+import { connectHonouringSsl, createDbRotators, type DbDriver, type DbRotators, type DbSession } from "./db-rotator.ts";
+import type { DbEngine, DbSecret } from "./db-secret.ts";
 
 export interface MysqlRotatorOptions {
   /** How long a connection attempt may take; default 5000 ms, as the templates. */

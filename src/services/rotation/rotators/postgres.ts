@@ -1,6 +1,6 @@
 /**
  * PostgreSQL rotators, after SecretsManagerRDSPostgreSQLRotationSingleUser and
- * ...MultiUser. The steps themselves are in db-secret.ts; this file is how to
+ * ...MultiUser. The steps themselves are in db-rotator.ts; this file is how to
  * talk to PostgreSQL.
  *
  * API: `createPostgresRotators(options?)` returns `{ singleUser(), alternatingUsers() }`,
@@ -26,7 +26,8 @@ import { createHash, createHmac, pbkdf2, randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import pg from "pg";
 import { CofferError } from "../../../shared/errors.ts";
-import { connectHonouringSsl, createDbRotators, type DbDriver, type DbRotators, type DbSecret, type DbSession } from "./db-secret.ts";
+import { connectHonouringSsl, createDbRotators, type DbDriver, type DbRotators, type DbSession } from "./db-rotator.ts";
+import type { DbSecret } from "./db-secret.ts";
 
 const { Client, DatabaseError, escapeIdentifier, escapeLiteral } = pg;
 const pbkdf2Async = promisify(pbkdf2);

@@ -5,9 +5,9 @@ import { createWebhookClient, MAX_RESPONSE_BYTES, WebhookError } from "./webhook
 import { webhookNetworks } from "./webhook-networks.ts";
 
 describe("webhookNetworks", () => {
-  it("refuses loopback, private, link-local, CGNAT, unspecified and metadata addresses by default", () => {
+  it("refuses loopback, private, link-local, CGNAT, unspecified, metadata and NAT64 addresses by default", () => {
     const n = webhookNetworks();
-    for (const a of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254", "0.0.0.0", "::", "::1", "fe80::1", "fc00::1", "fd00:ec2::254"]) {
+    for (const a of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.169.254", "0.0.0.0", "::", "::1", "fe80::1", "fc00::1", "fd00:ec2::254", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:1"]) {
       expect(n.allows(a), a).toBe(false);
     }
     // IPv4-mapped IPv6, in both notations, is judged by its IPv4 address.

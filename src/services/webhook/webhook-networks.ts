@@ -24,6 +24,8 @@ const FORBIDDEN_V4: [string, number][] = [
 const FORBIDDEN_V6: [string, number][] = [
   ["::", 128], // unspecified
   ["::1", 128], // loopback
+  ["64:ff9b::", 96], // NAT64: an IPv4 address (internal ones too) behind a translator
+  ["64:ff9b:1::", 48], // local-use NAT64
   ["fc00::", 7], // unique local, incl. the EC2 metadata address fd00:ec2::254
   ["fe80::", 10], // link-local
   ["ff00::", 8], // multicast

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,47 +19,19 @@ import { ParameterCache, SecretCache } from "coffer/client";
 import { parseParamSpec, parseSecretSpec, resolveEnvironment, variableFor } from "../../src/cli/run-command.ts";
 import { startCoffer, type Running } from "./harness.ts";
 import { rawCall } from "./raw.ts";
+import { coffer, finished, isolatedEnv } from "./cli-process.ts";
 
-const bin = fileURLToPath(new URL("../../bin/coffer.js", import.meta.url));
 const printEnv = fileURLToPath(new URL("../fixtures/print-env.mjs", import.meta.url));
 const awsAgentClient = fileURLToPath(new URL("../fixtures/aws-agent-client.mjs", import.meta.url));
 const TOKEN = "e2e-ssrf-token-5b1f0c";
 const sha = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 16);
-
-/** `coffer <args>` as its own process, through bin/coffer.js as a user runs it. */
-function coffer(args: string[], env: Record<string, string | undefined>): ChildProcess {
-  return spawn(process.execPath, [bin, ...args], { env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
-}
-
-/** Runs to completion: exit code (128+signal if killed), stdout, stderr. */
-function finished(child: ChildProcess, onStdout?: (all: string) => void) {
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => {
-    stdout += d.toString();
-    onStdout?.(stdout);
-  });
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code: code ?? (signal === "SIGKILL" ? 137 : -1), stdout, stderr })),
-  );
-}
 
 let run: Running;
 let dir: string;
 let ssm: SSMClient;
 const dbSecret = { username: "app", password: "pw-original-7f3a" };
 
-/** The caller's own variables, without any AWS settings that could leak in from the machine running the tests. */
-const baseEnv = () => ({
-  PATH: process.env.PATH,
-  HOME: dir,
-  AWS_CONFIG_FILE: join(dir, "none"),
-  AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"),
-  AWS_ACCESS_KEY_ID: run.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: run.credentials.secretAccessKey,
-  AWS_REGION: "us-east-1",
-});
+const baseEnv = () => isolatedEnv(dir, run.credentials);
 
 const auditCount = async (eventName: string) =>
   (await run.coffer.store.listAuditRows(0, 1_000_000)).filter((r) => r.eventName === eventName && r.kind === "event").length;

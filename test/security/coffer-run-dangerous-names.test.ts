@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { coffer, finished, isolatedEnv } from "../e2e/cli-process.ts";
 import { startCoffer, type Running } from "../e2e/harness.ts";
 
 /**
@@ -15,7 +15,6 @@ import { startCoffer, type Running } from "../e2e/harness.ts";
  * command `coffer run` starts. A real server, `coffer run` as its own process.
  */
 
-const bin = fileURLToPath(new URL("../../bin/coffer.js", import.meta.url));
 const printEnv = fileURLToPath(new URL("../fixtures/print-env.mjs", import.meta.url));
 const sha = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 16);
 
@@ -26,25 +25,8 @@ let dir: string;
 const SAFE_PATH = "/usr/local/bin:/usr/bin:/bin";
 const json = { NODE_OPTIONS: "--max-old-space-size=200", LD_PRELOAD: "", GREETING: "hello" };
 
-function runCoffer(args: string[], names: string[]) {
-  const child = spawn(process.execPath, [bin, "run", "--endpoint", run.url, ...args, "--", process.execPath, printEnv, ...names], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: dir,
-      AWS_CONFIG_FILE: join(dir, "none"),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"),
-      AWS_ACCESS_KEY_ID: run.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: run.credentials.secretAccessKey,
-      AWS_REGION: "us-east-1",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
+const runCoffer = (args: string[], names: string[]) =>
+  finished(coffer(["run", "--endpoint", run.url, ...args, "--", process.execPath, printEnv, ...names], isolatedEnv(dir, run.credentials)));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "coffer-run-names-"));

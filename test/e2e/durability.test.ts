@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   CreateSecretCommand,
@@ -8,21 +7,11 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { afterEach, describe, expect, it } from "vitest";
-import { printedCredentials, spawnServer, type Spawned } from "./spawn.ts";
+import { describe, expect, it } from "vitest";
+import { printedCredentials, spawnServer } from "./spawn.ts";
+import { spawnedCleanup } from "./spawned.ts";
 
-const dirs: string[] = [];
-const procs: Spawned[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.child.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "coffer-proc-"));
-  dirs.push(d);
-  return d;
-}
+const { tempDir, track } = spawnedCleanup("coffer-proc-");
 
 function client(url: string, credentials: { accessKeyId: string; secretAccessKey: string }) {
   return new SecretsManagerClient({ endpoint: url, region: "us-east-1", credentials, maxAttempts: 1 });
@@ -38,7 +27,7 @@ describe("a real server process", () => {
   it("creates key file, database and credentials on first start with the right modes", async () => {
     const dataDir = tempDir();
     const s = await spawnServer(["--data-dir", dataDir]);
-    procs.push(s);
+    track(s);
     const creds = printedCredentials(s.output());
     expect(creds.accessKeyId).toMatch(/^AKIA[A-Z2-7]{16}$/);
     expect(creds.secretAccessKey).toHaveLength(40);
@@ -54,7 +43,7 @@ describe("a real server process", () => {
     expect(await s.exited).toBe(0);
 
     const again = await spawnServer(["--data-dir", dataDir]);
-    procs.push(again);
+    track(again);
     expect(again.output()).not.toContain("AWS_SECRET_ACCESS_KEY");
     const sm = client(again.url, creds);
     await sm.send(new CreateSecretCommand({ Name: "after-restart", SecretString: "ok" }));
@@ -63,7 +52,7 @@ describe("a real server process", () => {
   it("keeps every acknowledged write through kill -9", async () => {
     const dataDir = tempDir();
     const s = await spawnServer(["--data-dir", dataDir]);
-    procs.push(s);
+    track(s);
     const creds = printedCredentials(s.output());
     const sm = client(s.url, creds);
     await sm.send(new CreateSecretCommand({ Name: "durable", SecretString: "v0" }));
@@ -76,7 +65,7 @@ describe("a real server process", () => {
     await s.exited;
 
     const back = await spawnServer(["--data-dir", dataDir]);
-    procs.push(back);
+    track(back);
     const got = await client(back.url, creds).send(new GetSecretValueCommand({ SecretId: "durable" }));
     expect(got.SecretString).toBe(`v${acknowledged}`);
   });
@@ -85,7 +74,7 @@ describe("a real server process", () => {
     const dataDir = tempDir();
     const canary = `CANARY-${randomUUID()}`;
     const s = await spawnServer(["--data-dir", dataDir, "--log-level", "trace"]);
-    procs.push(s);
+    track(s);
     const sm = client(s.url, printedCredentials(s.output()));
     await sm.send(new CreateSecretCommand({ Name: "planted", SecretString: canary }));
     await sm.send(new PutSecretValueCommand({ SecretId: "planted", SecretBinary: Buffer.from(`${canary}-binary`) }));

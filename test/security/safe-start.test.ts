@@ -1,15 +1,15 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CreateSecretCommand, GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { printedCredentials, spawnServer, type Spawned } from "../e2e/spawn.ts";
+import { spawnedCleanup } from "../e2e/spawned.ts";
 
 /**
  * Issue 12, item 16: the server refuses to start on a master key that does not
@@ -22,22 +22,11 @@ import { printedCredentials, spawnServer, type Spawned } from "../e2e/spawn.ts";
 vi.setConfig({ testTimeout: 180_000 });
 
 const bin = fileURLToPath(new URL("../../bin/coffer.js", import.meta.url));
-const dirs: string[] = [];
-const procs: Spawned[] = [];
-afterEach(() => {
-  for (const p of procs.splice(0)) p.child.kill("SIGKILL");
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "coffer-safe-start-"));
-  dirs.push(d);
-  return d;
-}
+const { tempDir, track } = spawnedCleanup("coffer-safe-start-");
 
 async function started(args: string[], env: Record<string, string> = {}): Promise<Spawned> {
   const s = await spawnServer(args, env);
-  procs.push(s);
+  track(s);
   return s;
 }
 
@@ -56,7 +45,7 @@ async function refused(args: string[], env: Record<string, string> = {}): Promis
     expect(text).toMatch(/^server exited with [1-9]\d*:/);
     return text;
   }
-  procs.push(s);
+  track(s);
   throw new Error(`the server started when it should have refused:\n${s.output()}`);
 }
 
@@ -180,7 +169,7 @@ function spawnUnder(prelude: string, args: string[], env: Record<string, string>
     child.stdout.on("data", check);
     void exited.then((code) => reject(new Error(`server exited with ${code}:\n${out}`)));
   }).then((s) => {
-    procs.push(s);
+    track(s);
     return s;
   });
 }

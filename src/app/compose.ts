@@ -37,6 +37,10 @@ import type { Config } from "./config.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
 import { rootArn } from "../shared/arn.ts";
+import { createLeases } from "../storage/lease.ts";
+
+/** The alert worker's lease: a node that dies holding it stops alerts for this long at most. */
+const ALERTS_LEASE_MS = 30_000;
 
 export interface Coffer {
   server: CofferServer;
@@ -175,7 +179,18 @@ async function assemble(
       : config.tls === "files"
         ? { key: await readFile(config.tlsKey!), cert: await readFile(config.tlsCert!) }
         : undefined;
-  const alerts = createAlerts({ store, rules: () => alertRules(store, config), clock, logger, webhooks });
+  // Several nodes on one database: one runs each singleton job and the alert worker (leases), and
+  // every node drops what it cached when another node wrote (store.onChange).
+  const leases = createLeases(store, config.nodeId, clock);
+  store.onChange?.(() => identity.invalidate());
+  const alerts = createAlerts({
+    store,
+    rules: () => alertRules(store, config),
+    clock,
+    logger,
+    webhooks,
+    lease: () => leases.hold("alerts", ALERTS_LEASE_MS),
+  });
   // The alert worker follows the trail from memory as it is committed, instead of reading it back.
   auditLog.onCommitted((rows) => alerts.feed(rows));
   if (config.audit === "off") logger.warn("auditing is OFF: requests are not recorded (for benchmarks only)");
@@ -209,18 +224,20 @@ async function assemble(
       idleMs: config.idleTimeoutSeconds * 1000,
     },
     authFailureLimit: { burst: config.authFailureBurst, ratePerSecond: config.authFailureRatePerSecond },
+    sync: store.sync && (() => store.sync!()),
   });
 
   const scheduler = createScheduler(
     [
       // Due rotations: windows that opened, retries, and rotations a crash interrupted.
       { name: "rotations", everySeconds: config.rotationPollSeconds, run: () => rotation.runDue() },
-      { name: "purge", everySeconds: config.purgeIntervalSeconds, run: () => secrets.purgeDue() },
+      { name: "purge", everySeconds: config.purgeIntervalSeconds, singleton: true, run: () => secrets.purgeDue() },
       // Parameter policies: expired parameters deleted, notifications recorded (and alerted on).
-      { name: "parameter-policies", everySeconds: config.parameterPolicyPollSeconds, run: () => parameters.expireDue() },
+      { name: "parameter-policies", everySeconds: config.parameterPolicyPollSeconds, singleton: true, run: () => parameters.expireDue() },
       {
         name: "audit-retention",
         everySeconds: config.purgeIntervalSeconds,
+        singleton: true,
         run: async () =>
           config.auditRetentionDays > 0 &&
           exportAndPrune(store, {
@@ -232,7 +249,7 @@ async function assemble(
           }),
       },
     ],
-    logger,
+    { log: logger, sync: store.sync && (() => store.sync!()), lease: (name, ms) => leases.hold(name, ms) },
   );
 
   return {
@@ -259,11 +276,14 @@ async function assemble(
       return endpoint;
     },
     async stop() {
-      scheduler.stop();
+      const jobsDone = scheduler.stop();
       await server.close();
+      await jobsDone;
       await rotation.idle();
       await auditLog.drain();
       await alerts.stop();
+      // Handed over at once rather than when they expire.
+      await leases.releaseAll().catch((err: Error) => logger.warn({ err: { message: err.message } }, "could not release this node's leases"));
       await store.close();
       release();
     },

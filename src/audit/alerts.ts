@@ -28,6 +28,12 @@ export interface AlertsOptions {
   maxAttempts?: number;
   /** Posts the notifications; it refuses internal addresses the operator has not allowed. */
   webhooks: WebhookClient;
+  /**
+   * With several nodes on one database: whether this node holds the alert
+   * worker's lease. Only its holder evaluates the trail and delivers, so a
+   * notification goes out once; the others follow nothing until they take over.
+   */
+  lease?: () => Promise<boolean>;
 }
 
 /** Last audit seq the worker has evaluated. */
@@ -299,6 +305,13 @@ export function createAlerts(opts: AlertsOptions) {
   }
 
   async function tickOnce(): Promise<void> {
+    if (opts.lease && !(await opts.lease())) {
+      // Another node follows the trail; what this one was fed is not its to evaluate.
+      fed = [];
+      quiet = undefined;
+      windowsRebuilt = false;
+      return;
+    }
     const rules = await opts.rules();
     await processAuditLog(rules);
     await deliverDueAlerts({ store, rules, clock, logger, maxAttempts, webhooks: opts.webhooks });

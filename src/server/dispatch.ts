@@ -25,6 +25,8 @@ export interface DispatchOptions {
   secureTransport: boolean;
   /** Failed unauthenticated requests per source address before they are throttled (default 200, then 20/s). */
   authFailureLimit?: FailureLimit;
+  /** Brings this node up to date with writes other nodes acknowledged (a shared database), before the request reads anything. */
+  sync?: () => Promise<void>;
 }
 
 export interface Dispatcher {
@@ -99,6 +101,12 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
     facts.operation = operation;
     facts.shapes = service.shapes;
     facts.spec = spec;
+    if (options.sync) {
+      await options.sync().catch((err: unknown) => {
+        logger.error({ reqId: facts.requestId, err: scrub(err) }, "could not reach the database to check for changes; request refused");
+        throw new CofferError("Internal", "The request could not be served: the database is unreachable.");
+      });
+    }
     const credential = await authenticate(req, {
       service: service.metadata.signingName,
       region: options.region,

@@ -19,13 +19,18 @@ type CachedRead = (typeof CACHED)[number];
  * A read-through cache in front of a Store for a process that is the only
  * writer (the embedded SQLite default): every committed transaction that wrote
  * anything but audit rows or alerts empties it, so a read never sees older data than the last commit it could have
- * observed. Cached records are frozen, because callers share them. Several
- * nodes over one database need cross-node invalidation, which this does not do.
+ * observed. Cached records are frozen, because callers share them. Over a
+ * database that several nodes share, the backend's onChange empties it too
+ * (writes made elsewhere), and a request calls sync() before reading.
  */
 export function withReadCache(store: Store, maxEntries = 10_000): Store {
   const cache = new Map<string, unknown>();
-  // Bumped by every transaction; a read that overlapped one does not fill the cache.
+  // Bumped by every transaction and every change seen elsewhere; a read that overlapped one does not fill the cache.
   let generation = 0;
+  store.onChange?.(() => {
+    generation++;
+    cache.clear();
+  });
 
   const cachedRead = <K extends CachedRead>(name: K): StoreReader[K] =>
     (async (...args: (string | number)[]) => {
@@ -85,6 +90,8 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     },
     // Audit rows change no cached read.
     auditWriter: store.auditWriter?.bind(store),
+    sync: store.sync?.bind(store),
+    onChange: store.onChange?.bind(store),
     close: () => store.close(),
   };
 }

@@ -8,6 +8,7 @@ import type {
   Store,
   VersionRecord,
 } from "./store.ts";
+import { holdLease, releaseLease } from "./lease.ts";
 
 /**
  * The Store contract, written against the interface alone. Each backend's
@@ -170,6 +171,20 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
         ),
       );
       expect(await store.getSetting("counter")).toBe("20");
+    });
+
+    it("grants a lease to exactly one of the nodes asking at once, renews it for its holder, and hands it over once expired", async () => {
+      const nodes = ["a", "b", "c", "d"];
+      const asks = await Promise.all(nodes.map((node) => holdLease(store, "purge", node, 1000, 5000)));
+      const holder = asks[0].node;
+      expect(asks.every((l) => l.node === holder && l.until === 6000)).toBe(true);
+      const other = holder === "a" ? "b" : "a";
+      expect(await holdLease(store, "purge", holder, 1000, 5500)).toEqual({ node: holder, until: 6500 });
+      expect((await holdLease(store, "purge", other, 1000, 6400)).node).toBe(holder);
+      expect((await holdLease(store, "purge", other, 1000, 6600)).node).toBe(other);
+      expect((await holdLease(store, "retention", holder, 1000, 6600)).node).toBe(holder);
+      await releaseLease(store, "retention", holder);
+      expect((await holdLease(store, "retention", other, 1000, 6601)).node).toBe(other);
     });
 
     it("stores users and roles, unique by account, kind and name", async () => {

@@ -363,5 +363,19 @@ export interface Store extends StoreReader {
    * transaction from inside `fn` is an error (it would wait on itself).
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * For a backend that several Coffer nodes share: resolves once this node's
+   * reads see every write that any node acknowledged before the call, having
+   * first told the onChange listeners if data changed elsewhere. Rejects when
+   * that cannot be known (the database is unreachable): the caller fails
+   * closed. Absent where this process is the database's only writer.
+   */
+  sync?(): Promise<void>;
+  /**
+   * Calls `listener` whenever data this node may hold in memory could have
+   * changed through another node, so that it drops what it cached. Returns
+   * the function that stops it. Absent with sync.
+   */
+  onChange?(listener: () => void): () => void;
   close(): Promise<void>;
 }

@@ -25,6 +25,7 @@ program
   .option("--master-key-file <file>", "master key file (COFFER_MASTER_KEY_FILE, default <data-dir>/master.key)")
   .option("--log-level <level>", "trace, debug, info, warn, error (COFFER_LOG_LEVEL, default info)")
   .option("--body-limit <bytes>", "largest request body accepted (COFFER_BODY_LIMIT, default 1048576)")
+  .option("--node-id <id>", "this node's name among several on one database (COFFER_NODE_ID, default the host name)")
   .option("--config <file>", "JSON config file (COFFER_CONFIG)")
   .action(async (flags: ConfigInput) => {
     const config = loadConfig(flags);

@@ -25,6 +25,7 @@ export interface CofferServer {
 }
 
 const HEALTH = JSON.stringify({ status: "ok" });
+const UNHEALTHY = JSON.stringify({ status: "unavailable", reason: "the database cannot be reached" });
 
 /**
  * The HTTP side: node:http (fastify cost 10-16 µs more CPU per request than
@@ -116,7 +117,12 @@ export function createServer(options: ServerOptions): CofferServer {
       }
       req.resume();
       if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
-        return send(res, requestId, { status: 200, contentType: "application/json; charset=utf-8", body: HEALTH });
+        // On a shared database a node that cannot reach it can serve nothing: the load balancer should skip it.
+        if (!options.sync) return send(res, requestId, { status: 200, contentType: "application/json; charset=utf-8", body: HEALTH });
+        return void options.sync().then(
+          () => send(res, requestId, { status: 200, contentType: "application/json; charset=utf-8", body: HEALTH }),
+          () => send(res, requestId, { status: 503, contentType: "application/json; charset=utf-8", body: UNHEALTHY }),
+        );
       }
       const err = new CofferError("UnknownOperation", `No operation is served at ${req.method} ${url}.`);
       answer(res, requestId, dispatcher.refuse(incoming(req, Buffer.alloc(0)), requestId, err, "json"));

@@ -24,8 +24,12 @@ export interface CofferServer {
   close(): Promise<void>;
 }
 
+const JSON_TYPE = "application/json; charset=utf-8";
+/** Liveness: the process serves HTTP. */
 const HEALTH = JSON.stringify({ status: "ok" });
-const UNHEALTHY = JSON.stringify({ status: "unavailable", reason: "the database cannot be reached" });
+/** Readiness: it can serve requests (a shared database is reachable). */
+const READY = JSON.stringify({ status: "ready" });
+const NOT_READY = JSON.stringify({ status: "unavailable", reason: "the database cannot be reached" });
 
 /**
  * The HTTP side: node:http (fastify cost 10-16 µs more CPU per request than
@@ -117,11 +121,13 @@ export function createServer(options: ServerOptions): CofferServer {
       }
       req.resume();
       if (path === "/health" && (req.method === "GET" || req.method === "HEAD")) {
-        // On a shared database a node that cannot reach it can serve nothing: the load balancer should skip it.
-        if (!options.sync) return send(res, requestId, { status: 200, contentType: "application/json; charset=utf-8", body: HEALTH });
-        return void options.sync().then(
-          () => send(res, requestId, { status: 200, contentType: "application/json; charset=utf-8", body: HEALTH }),
-          () => send(res, requestId, { status: 503, contentType: "application/json; charset=utf-8", body: UNHEALTHY }),
+        return send(res, requestId, { status: 200, contentType: JSON_TYPE, body: HEALTH });
+      }
+      if (path === "/ready" && (req.method === "GET" || req.method === "HEAD")) {
+        // On a shared database a node that cannot reach it can serve nothing: a load balancer should skip it.
+        return void (options.sync?.() ?? Promise.resolve()).then(
+          () => send(res, requestId, { status: 200, contentType: JSON_TYPE, body: READY }),
+          () => send(res, requestId, { status: 503, contentType: JSON_TYPE, body: NOT_READY }),
         );
       }
       const err = new CofferError("UnknownOperation", `No operation is served at ${req.method} ${url}.`);

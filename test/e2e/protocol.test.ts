@@ -67,10 +67,13 @@ describe("awsJson 1.1 wire", () => {
     expect((await call({ target: "secretsmanager.ListSecrets" })).status).toBe(200);
   });
 
-  it("serves /health without credentials", async () => {
+  it("serves /health (liveness) and /ready (readiness) without credentials", async () => {
     const res = await fetch(`${run.url}/health`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok" });
+    const ready = await fetch(`${run.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: "ready" });
   });
 });
 

@@ -10,7 +10,8 @@ import type Database from "better-sqlite3";
 import type { AlertDelivery, StoreReader, StoreTx } from "../store.ts";
 import { auditEventsQuery } from "../sql-queries.ts";
 import { toAuditRow, type Row } from "../sql-rows.ts";
-import { INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW, auditRowParams } from "./sqlite-audit-sql.mjs";
+import { auditRowParams } from "../audit-chain.mjs";
+import { INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW } from "./sqlite-audit-sql.mjs";
 
 /** A connection's cached prepared statements (see statements() in sqlite-store.ts). */
 type Statements = (sql: string) => Database.Statement;

@@ -21,7 +21,7 @@ const POSTGRES: Dialect = { position: "strpos" };
 
 /** Serialization failures and deadlocks: the transaction is retried from the start. */
 const RETRYABLE = new Set(["40001", "40P01"]);
-const MAX_ATTEMPTS = 30;
+const MAX_ATTEMPTS = 100;
 
 export interface PostgresStoreOptions {
   /** Connections for transactions, and as many again for reads outside them (default 10). */
@@ -107,8 +107,8 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
           return await attempt(fn);
         } catch (err) {
           if (!RETRYABLE.has((err as { code?: string }).code ?? "") || n >= MAX_ATTEMPTS) throw err;
-          // Jittered backoff, growing to about 50 ms, so racing writers fall out of step.
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * n)));
+          // Jittered backoff, growing to 20 ms, so racing writers fall out of step.
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, n)));
         }
       }
     },
@@ -133,7 +133,14 @@ async function query(db: pg.Pool | pg.PoolClient, text: string, args: unknown[])
   return result.rows as Row[];
 }
 
-function postgresReader(exec: Exec): StoreReader {
+/**
+ * Reads, on the read pool or inside a transaction. Inside one (`lock`), the
+ * secret and parameter rows are read FOR UPDATE: every write to a secret or
+ * parameter reads it first, so writers of one resource queue on its row
+ * instead of deadlocking on its versions and labels in different orders.
+ */
+function postgresReader(exec: Exec, lock = false): StoreReader {
+  const forUpdate = lock ? " FOR UPDATE" : "";
   const one = async (text: string, args: unknown[]): Promise<Row | undefined> => (await exec(text, args))[0];
   const docs = async <T>(text: string, args: unknown[]): Promise<T[]> =>
     (await exec(text, args)).map((r) => JSON.parse(r.doc as string) as T);
@@ -162,10 +169,10 @@ function postgresReader(exec: Exec): StoreReader {
 
   return {
     async getSecret(arn) {
-      return toSecret(await one("SELECT doc FROM secrets WHERE arn = $1", [arn]));
+      return toSecret(await one(`SELECT doc FROM secrets WHERE arn = $1${forUpdate}`, [arn]));
     },
     async getSecretByName(accountId, name) {
-      return toSecret(await one("SELECT doc FROM secrets WHERE account_id = $1 AND name = $2", [accountId, name]));
+      return toSecret(await one(`SELECT doc FROM secrets WHERE account_id = $1 AND name = $2${forUpdate}`, [accountId, name]));
     },
     async listSecrets(accountId) {
       return (await exec("SELECT doc FROM secrets WHERE account_id = $1 ORDER BY name", [accountId])).map((r) => toSecret(r)!);
@@ -259,7 +266,7 @@ function postgresReader(exec: Exec): StoreReader {
       return (await one("SELECT 1 AS hit FROM audit_reads WHERE principal_arn = $1 AND resource_arn = $2", [principalArn, resourceArn])) !== undefined;
     },
     async getParameter(arn) {
-      return (await docs<ParameterRecord>("SELECT doc FROM parameters WHERE arn = $1", [arn]))[0];
+      return (await docs<ParameterRecord>(`SELECT doc FROM parameters WHERE arn = $1${forUpdate}`, [arn]))[0];
     },
     async listParametersByPath(accountId, path, { recursive, after, limit }) {
       const { text, args } = parametersByPathQuery(POSTGRES, accountId, path, recursive, after, limit);
@@ -461,5 +468,5 @@ function postgresTx(conn: pg.PoolClient, counted: () => void): StoreTx {
     if (UNCACHED_WRITES.has(name)) continue;
     (writes as Record<string, unknown>)[name] = (...args: unknown[]) => (counted(), write(...args));
   }
-  return { ...postgresReader(exec), ...writes };
+  return { ...postgresReader(exec, true), ...writes };
 }

@@ -52,3 +52,15 @@ export async function freshSchema(prefix = "coffer_test"): Promise<{ url: string
     },
   };
 }
+
+/** Drops every schema whose name starts with `prefix` (what a test run left behind). */
+export async function dropSchemas(prefix: string): Promise<void> {
+  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await c.connect();
+  try {
+    const { rows } = await c.query("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", [prefix]);
+    for (const r of rows) await c.query(`DROP SCHEMA IF EXISTS "${r.nspname as string}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}

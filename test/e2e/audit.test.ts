@@ -27,7 +27,7 @@ import { operations as ssmOps, metadata as ssmMeta } from "../../src/api/ssm/gen
 import { operations as stsOps, metadata as stsMeta } from "../../src/api/sts/generated/operations.ts";
 import { verifyAuditChain } from "../../src/audit/audit-verify.ts";
 import type { AuditRow } from "../../src/storage/store.ts";
-import { startCoffer, type Running } from "./harness.ts";
+import { behindTheServer, onPostgres, startCoffer, type Running } from "./harness.ts";
 import { rawCall } from "./raw.ts";
 
 let run: Running;
@@ -246,7 +246,8 @@ describe("tamper evidence", () => {
       (e: { stderr: string }) => ({ ok: false, out: e.stderr }),
     );
 
-  it("verify passes on an untouched chain and names the first altered, removed or inserted event", async () => {
+  // Tampers with the SQLite file; verification reads through the Store, which multi-node.test.ts checks on PostgreSQL.
+  it.skipIf(onPostgres)("verify passes on an untouched chain and names the first altered, removed or inserted event", async () => {
     await fetch(`${run.url}/health`);
     const intact = await verifyAuditChain(run.coffer.store, run.coffer.auditKey);
     expect(intact.ok).toBe(true);
@@ -309,9 +310,8 @@ describe("tamper evidence", () => {
   it("fails closed: a request whose event cannot be written is refused and has no effect", async () => {
     const sm = client(SecretsManagerClient);
     await sm.send(new CreateSecretCommand({ Name: "audit/closed", SecretString: "before" }));
-    const db = new Database(join(run.dataDir, "coffer.db"));
+    await behindTheServer(run, "ALTER TABLE audit_rows RENAME TO audit_rows_away");
     try {
-      db.exec("ALTER TABLE audit_rows RENAME TO audit_rows_away");
       const write = await sm.send(new CreateSecretCommand({ Name: "audit/never", SecretString: "x" })).catch((e: Error) => e);
       expect((write as Error).name).toBe("InternalServiceError");
       expect((write as Error).message).toContain("audit trail");
@@ -319,8 +319,7 @@ describe("tamper evidence", () => {
       expect((read as Error).name).toBe("InternalServiceError");
       expect(JSON.stringify(read)).not.toContain("before");
     } finally {
-      db.exec("ALTER TABLE audit_rows_away RENAME TO audit_rows");
-      db.close();
+      await behindTheServer(run, "ALTER TABLE audit_rows_away RENAME TO audit_rows");
     }
     const missing = await sm.send(new GetSecretValueCommand({ SecretId: "audit/never" })).catch((e: Error) => e);
     expect((missing as Error).name).toBe("ResourceNotFoundException");

@@ -4,9 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { createSqliteAuditWriter } from "../storage/sqlite/sqlite-audit-writer.ts";
 import { createTurnWord } from "../storage/sqlite/sqlite-write-turn.mjs";
-import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
+import { openSqliteStore, sqliteAuditWriter } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
 import { ANCHOR_SETTING, HEAD_SETTING, createAuditLog, type AuditEntry } from "./audit-log.ts";
 import { exportAndPrune, signLegacyAnchor, verifyExport } from "./audit-retention.ts";
@@ -147,7 +146,7 @@ it("writer thread: if it dies, its pending appends reject and the next append st
   await log.append(entry(1));
   // A writer whose thread cannot open its database dies at once.
   const path = join(dir, "later", "db");
-  const writer = createSqliteAuditWriter(path, key, 1000, createTurnWord());
+  const writer = sqliteAuditWriter(path, key, createTurnWord(), 1000);
   const lost = await Promise.allSettled([writer.append([entry(2)], now), writer.append([entry(3)], now)]);
   expect(lost.map((r) => r.status)).toEqual(["rejected", "rejected"]);
   expect(String((lost[0] as PromiseRejectedResult).reason)).toMatch(/audit write failed/);

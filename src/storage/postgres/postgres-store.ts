@@ -2,6 +2,7 @@ import pg from "pg";
 import { auditRowParams } from "../audit-chain.mjs";
 import { createChangeSync } from "../change-sync.ts";
 import { createNestingGuard } from "../nesting-guard.ts";
+import { createThreadAuditWriter, type ThreadAuditWriter } from "../thread-audit-writer.ts";
 import { auditEventsQuery, numberedParameters, parametersByPathQuery, type Dialect } from "../sql-queries.ts";
 import {
   toAccessKey,
@@ -14,10 +15,10 @@ import {
   type Row,
 } from "../sql-rows.ts";
 import { UNCACHED_WRITES, type AlertDelivery, type ParameterRecord, type PrincipalRecord, type Store, type StoreReader, type StoreTx } from "../store.ts";
-import { createPostgresAuditWriter } from "./postgres-audit-writer.ts";
 import { migrate } from "./postgres-schema.ts";
 
 const POSTGRES: Dialect = { position: "strpos" };
+const AUDIT_WORKER = new URL("./postgres-audit-worker.mjs", import.meta.url);
 
 /** Serialization failures and deadlocks: the transaction is retried from the start. */
 const RETRYABLE = new Set(["40001", "40P01"]);
@@ -51,30 +52,31 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   const config = { connectionString: url, types, application_name: "coffer" };
   const txPool = new pg.Pool({ ...config, max: size });
   const readPool = new pg.Pool({ ...config, max: size });
-  const auditPool = new pg.Pool({ ...config, max: 1 });
   // A connection that breaks while idle must not take the process down; the next query reconnects.
-  for (const pool of [txPool, readPool, auditPool]) pool.on("error", () => undefined);
+  for (const pool of [txPool, readPool]) pool.on("error", () => undefined);
 
   const client = await txPool.connect().catch(async (err: Error) => {
-    await Promise.all([txPool.end(), readPool.end(), auditPool.end()]);
+    await Promise.all([txPool.end(), readPool.end()]);
     throw new Error(`Cannot reach the PostgreSQL database: ${err.message}`);
   });
   try {
     await migrate(client);
   } catch (err) {
     client.release();
-    await Promise.all([txPool.end(), readPool.end(), auditPool.end()]);
+    await Promise.all([txPool.end(), readPool.end()]);
     throw err;
   }
   client.release();
 
   const reads = postgresReader((text, args) => query(readPool, text, args));
+  let auditWriter: ThreadAuditWriter | undefined;
+  // Read by the audit thread when there is one (free under load: its commits read it), else here.
   const changes = createChangeSync(async () => {
+    if (auditWriter) return auditWriter.readCounter();
     const rows = await query(readPool, "SELECT n FROM coffer_changes WHERE id = 1", []);
     return String(rows[0].n);
   });
   const nesting = createNestingGuard();
-  let auditWriter: ReturnType<typeof createPostgresAuditWriter> | undefined;
 
   async function attempt<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     const conn = await txPool.connect();
@@ -98,7 +100,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
 
   return {
     ...reads,
-    auditWriter: (key: Buffer) => (auditWriter ??= createPostgresAuditWriter(auditPool, key)),
+    auditWriter: (key: Buffer) => (auditWriter ??= createThreadAuditWriter(AUDIT_WORKER, { url }, key)),
     async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       const nested = nesting.nested();
       if (nested) throw nested;
@@ -116,7 +118,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     onChange: (listener) => changes.onChange(listener),
     async close() {
       await auditWriter?.close();
-      await Promise.all([txPool.end(), readPool.end(), auditPool.end()]);
+      await Promise.all([txPool.end(), readPool.end()]);
     },
   };
 }

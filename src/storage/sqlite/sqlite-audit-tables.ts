@@ -3,7 +3,7 @@
  * the first-read marks (audit_reads) and the alert outbox. Kept out of sqlite-store.ts so that
  * file holds the connections, the transaction queue and the resource rows; sqlite-store.ts
  * spreads these into its reader and transaction objects, so the Store interface is unchanged.
- * The audit writer thread (sqlite-audit-writer.ts) shares the insert statements through
+ * The audit writer thread (sqlite-audit-worker.mjs) shares the insert statements through
  * sqlite-audit-sql.mjs.
  */
 import type Database from "better-sqlite3";

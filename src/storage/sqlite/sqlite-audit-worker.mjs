@@ -1,4 +1,4 @@
-// The audit writer thread (started by sqlite-audit-writer.ts). It owns its own
+// The audit writer thread (started through ../thread-audit-writer.ts). It owns its own
 // connection to the database, so the chain's hashing, its INSERTs and the
 // COMMIT's fsync happen here and the main thread's event loop keeps serving.
 // Plain JavaScript: a worker has no TypeScript loader, and registering tsx in

@@ -10,16 +10,18 @@ import type {
 } from "../store.ts";
 import { createNestingGuard } from "../nesting-guard.ts";
 import { parametersByPathQuery, type Dialect } from "../sql-queries.ts";
+import { createThreadAuditWriter, type ThreadAuditWriter } from "../thread-audit-writer.ts";
 import { toAccessKey, toAlias, toKey, toParameterVersion, toSecret, toVersion, type Row } from "../sql-rows.ts";
 import { UPSERT_SETTING } from "./sqlite-audit-sql.mjs";
 import { sqliteAuditReads, sqliteAuditWrites } from "./sqlite-audit-tables.ts";
-import { createSqliteAuditWriter, type SqliteAuditWriter } from "./sqlite-audit-writer.ts";
 import { makePrivate } from "./sqlite-files.ts";
-import { createTurnWord, giveMainTurn, takeMainTurn } from "./sqlite-write-turn.mjs";
+import { createTurnWord, giveMainTurn, takeMainTurn, threadGone } from "./sqlite-write-turn.mjs";
 import { migrate } from "./sqlite-schema.ts";
 
 type Db = Database.Database;
 const SQLITE: Dialect = { position: "instr" };
+
+const AUDIT_WORKER = new URL("./sqlite-audit-worker.mjs", import.meta.url);
 
 /** How long a connection waits for another's write lock (the audit writer thread's, or the main one's). */
 const BUSY_TIMEOUT_MS = 5000;
@@ -30,7 +32,7 @@ const BUSY_TIMEOUT_MS = 5000;
  * transaction survives kill -9 and power loss); a second, read-only
  * connection serves reads outside transactions and so sees only committed data.
  * The audit chain has a third connection of its own, in a worker thread
- * (sqlite-audit-writer.ts), so its commits' fsyncs do not stop the event loop;
+ * (sqlite-audit-worker.mjs, run by ../thread-audit-writer.ts), so its commits' fsyncs do not stop the event loop;
  * the two writers take turns on SQLite's write lock (busy_timeout).
  * The files are the server user's alone (0600), whatever the umask.
  */
@@ -49,7 +51,7 @@ export function openSqliteStore(path: string): Store {
   const tx = sqliteTx(writer);
   let queue: Promise<unknown> = Promise.resolve();
   // The audit chain's writer thread, started on first use (an in-memory database cannot be shared with it).
-  let auditWriter: SqliteAuditWriter | undefined;
+  let auditWriter: ThreadAuditWriter | undefined;
   const turn = createTurnWord();
   const nesting = createNestingGuard();
 
@@ -75,7 +77,7 @@ export function openSqliteStore(path: string): Store {
   return {
     ...reads,
     auditWriter:
-      path === ":memory:" ? undefined : (key: Buffer) => (auditWriter ??= createSqliteAuditWriter(path, key, BUSY_TIMEOUT_MS, turn)),
+      path === ":memory:" ? undefined : (key: Buffer) => (auditWriter ??= sqliteAuditWriter(path, key, turn)),
     transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       const nested = nesting.nested();
       if (nested) return Promise.reject(nested);
@@ -92,6 +94,14 @@ export function openSqliteStore(path: string): Store {
       writer.close();
     },
   };
+}
+
+/**
+ * The audit chain's writer thread on the database file at `path`
+ * (sqlite-audit-worker.mjs), taking turns with the main connection through `turn`.
+ */
+export function sqliteAuditWriter(path: string, key: Buffer, turn: Int32Array, busyTimeoutMs = BUSY_TIMEOUT_MS): ThreadAuditWriter {
+  return createThreadAuditWriter(AUDIT_WORKER, { path, busyTimeoutMs, turn }, key, () => threadGone(turn));
 }
 
 function statements(db: Db) {

@@ -133,7 +133,8 @@ it("fires each of the four rules at a webhook, signed, without secret values", a
 
 it("coffer alerts add|list|remove keeps rules in the data directory", async () => {
   const bin = fileURLToPath(new URL("../../bin/coffer.js", import.meta.url));
-  const coffer = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, "--data-dir", join(dir, "data")]);
+  const database = run.databaseUrl ? ["--database-url", run.databaseUrl] : [];
+  const coffer = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, "--data-dir", join(dir, "data"), ...database]);
   await coffer("alerts", "add", "ops", "first-read", "https://hooks.example.com/x", "--secret", "s".repeat(20));
   expect((await coffer("alerts", "list")).stdout).toBe("ops\tfirst-read\thttps://hooks.example.com\n");
   await expect(coffer("alerts", "add", "bad", "nonsense", "https://hooks.example.com/x", "--secret", "s".repeat(20))).rejects.toMatchObject({

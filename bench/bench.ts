@@ -9,6 +9,7 @@ import { startBare } from "./bare.ts";
 import { measure, measureFresh, tool, type Request } from "./measure.ts";
 import { benchParameters } from "./parameters.ts";
 import { benchClients } from "./clients.ts";
+import { benchPostgres } from "./postgres.ts";
 
 /**
  * `npm run bench`: signed GetSecretValue requests/s and p50/p99 latency at 16
@@ -22,6 +23,8 @@ import { benchClients } from "./clients.ts";
  * each beside an uncached GetSecretValue.
  * And Parameter Store (bench/parameters.ts): GetParametersByPath of a
  * 10-parameter branch in a 10,000-parameter tree beside GetParameter.
+ * And PostgreSQL (bench/postgres.ts): one node on PostgreSQL beside one on
+ * SQLite, and two nodes under a mixed load while one is killed and restarted.
  * Load comes from wrk when /usr/bin/wrk exists, else autocannon ("tool").
  * With wrk each run also gives the server's CPU time per request
  * (cpu_us_per_request), steadier than requests/s on a shared machine.
@@ -140,6 +143,8 @@ async function main() {
     out.clients = await benchClients(coffer.url, credentials);
     // Parameter Store: a 10-parameter branch of a 10,000-parameter tree beside GetParameter, on its own server (bench/parameters.ts).
     out.parameters = await benchParameters(seconds);
+    // PostgreSQL: one node beside SQLite; two nodes, one killed and restarted mid-run (bench/postgres.ts).
+    out.postgres = await benchPostgres(seconds);
     process.stdout.write(JSON.stringify(out) + "\n");
   } finally {
     coffer.child.kill("SIGTERM");

@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
+import { ConfigError, loadConfig, unknownEnvironmentVariables, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer, createLogger } from "../app/compose.ts";
 import { adminCredentialsFile } from "../app/data-dir.ts";
 import { disableCoreDumps } from "../app/process-limits.ts";
@@ -8,8 +9,12 @@ import { registerAlertCommands, registerAuditCommands } from "./audit-commands.t
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
+import { stopOnSignals } from "./shutdown.ts";
 
-const program = new Command("coffer").description("Coffer: a self-hosted secret store with the AWS Secrets Manager API");
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+const program = new Command("coffer")
+  .description("Coffer: a self-hosted secret store with the AWS Secrets Manager API")
+  .version(version, "-V, --version", "print the version");
 
 program
   .command("server")
@@ -30,24 +35,12 @@ program
   .action(async (flags: ConfigInput) => {
     const config = loadConfig(flags);
     const logger = createLogger(config);
+    for (const warning of unknownEnvironmentVariables()) logger.warn(warning);
     // First, before the master key is in memory.
     const cores = disableCoreDumps();
     if (cores) logger.warn(cores);
     const coffer = await createCoffer(config, { logger });
-    // The start-up warnings are out before anyone reads "listening" (the log is buffered).
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, "shutting down; in-flight requests finish first");
-      coffer.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGTERM", () => stop("SIGTERM"));
+    stopOnSignals(coffer, logger);
     const file = adminCredentialsFile(config.dataDir);
     let url: string;
     try {
@@ -102,5 +95,6 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.
   const text = err instanceof Error ? (process.env.COFFER_DEBUG ? err.stack : `${err.name === "Error" ? "" : `${err.name}: `}${err.message}`) : String(err);
   process.stderr.write(`coffer: ${text}\n`);
-  process.exit(1);
+  // 2: the configuration or the command line is wrong (nothing was tried); 1: it failed.
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });

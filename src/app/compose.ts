@@ -34,7 +34,7 @@ import { sealedMasterKeyIds } from "../storage/sqlite/sqlite-files.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
-import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials } from "./data-dir.ts";
+import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials, writeServerInfo } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
 import { rootArn } from "../shared/arn.ts";
 import { createLeases } from "../storage/lease.ts";
@@ -273,6 +273,12 @@ async function assemble(
       const port = typeof address === "object" && address ? address.port : config.port;
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
       endpoint = `${https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+      // For the CLI on this machine (coffer whoami, coffer env): where to connect and what to trust.
+      writeServerInfo(config.dataDir, {
+        url: endpoint,
+        region: config.region,
+        ...(config.tls === "auto" ? { caCertificate: join(config.dataDir, "tls-cert.pem") } : {}),
+      });
       scheduler.start();
       return endpoint;
     },

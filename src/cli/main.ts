@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import { ConfigError, loadConfig, unknownEnvironmentVariables, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer, createLogger } from "../app/compose.ts";
@@ -6,6 +7,7 @@ import { adminCredentialsFile } from "../app/data-dir.ts";
 import { disableCoreDumps } from "../app/process-limits.ts";
 import { registerAgentCommand } from "./agent-command.ts";
 import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
+import { registerEnvCommand } from "./env-command.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
@@ -66,6 +68,11 @@ program
       );
     }
     logger.info({ url, dataDir: config.dataDir, region: config.region }, "coffer listening");
+    if (config.tls === "auto") {
+      const ca = join(config.dataDir, "tls-cert.pem");
+      logger.info({ caCertificate: ca }, "TLS with a self-signed certificate; clients must trust it");
+      process.stdout.write(`TLS certificate to trust: ${ca}\n  eval "$(coffer env --data-dir ${config.dataDir})" sets AWS_CA_BUNDLE and NODE_EXTRA_CA_CERTS\n`);
+    }
     process.stdout.write(`Coffer listening on ${url}\n`);
   });
 
@@ -90,6 +97,7 @@ registerAlertCommands(program);
 registerRotationCommands(program);
 registerAgentCommand(program);
 registerRunCommand(program);
+registerEnvCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.

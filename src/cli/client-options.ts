@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { rootCertificates } from "node:tls";
 import { Option, type Command } from "commander";
+import { ConfigError } from "../app/config.ts";
 import { adminCredentialsFile, readAdminCredentials, readServerInfo, type ServerInfo } from "../app/data-dir.ts";
 
 /**
@@ -85,7 +86,7 @@ export function localServer(flags: Pick<ClientFlags, "dataDir">, env: NodeJS.Pro
   const candidates = given ? [resolve(given)] : [resolve(".coffer"), resolve(env.HOME || homedir(), ".coffer")];
   const dataDir = candidates.find((d) => existsSync(d));
   if (!dataDir) {
-    if (given) throw new Error(`There is no Coffer data directory at ${candidates[0]}.`);
+    if (given) throw new ConfigError(`There is no Coffer data directory at ${candidates[0]}.`);
     return undefined;
   }
   const credentialsFile = adminCredentialsFile(dataDir);
@@ -156,9 +157,9 @@ function checkUrl(name: string, value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new Error(`${name} must be a URL such as ${DEFAULT_ENDPOINT} (or "aws" for AWS itself), not "${value.slice(0, 200)}".`);
+    throw new ConfigError(`${name} must be a URL such as ${DEFAULT_ENDPOINT} (or "aws" for AWS itself), not "${value.slice(0, 200)}".`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`${name} must be an http:// or https:// URL, not "${value.slice(0, 200)}".`);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(`${name} must be an http:// or https:// URL, not "${value.slice(0, 200)}".`);
   return value;
 }
 

@@ -57,7 +57,11 @@ export interface Coffer {
   config: Config;
   /** Listens; resolves to the URL clients should use. */
   start(): Promise<string>;
-  /** Stops accepting requests, lets in-flight ones finish, then closes the store. */
+  /**
+   * Stops accepting requests, lets in-flight ones finish, then closes the store.
+   * The listener is closed synchronously, before the first await: the CLI's
+   * "shutting down" log line (src/cli/shutdown.ts) relies on it.
+   */
   stop(): Promise<void>;
 }
 

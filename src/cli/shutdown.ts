@@ -27,6 +27,8 @@ export function stopOnSignals(
     }
     stopping = true;
     const started = Date.now();
+    // Called first: stop() closes the listener before its first await, so this line comes after it.
+    const stopped = server.stop();
     logger.info({ signal }, "shutting down: no new connections; in-flight requests finish, then the audit trail is flushed and the store closed");
     const drain = setTimeout(() => {
       logger.warn("requests still in flight after 8 s: closing their connections");
@@ -37,7 +39,7 @@ export function stopOnSignals(
       logger.error(`did not stop within ${STOP_DEADLINE_MS / 1000} s; exiting`);
       exit(1);
     }, STOP_DEADLINE_MS);
-    server.stop().then(
+    stopped.then(
       () => {
         clearTimeout(drain);
         logger.info({ ms: Date.now() - started }, "stopped");

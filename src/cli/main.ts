@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Command, Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { ConfigError, loadConfig, unknownEnvironmentVariables, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer, createLogger } from "../app/compose.ts";
 import { adminCredentialsFile } from "../app/data-dir.ts";
@@ -16,7 +16,9 @@ import { stopOnSignals } from "./shutdown.ts";
 const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 const program = new Command("coffer")
   .description("Coffer: a self-hosted secret store with the AWS Secrets Manager API")
-  .version(version, "-V, --version", "print the version");
+  .version(version, "-V, --version", "print the version")
+  // Usage errors reach the catch below (commander has printed them), to exit 2 like a bad configuration.
+  .exitOverride();
 
 program
   .command("server")
@@ -54,6 +56,7 @@ program
     }
     if (coffer.adminKey) {
       // Printed once, on first start, to standard output only: never through the logger.
+      const caBundle = config.tls === "auto" ? ` --ca-bundle ${join(config.dataDir, "tls-cert.pem")}` : "";
       process.stdout.write(
         [
           "",
@@ -62,7 +65,7 @@ program
           `  AWS_SECRET_ACCESS_KEY=${coffer.adminKey.secretAccessKey}`,
           "",
           `  export AWS_SHARED_CREDENTIALS_FILE=${file} AWS_REGION=${config.region} AWS_DEFAULT_REGION=${config.region}`,
-          `  aws --endpoint-url ${url} secretsmanager list-secrets`,
+          `  aws --endpoint-url ${url}${caBundle} secretsmanager list-secrets`,
           "",
         ].join("\n") + "\n",
       );
@@ -100,6 +103,7 @@ registerRunCommand(program);
 registerEnvCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.
   const text = err instanceof Error ? (process.env.COFFER_DEBUG ? err.stack : `${err.name === "Error" ? "" : `${err.name}: `}${err.message}`) : String(err);
   process.stderr.write(`coffer: ${text}\n`);

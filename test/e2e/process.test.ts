@@ -76,6 +76,9 @@ describe("the command line", () => {
     const fromEnv = await finished(coffer(["server", "--data-dir", dir, "--port", "0"], { ...env(dir), COFFER_LOG_LEVEL: "loud" }));
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toMatch(/^coffer: Invalid log level "loud"/);
+    // The command line is checked the same way: a usage error is exit 2 too.
+    const usage = await finished(coffer(["whoami", "--output", "yaml"], env(dir)));
+    expect(usage).toMatchObject({ code: 2, stderr: "error: option '--output <format>' argument 'yaml' is invalid. Allowed choices are text, json.\n" });
   });
 
   it("refuses an unknown key in the config file, naming the nearest valid one", async () => {

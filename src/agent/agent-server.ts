@@ -59,6 +59,8 @@ export interface AgentOptions {
   /** Where Secrets Manager and SSM are (default: AWS_ENDPOINT_URL, else the SDK's own resolution). */
   endpoint?: string;
   region?: string;
+  /** More configuration for the SDK clients it builds (credentials, profile, TLS trust), per service. */
+  clientConfig?: { secretsmanager?: object; ssm?: object };
   /** Clients to use instead of SDK clients built from endpoint/region and the standard credential chain. */
   secretsClient?: SecretsManagerSender;
   ssmClient?: SsmSender;
@@ -148,8 +150,8 @@ export function createAgent(options: AgentOptions = {}): Agent {
   };
   // As AWS's agent: refresh lazily on read after the TTL, no background refresh, no stale answers.
   const timings = { ttlMs, maxEntries, refreshAheadMs: 0, maxStaleMs: 0, clock: options.clock };
-  const smClient = options.secretsClient ?? new SecretsManagerClient(clientConfig);
-  const ssmClient = options.ssmClient ?? new SSMClient(clientConfig);
+  const smClient = options.secretsClient ?? new SecretsManagerClient({ ...clientConfig, ...options.clientConfig?.secretsmanager });
+  const ssmClient = options.ssmClient ?? new SSMClient({ ...clientConfig, ...options.clientConfig?.ssm });
   const secrets = new SecretCache({ ...timings, client: smClient });
   const parameters = new ParameterCache({ ...timings, client: ssmClient });
   const bodies = new WeakMap<object, Buffer>();

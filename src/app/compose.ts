@@ -32,7 +32,7 @@ import { withReadCache } from "../storage/cached-store.ts";
 import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
 import { missingData, openStore } from "./open-store.ts";
-import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials } from "./data-dir.ts";
+import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials, writeServerInfo } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
 import { rootArn } from "../shared/arn.ts";
 import { createLeases } from "../storage/lease.ts";
@@ -55,15 +55,20 @@ export interface Coffer {
   config: Config;
   /** Listens; resolves to the URL clients should use. */
   start(): Promise<string>;
-  /** Stops accepting requests, lets in-flight ones finish, then closes the store. */
+  /**
+   * Stops accepting requests, lets in-flight ones finish, then closes the store.
+   * The listener is closed synchronously, before the first await: the CLI's
+   * "shutting down" log line (src/cli/shutdown.ts) relies on it.
+   */
   stop(): Promise<void>;
 }
 
 export function createLogger(config: Config): Logger {
   return pino(
     { level: config.logLevel, redact: ["req.headers.authorization"] },
-    // Buffered: a write per request line would cost a third of the throughput; pino flushes on exit.
-    pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    // Each line written as it happens (an operator tailing the log, a crash, a container runtime must
+    // see it); the per-request line is debug, so at info this is a few lines an hour.
+    pino.destination({ dest: 1, sync: true }),
   );
 }
 
@@ -270,6 +275,12 @@ async function assemble(
       const port = typeof address === "object" && address ? address.port : config.port;
       const host = config.host.includes(":") ? `[${config.host}]` : config.host;
       endpoint = `${https ? "https" : "http"}://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;
+      // For the CLI on this machine (coffer whoami, coffer env): where to connect and what to trust.
+      writeServerInfo(config.dataDir, {
+        url: endpoint,
+        region: config.region,
+        ...(config.tls === "auto" ? { caCertificate: join(config.dataDir, "tls-cert.pem") } : {}),
+      });
       scheduler.start();
       return endpoint;
     },

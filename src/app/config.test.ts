@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, loadConfig, unknownEnvironmentVariables } from "./config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "coffer-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,5 +59,25 @@ describe("loadConfig", () => {
     expect(() => loadConfig({}, { COFFER_WEBHOOK_ALLOWED_NETWORKS: "intranet" })).toThrow(ConfigError);
     expect(loadConfig({}, { COFFER_ROTATION_STEP_TIMEOUT_SECONDS: "5" }).rotationStepTimeoutSeconds).toBe(5);
     expect(() => loadConfig({}, { COFFER_ROTATION_STEP_TIMEOUT_SECONDS: "0" })).toThrow(/step timeout/);
+  });
+
+  it("refuses an unknown config file key, naming the nearest valid one", () => {
+    const file = join(dir, "typo.json");
+    writeFileSync(file, JSON.stringify({ prot: 1234, region: "eu-west-1" }));
+    expect(() => loadConfig({ config: file }, {})).toThrow(/Unknown setting "prot": did you mean "port"\?/);
+    writeFileSync(file, JSON.stringify({ completelyDifferent: true }));
+    expect(() => loadConfig({ config: file }, {})).toThrow(/Unknown setting "completelyDifferent"; valid ones: host, port/);
+  });
+
+  it("refuses a log level pino does not have", () => {
+    expect(() => loadConfig({ logLevel: "verbose" }, {})).toThrow(/Invalid log level "verbose": use one of .*debug/);
+    expect(loadConfig({}, { COFFER_LOG_LEVEL: "debug" }).logLevel).toBe("debug");
+  });
+
+  it("names unknown COFFER_ variables with the nearest known one", () => {
+    const warnings = unknownEnvironmentVariables({ COFFER_PROT: "1", COFFER_PORT: "2", HOME: "/root", COFFER_ZZZZZZZZZZZZZZZ: "x" });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toMatch(/Unknown environment variable "COFFER_PROT": did you mean "COFFER_PORT"\? It is ignored\./);
+    expect(warnings[1]).toMatch(/COFFER_ZZZZZZZZZZZZZZZ/);
   });
 });

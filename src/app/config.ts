@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
+import { unknownNameMessage } from "./config-names.ts";
 
 /**
  * Configuration, resolved as flags > environment (COFFER_*) > config file >
@@ -122,9 +123,40 @@ const defaults = {
 
 export class ConfigError extends Error {}
 
+/** Config file keys that no flag or variable sets. */
+const FILE_ONLY_KEYS = ["alerts"];
+
+/** COFFER_* variables read outside the server's settings: by the CLI, or by the test tooling. */
+const OTHER_VARIABLES = [
+  "COFFER_CONFIG",
+  "COFFER_ENDPOINT",
+  "COFFER_DEBUG",
+  "COFFER_CHECK_TRANSACTIONS",
+  // Read by the test suite, not the server.
+  "COFFER_REQUIRE_DATABASES",
+  "COFFER_TEST_BACKEND",
+  "COFFER_TEST_RUN",
+  "COFFER_TEST_DATABASE_URL",
+];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Warnings for COFFER_* variables no setting reads (a typo would otherwise leave the default in force silently). */
+export function unknownEnvironmentVariables(env: NodeJS.ProcessEnv = process.env): string[] {
+  const known = [...Object.values(settings).map((s) => s.env), ...OTHER_VARIABLES];
+  return Object.keys(env)
+    .filter((name) => name.startsWith("COFFER_") && !name.startsWith("COFFER_TEST_") && !known.includes(name))
+    .sort()
+    .map((name) => `${unknownNameMessage("environment variable", name, known)} It is ignored.`);
+}
+
 export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.env): Config {
   const configPath = flags.config ?? env.COFFER_CONFIG;
   const file: Record<string, unknown> = configPath ? readConfigFile(configPath) : {};
+  const fileKeys = [...Object.keys(settings), ...FILE_ONLY_KEYS];
+  for (const key of Object.keys(file)) {
+    if (!fileKeys.includes(key)) throw new ConfigError(`${configPath}: ${unknownNameMessage("setting", key, fileKeys)}`);
+  }
   const pick = (name: keyof typeof settings): unknown => {
     if (flags[name] !== undefined) return settings[name].parse(String(flags[name]));
     const fromEnv = env[settings[name].env];
@@ -206,6 +238,9 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 function validate(c: Config): void {
+  if (!LOG_LEVELS.includes(c.logLevel)) {
+    throw new ConfigError(`Invalid log level "${c.logLevel.slice(0, 50)}": use one of ${LOG_LEVELS.join(", ")}.`);
+  }
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new ConfigError(`Invalid port: ${c.port}`);
   if (!/^\d{12}$/.test(c.accountId)) throw new ConfigError(`The account id must be 12 digits, not "${c.accountId}".`);
   if (!/^([a-z]+-)+\d+$/.test(c.region)) throw new ConfigError(`Invalid region: "${c.region}".`);

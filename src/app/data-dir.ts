@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { closeSync, fsyncSync, mkdirSync, openSync, fchmodSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, fchmodSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { loadMasterKey, type MasterKey, type MasterKeySource } from "../crypto/master-key.ts";
@@ -99,12 +99,56 @@ export function adminCredentialsFile(dir: string): string {
 
 /** Writes the administrator's credentials file (0600, whatever the umask) in one atomic step. */
 export function writeAdminCredentials(dir: string, key: { accessKeyId: string; secretAccessKey: string }): string {
+  return writePrivateFile(adminCredentialsFile(dir), `[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`);
+}
+
+/** The administrator's key from the credentials file, if the data directory has one (for the CLI on this machine). */
+export function readAdminCredentials(dir: string): { accessKeyId: string; secretAccessKey: string } | undefined {
   const file = adminCredentialsFile(dir);
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, "utf8");
+  const accessKeyId = /^aws_access_key_id\s*=\s*(\S+)/m.exec(text)?.[1];
+  const secretAccessKey = /^aws_secret_access_key\s*=\s*(\S+)/m.exec(text)?.[1];
+  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
+}
+
+/** Where the server of a data directory listens (written at each start), so the CLI on the same machine finds it. */
+export interface ServerInfo {
+  url: string;
+  region: string;
+  /** With --tls auto: the self-signed certificate clients must trust. */
+  caCertificate?: string;
+}
+
+export function serverInfoFile(dir: string): string {
+  return join(dir, "server.json");
+}
+
+export function writeServerInfo(dir: string, info: ServerInfo): void {
+  writePrivateFile(serverInfoFile(dir), JSON.stringify(info) + "\n");
+}
+
+export function readServerInfo(dir: string): ServerInfo | undefined {
+  const file = serverInfoFile(dir);
+  if (!existsSync(file)) return undefined;
+  try {
+    const info = JSON.parse(readFileSync(file, "utf8")) as Partial<ServerInfo>;
+    if (typeof info.url === "string" && typeof info.region === "string") {
+      return { url: info.url, region: info.region, ...(typeof info.caCertificate === "string" ? { caCertificate: info.caCertificate } : {}) };
+    }
+  } catch {
+    // A torn or foreign file says nothing about the server.
+  }
+  return undefined;
+}
+
+/** Writes a file 0600 (whatever the umask) in one atomic step. */
+function writePrivateFile(file: string, text: string): string {
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, "w", 0o600);
   try {
     fchmodSync(fd, 0o600);
-    writeSync(fd, `[default]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`);
+    writeSync(fd, text);
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);

@@ -1,14 +1,15 @@
 import type { Command } from "commander";
 import { createAgent } from "../agent/agent-server.ts";
+import { clientTarget, withClientOptions, type ClientFlags } from "./client-options.ts";
 
 /**
  * `coffer agent`: the AWS Secrets Manager Agent protocol on localhost:2773
- * (see src/agent/agent-server.ts). Its own credentials come from the standard AWS
- * chain; the SSRF token from AWS_TOKEN, AWS_SESSION_TOKEN or
- * AWS_CONTAINER_AUTHORIZATION_TOKEN.
+ * (see src/agent/agent-server.ts). Its server, credentials and region are found
+ * as every command finds them (client-options.ts); the SSRF token from
+ * AWS_TOKEN, AWS_SESSION_TOKEN or AWS_CONTAINER_AUTHORIZATION_TOKEN.
  */
 
-interface AgentFlags {
+interface AgentFlags extends ClientFlags {
   host: string;
   port: string;
   ttl: string;
@@ -16,8 +17,6 @@ interface AgentFlags {
   maxConn: string;
   pathPrefix: string;
   allowRemote?: boolean;
-  endpoint?: string;
-  region?: string;
 }
 
 const integer = (name: string, text: string) => {
@@ -26,8 +25,7 @@ const integer = (name: string, text: string) => {
 };
 
 export function registerAgentCommand(program: Command): void {
-  program
-    .command("agent")
+  withClientOptions(program.command("agent"), { output: false })
     .description("serve secrets and parameters to local programs over the AWS Secrets Manager Agent protocol, with a cache")
     .option("--host <address>", "address to listen on (loopback only, unless --allow-remote)", "127.0.0.1")
     .option("--port <port>", "port (1024-65535; 0 picks a free one)", "2773")
@@ -36,9 +34,8 @@ export function registerAgentCommand(program: Command): void {
     .option("--max-conn <n>", "open connections served (1-1000); more get 429", "800")
     .option("--path-prefix <prefix>", "prefix of path-style reads, GET <prefix><secretId>", "/v1/")
     .option("--allow-remote", "allow a non-loopback --host (anyone who reaches it and has the token reads secrets)")
-    .option("--endpoint <url>", "Coffer's URL (AWS_ENDPOINT_URL, COFFER_ENDPOINT; default: the SDK's own, i.e. AWS)")
-    .option("--region <region>", "region (default: the SDK's own: AWS_REGION, then the AWS profile)")
     .action(async (flags: AgentFlags) => {
+      const target = clientTarget(flags);
       const agent = createAgent({
         host: flags.host,
         port: integer("--port", flags.port),
@@ -47,8 +44,7 @@ export function registerAgentCommand(program: Command): void {
         maxConnections: integer("--max-conn", flags.maxConn),
         pathPrefix: flags.pathPrefix,
         allowRemote: flags.allowRemote === true,
-        endpoint: flags.endpoint ?? process.env.AWS_ENDPOINT_URL ?? process.env.COFFER_ENDPOINT,
-        region: flags.region,
+        clientConfig: { secretsmanager: target.config("secretsmanager"), ssm: target.config("ssm") },
         // Error names and statuses only: the agent never hands a value to its log.
         log: (message, fields) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg: message, ...fields }) + "\n"),
       });

@@ -1,16 +1,12 @@
 import { CloudTrailClient, LookupEventsCommand, type LookupAttributeKey } from "@aws-sdk/client-cloudtrail";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { verifyExport } from "../audit/audit-retention.ts";
 import { verifyAuditChain } from "../audit/audit-verify.ts";
 import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { openDataDir, STORED_RULES_SETTING } from "../app/compose.ts";
 import { loadConfig, type ConfigInput } from "../app/config.ts";
+import { clientTarget, withClientOptions, type ClientFlags } from "./client-options.ts";
 import { dataOptions } from "./data-options.ts";
-
-interface ClientOptions {
-  endpoint: string;
-  region: string;
-}
 
 const ATTRIBUTES: Record<string, LookupAttributeKey> = {
   eventName: "EventName",
@@ -23,14 +19,14 @@ const ATTRIBUTES: Record<string, LookupAttributeKey> = {
   eventId: "EventId",
 };
 
-function withClientOptions(cmd: Command): Command {
-  return cmd
-    .option("--endpoint <url>", "Coffer's URL (COFFER_ENDPOINT)", process.env.COFFER_ENDPOINT ?? "http://127.0.0.1:4599")
-    .option("--region <region>", "region (AWS_REGION)", process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1");
+type Event = { EventTime?: Date; Username?: string; EventName?: string; CloudTrailEvent?: string };
+
+/** Text: one line per event (time, who, from where, what, on what, result); json: the CloudTrail record, one per line. */
+function eventLine(e: Event, o: ClientFlags): string {
+  return o.output === "json" ? e.CloudTrailEvent! : line(e);
 }
 
-/** One line per event: time, who, what, on what, result. */
-function line(e: { EventTime?: Date; Username?: string; EventName?: string; CloudTrailEvent?: string }): string {
+function line(e: Event): string {
   const ct = JSON.parse(e.CloudTrailEvent ?? "{}") as { errorCode?: string; sourceIPAddress?: string; resources?: { ARN: string }[] };
   const on = ct.resources?.map((r) => r.ARN).join(",") ?? "-";
   return [e.EventTime?.toISOString(), e.Username ?? "-", ct.sourceIPAddress ?? "-", e.EventName, on, ct.errorCode ?? "OK"].join("  ");
@@ -65,13 +61,13 @@ export function registerAuditCommands(program: Command): void {
   withClientOptions(audit.command("tail").description("the newest events (LookupEvents); --follow keeps watching"))
     .option("-n, --max <count>", "how many", "20")
     .option("-f, --follow", "poll for new events")
-    .action(async (o: ClientOptions & { max: string; follow?: boolean }) => {
-      const client = new CloudTrailClient({ endpoint: o.endpoint, region: o.region });
+    .action(async (o: ClientFlags & { max: string; follow?: boolean }) => {
+      const client = new CloudTrailClient(clientTarget(o).config("cloudtrail"));
       const first = await client.send(new LookupEventsCommand({ MaxResults: Math.min(Number(o.max), 50) }));
       const seen = new Set<string>();
       for (const e of [...(first.Events ?? [])].reverse()) {
         seen.add(e.EventId!);
-        process.stdout.write(line(e) + "\n");
+        process.stdout.write(eventLine(e, o) + "\n");
       }
       while (o.follow) {
         await new Promise((r) => setTimeout(r, 1000));
@@ -79,7 +75,7 @@ export function registerAuditCommands(program: Command): void {
         for (const e of [...(page.Events ?? [])].reverse()) {
           if (seen.has(e.EventId!)) continue;
           seen.add(e.EventId!);
-          process.stdout.write(line(e) + "\n");
+          process.stdout.write(eventLine(e, o) + "\n");
         }
       }
     });
@@ -90,11 +86,13 @@ export function registerAuditCommands(program: Command): void {
     .option("--since <time>", "ISO time")
     .option("--until <time>", "ISO time")
     .option("-n, --max <count>", "how many at most", "50")
-    .option("--json", "print the CloudTrail records as JSON lines")
-    .action(async (o: ClientOptions & Record<string, string | boolean | undefined>) => {
+    // Before --output json said it the way every command does.
+    .addOption(new Option("--json", "the same as --output json").hideHelp())
+    .action(async (o: ClientFlags & Record<string, string | boolean | undefined>) => {
+      if (o.json) o.output = "json";
       const given = Object.keys(ATTRIBUTES).filter((k) => o[k] !== undefined);
       if (given.length > 1) throw new Error("CloudTrail looks up one attribute at a time: give at most one of " + Object.keys(ATTRIBUTES).join(", "));
-      const client = new CloudTrailClient({ endpoint: o.endpoint as string, region: o.region as string });
+      const client = new CloudTrailClient(clientTarget(o).config("cloudtrail"));
       let NextToken: string | undefined;
       let left = Number(o.max);
       do {
@@ -107,7 +105,7 @@ export function registerAuditCommands(program: Command): void {
             NextToken,
           }),
         );
-        for (const e of page.Events ?? []) process.stdout.write((o.json ? e.CloudTrailEvent! : line(e)) + "\n");
+        for (const e of page.Events ?? []) process.stdout.write(eventLine(e, o) + "\n");
         left -= page.Events?.length ?? 0;
         NextToken = page.NextToken;
       } while (NextToken && left > 0);

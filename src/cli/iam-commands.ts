@@ -12,52 +12,44 @@ import {
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import type { Command } from "commander";
 import { rootArn } from "../shared/arn.ts";
+import { clientTarget, withClientOptions, type ClientFlags } from "./client-options.ts";
+import { fields, print, table } from "./output.ts";
 
 /**
  * `coffer user|role|whoami`: the common IAM calls, made over the API with the
- * official SDK like any client (credentials from the usual AWS chain, e.g.
- * AWS_SHARED_CREDENTIALS_FILE=.coffer/admin-credentials).
+ * official SDK like any client. Which server, which credentials, which
+ * region: client-options.ts (by default the local server, as its administrator).
  */
 
-interface ClientOptions {
-  endpoint: string;
-  region: string;
-}
-
-const clientConfig = (o: ClientOptions) => ({ endpoint: o.endpoint, region: o.region });
-const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+const iam = (o: ClientFlags) => new IAMClient(clientTarget(o).config("iam"));
 
 function policyText(arg: string): string {
   return arg.startsWith("@") ? readFileSync(arg.slice(1), "utf8") : arg;
-}
-
-function withClientOptions(cmd: Command): Command {
-  return cmd
-    .option("--endpoint <url>", "Coffer's URL (COFFER_ENDPOINT)", process.env.COFFER_ENDPOINT ?? "http://127.0.0.1:4599")
-    .option("--region <region>", "region (AWS_REGION)", process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1");
 }
 
 export function registerIamCommands(program: Command): void {
   const user = program.command("user").description("IAM users");
   withClientOptions(user.command("create <name>").description("create a user"))
     .option("--path <path>", "IAM path", "/")
-    .action(async (name: string, o: ClientOptions & { path: string }) => {
-      print((await new IAMClient(clientConfig(o)).send(new CreateUserCommand({ UserName: name, Path: o.path }))).User);
+    .action(async (name: string, o: ClientFlags & { path: string }) => {
+      const { User } = await iam(o).send(new CreateUserCommand({ UserName: name, Path: o.path }));
+      print(o.output, User, fields(User, ["UserName", "Arn", "UserId", "CreateDate"]));
     });
-  withClientOptions(user.command("list").description("list users")).action(async (o: ClientOptions) => {
-    print((await new IAMClient(clientConfig(o)).send(new ListUsersCommand({}))).Users);
+  withClientOptions(user.command("list").description("list users")).action(async (o: ClientFlags) => {
+    const { Users = [] } = await iam(o).send(new ListUsersCommand({}));
+    print(o.output, Users, table(Users, ["UserName", "Arn", "CreateDate"]));
   });
   withClientOptions(user.command("key <name>").description("create an access key for a user (printed once)")).action(
-    async (name: string, o: ClientOptions) => {
-      print((await new IAMClient(clientConfig(o)).send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey);
+    async (name: string, o: ClientFlags) => {
+      const { AccessKey } = await iam(o).send(new CreateAccessKeyCommand({ UserName: name }));
+      print(o.output, AccessKey, fields(AccessKey, ["UserName", "AccessKeyId", "SecretAccessKey"]));
     },
   );
   withClientOptions(
     user.command("policy <name> <policy-name> <document>").description("put an inline policy (JSON, or @file)"),
-  ).action(async (name: string, policyName: string, document: string, o: ClientOptions) => {
-    await new IAMClient(clientConfig(o)).send(
-      new PutUserPolicyCommand({ UserName: name, PolicyName: policyName, PolicyDocument: policyText(document) }),
-    );
+  ).action(async (name: string, policyName: string, document: string, o: ClientFlags) => {
+    const out = await iam(o).send(new PutUserPolicyCommand({ UserName: name, PolicyName: policyName, PolicyDocument: policyText(document) }));
+    print(o.output, out, `policy ${policyName} put on user ${name}`);
   });
 
   const role = program.command("role").description("IAM roles");
@@ -65,7 +57,7 @@ export function registerIamCommands(program: Command): void {
     .option("--trust <document>", "trust policy (JSON, or @file)")
     .option("--trust-account <id>", "trust this account's principals (its root) to assume the role")
     .option("--max-session <seconds>", "longest session (3600-43200)")
-    .action(async (name: string, o: ClientOptions & { trust?: string; trustAccount?: string; maxSession?: string }) => {
+    .action(async (name: string, o: ClientFlags & { trust?: string; trustAccount?: string; maxSession?: string }) => {
       if (!o.trust === !o.trustAccount) throw new Error("give exactly one of --trust and --trust-account");
       const trust =
         o.trust !== undefined
@@ -74,29 +66,30 @@ export function registerIamCommands(program: Command): void {
               Version: "2012-10-17",
               Statement: [{ Effect: "Allow", Principal: { AWS: rootArn(o.trustAccount!) }, Action: "sts:AssumeRole" }],
             });
-      const out = await new IAMClient(clientConfig(o)).send(
+      const { Role } = await iam(o).send(
         new CreateRoleCommand({
           RoleName: name,
           AssumeRolePolicyDocument: trust,
           MaxSessionDuration: o.maxSession === undefined ? undefined : Number(o.maxSession),
         }),
       );
-      print(out.Role);
+      print(o.output, Role, fields(Role, ["RoleName", "Arn", "RoleId", "MaxSessionDuration", "CreateDate"]));
     });
-  withClientOptions(role.command("list").description("list roles")).action(async (o: ClientOptions) => {
-    print((await new IAMClient(clientConfig(o)).send(new ListRolesCommand({}))).Roles);
+  withClientOptions(role.command("list").description("list roles")).action(async (o: ClientFlags) => {
+    const { Roles = [] } = await iam(o).send(new ListRolesCommand({}));
+    print(o.output, Roles, table(Roles, ["RoleName", "Arn", "CreateDate"]));
   });
   withClientOptions(
     role.command("policy <name> <policy-name> <document>").description("put an inline policy (JSON, or @file)"),
-  ).action(async (name: string, policyName: string, document: string, o: ClientOptions) => {
-    await new IAMClient(clientConfig(o)).send(
-      new PutRolePolicyCommand({ RoleName: name, PolicyName: policyName, PolicyDocument: policyText(document) }),
-    );
+  ).action(async (name: string, policyName: string, document: string, o: ClientFlags) => {
+    const out = await iam(o).send(new PutRolePolicyCommand({ RoleName: name, PolicyName: policyName, PolicyDocument: policyText(document) }));
+    print(o.output, out, `policy ${policyName} put on role ${name}`);
   });
 
   withClientOptions(program.command("whoami").description("who the current credentials are (sts get-caller-identity)")).action(
-    async (o: ClientOptions) => {
-      print(await new STSClient(clientConfig(o)).send(new GetCallerIdentityCommand({})));
+    async (o: ClientFlags) => {
+      const who = await new STSClient(clientTarget(o).config("sts")).send(new GetCallerIdentityCommand({}));
+      print(o.output, who, fields(who, ["Arn", "Account", "UserId"]));
     },
   );
 }

@@ -1,5 +1,7 @@
-import { Command, Option } from "commander";
-import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, CommanderError, Option } from "commander";
+import { ConfigError, loadConfig, unknownEnvironmentVariables, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer, createLogger } from "../app/compose.ts";
 import { adminCredentialsFile } from "../app/data-dir.ts";
 import { missingData, openStore } from "../app/open-store.ts";
@@ -7,11 +9,18 @@ import { disableCoreDumps } from "../app/process-limits.ts";
 import { registerAgentCommand } from "./agent-command.ts";
 import { dataOptions } from "./data-options.ts";
 import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
+import { registerEnvCommand } from "./env-command.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
+import { stopOnSignals } from "./shutdown.ts";
 
-const program = new Command("coffer").description("Coffer: a self-hosted secret store with the AWS Secrets Manager API");
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+const program = new Command("coffer")
+  .description("Coffer: a self-hosted secret store with the AWS Secrets Manager API")
+  .version(version, "-V, --version", "print the version")
+  // Usage errors reach the catch below (commander has printed them), to exit 2 like a bad configuration.
+  .exitOverride();
 
 program
   .command("server")
@@ -33,24 +42,12 @@ program
   .action(async (flags: ConfigInput) => {
     const config = loadConfig(flags);
     const logger = createLogger(config);
+    for (const warning of unknownEnvironmentVariables()) logger.warn(warning);
     // First, before the master key is in memory.
     const cores = disableCoreDumps();
     if (cores) logger.warn(cores);
     const coffer = await createCoffer(config, { logger });
-    // The start-up warnings are out before anyone reads "listening" (the log is buffered).
-    await new Promise<void>((resolve) => logger.flush(() => resolve()));
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, "shutting down; in-flight requests finish first");
-      coffer.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGTERM", () => stop("SIGTERM"));
+    stopOnSignals(coffer, logger);
     const file = adminCredentialsFile(config.dataDir);
     let url: string;
     try {
@@ -62,6 +59,7 @@ program
     }
     if (coffer.adminKey) {
       // Printed once, on first start, to standard output only: never through the logger.
+      const caBundle = config.tls === "auto" ? ` --ca-bundle ${join(config.dataDir, "tls-cert.pem")}` : "";
       process.stdout.write(
         [
           "",
@@ -70,12 +68,17 @@ program
           `  AWS_SECRET_ACCESS_KEY=${coffer.adminKey.secretAccessKey}`,
           "",
           `  export AWS_SHARED_CREDENTIALS_FILE=${file} AWS_REGION=${config.region} AWS_DEFAULT_REGION=${config.region}`,
-          `  aws --endpoint-url ${url} secretsmanager list-secrets`,
+          `  aws --endpoint-url ${url}${caBundle} secretsmanager list-secrets`,
           "",
         ].join("\n") + "\n",
       );
     }
     logger.info({ url, dataDir: config.dataDir, region: config.region }, "coffer listening");
+    if (config.tls === "auto") {
+      const ca = join(config.dataDir, "tls-cert.pem");
+      logger.info({ caCertificate: ca }, "TLS with a self-signed certificate; clients must trust it");
+      process.stdout.write(`TLS certificate to trust: ${ca}\n  eval "$(coffer env --data-dir ${config.dataDir})" sets AWS_CA_BUNDLE and NODE_EXTRA_CA_CERTS\n`);
+    }
     process.stdout.write(`Coffer listening on ${url}\n`);
   });
 
@@ -112,10 +115,13 @@ registerAlertCommands(program);
 registerRotationCommands(program);
 registerAgentCommand(program);
 registerRunCommand(program);
+registerEnvCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.
   const text = err instanceof Error ? (process.env.COFFER_DEBUG ? err.stack : `${err.name === "Error" ? "" : `${err.name}: `}${err.message}`) : String(err);
   process.stderr.write(`coffer: ${text}\n`);
-  process.exit(1);
+  // 2: the configuration or the command line is wrong (nothing was tried); 1: it failed.
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });

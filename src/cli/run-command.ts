@@ -3,6 +3,7 @@ import { constants } from "node:os";
 import type { Command } from "commander";
 import { ParameterCache } from "../client/parameter-cache.ts";
 import { SecretCache } from "../client/secret-cache.ts";
+import { clientTarget, withClientOptions, type ClientFlags } from "./client-options.ts";
 import { checkBulkNames, type BulkVariable } from "./run-env-guard.ts";
 
 /**
@@ -239,21 +240,18 @@ export function runChild(command: string, args: string[], env: NodeJS.ProcessEnv
   });
 }
 
-interface RunFlags {
+interface RunFlags extends ClientFlags {
   secret: string[];
   param: string[];
   paramPath: string[];
   secretJson: string[];
   allowEnv: string[];
-  endpoint?: string;
-  region?: string;
 }
 
 const collect = (value: string, all: string[]) => [...all, value];
 
 export function registerRunCommand(program: Command): void {
-  program
-    .command("run")
+  withClientOptions(program.command("run"), { output: false })
     .description("run a command with secrets and parameters in its environment (fetched first; never printed)")
     .argument("<command...>", "the command and its arguments, after --")
     .option("--secret <NAME=secretId[:json-key[:version-stage[:version-id]]]>", "a secret (or one JSON key of it), as ECS valueFrom; repeatable", collect, [])
@@ -261,16 +259,13 @@ export function registerRunCommand(program: Command): void {
     .option("--param-path <path>", "every parameter under a path, as upper-cased names (/p/db/host -> DB_HOST); repeatable", collect, [])
     .option("--secret-json <secretId[:version-stage[:version-id]]>", "every top-level key of a JSON secret, as upper-cased names (db-host -> DB_HOST); repeatable", collect, [])
     .option("--allow-env <NAME>", "let --param-path/--secret-json set NAME although it can change how the command runs (PATH, LD_*, NODE_OPTIONS, …); repeatable", collect, [])
-    .option("--endpoint <url>", "Coffer's URL (AWS_ENDPOINT_URL, COFFER_ENDPOINT; default: the SDK's own, i.e. AWS)")
-    .option("--region <region>", "region (default: the SDK's own: AWS_REGION, then the AWS profile)")
     .action(async (commandLine: string[], flags: RunFlags) => {
       const refs = [...flags.param.map(parseParamSpec), ...flags.secret.map(parseSecretSpec)];
-      const endpoint = flags.endpoint ?? process.env.AWS_ENDPOINT_URL ?? process.env.COFFER_ENDPOINT;
-      const clientConfig = { ...(flags.region ? { region: flags.region } : {}), ...(endpoint ? { endpoint } : {}), customUserAgent: "coffer-run" };
+      const target = clientTarget(flags);
       // One process, one read per value: no TTL games, no background refresh.
       const timings = { refreshAheadMs: 0, maxStaleMs: 0 };
-      const secrets = new SecretCache({ ...timings, clientConfig });
-      const parameters = new ParameterCache({ ...timings, clientConfig });
+      const secrets = new SecretCache({ ...timings, clientConfig: { ...target.config("secretsmanager"), customUserAgent: "coffer-run" } });
+      const parameters = new ParameterCache({ ...timings, clientConfig: { ...target.config("ssm"), customUserAgent: "coffer-run" } });
       const secretJson = flags.secretJson.map(parseSecretJsonSpec);
       const env = await resolveEnvironment({ refs, paramPaths: flags.paramPath, secretJson, allowEnv: flags.allowEnv }, { secrets, parameters });
       const [command, ...args] = commandLine;

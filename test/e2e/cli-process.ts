@@ -4,9 +4,9 @@ import { fileURLToPath } from "node:url";
 
 const bin = fileURLToPath(new URL("../../bin/coffer.js", import.meta.url));
 
-/** `coffer <args>` as its own process, through bin/coffer.js as a user runs it. */
-export function coffer(args: string[], env: Record<string, string | undefined>): ChildProcess {
-  return spawn(process.execPath, [bin, ...args], { env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+/** `coffer <args>` as its own process, through bin/coffer.js as a user runs it (in `cwd`, default the test's). */
+export function coffer(args: string[], env: Record<string, string | undefined>, cwd?: string): ChildProcess {
+  return spawn(process.execPath, [bin, ...args], { env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"], cwd });
 }
 
 /** Runs to completion: exit code (128+signal if killed), stdout, stderr. */

@@ -36,23 +36,23 @@ const coffer = (args: string[], env: Record<string, string> = {}) =>
   });
 
 it("wraps the common IAM calls and creates accounts", async () => {
-  const user = JSON.parse((await coffer(["user", "create", "ci-bot"])).stdout);
+  const user = JSON.parse((await coffer(["user", "create", "ci-bot", "--output", "json"])).stdout);
   expect(user.Arn).toBe("arn:aws:iam::000000000000:user/ci-bot");
   await coffer(["user", "policy", "ci-bot", "read", '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:*","Resource":"*"}]}']);
-  const key = JSON.parse((await coffer(["user", "key", "ci-bot"])).stdout);
+  const key = JSON.parse((await coffer(["user", "key", "ci-bot", "--output", "json"])).stdout);
   expect(key.AccessKeyId).toMatch(/^AKIA/);
   const who = JSON.parse(
-    (await coffer(["whoami"], { AWS_ACCESS_KEY_ID: key.AccessKeyId, AWS_SECRET_ACCESS_KEY: key.SecretAccessKey, AWS_SHARED_CREDENTIALS_FILE: join(dir, "none") })).stdout,
+    (await coffer(["whoami", "--output", "json"], { AWS_ACCESS_KEY_ID: key.AccessKeyId, AWS_SECRET_ACCESS_KEY: key.SecretAccessKey, AWS_SHARED_CREDENTIALS_FILE: join(dir, "none") })).stdout,
   );
   expect(who.Arn).toBe("arn:aws:iam::000000000000:user/ci-bot");
-  const role = JSON.parse((await coffer(["role", "create", "app", "--trust-account", "000000000000"])).stdout);
+  const role = JSON.parse((await coffer(["role", "create", "app", "--trust-account", "000000000000", "--output", "json"])).stdout);
   expect(role.Arn).toBe("arn:aws:iam::000000000000:role/app");
 
   const account = (await coffer(["account", "create", "222233334444", "--data-dir", dir])).stdout;
   const id = /aws_access_key_id = (\S+)/.exec(account)![1];
   const secret = /aws_secret_access_key = (\S+)/.exec(account)![1];
   const other = JSON.parse(
-    (await coffer(["whoami"], { AWS_ACCESS_KEY_ID: id, AWS_SECRET_ACCESS_KEY: secret, AWS_SHARED_CREDENTIALS_FILE: join(dir, "none") })).stdout,
+    (await coffer(["whoami", "--output", "json"], { AWS_ACCESS_KEY_ID: id, AWS_SECRET_ACCESS_KEY: secret, AWS_SHARED_CREDENTIALS_FILE: join(dir, "none") })).stdout,
   );
   expect(other.Arn).toBe("arn:aws:iam::222233334444:root");
   await expect(coffer(["account", "create", "222233334444", "--data-dir", dir])).rejects.toMatchObject({

@@ -45,7 +45,8 @@ function hostilePatterns(prefix: string, budget: number): string[] {
   const out: string[] = [];
   let used = 0;
   for (let stars = 6; ; stars += 3) {
-    const p = `${prefix}*${"a*".repeat(stars)}b`;
+    // Ends in "~", which no ARN here holds: a random secret suffix ending in "b" once matched "...*b".
+    const p = `${prefix}*${"a*".repeat(stars)}~`;
     if (used + p.length + 3 > budget) break;
     out.push(p);
     used += p.length + 3;

@@ -228,6 +228,8 @@ async function assemble(
     },
     authFailureLimit: { burst: config.authFailureBurst, ratePerSecond: config.authFailureRatePerSecond },
     sync: store.sync && (() => store.sync!()),
+    // Reads skip the sync when their audit record can prove nothing changed (needs the audit writer).
+    epoch: config.audit === "on" && store.epoch && store.auditWriter ? () => store.epoch!() : undefined,
   });
 
   const scheduler = createScheduler(

@@ -8,6 +8,8 @@ import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
 export interface RequestFacts {
   requestId: string;
   time: number;
+  /** Set when the request read this node's memory without syncing first: the store epoch it read at (Store.epoch). */
+  validAt?: string;
   /** The service's signing name: secretsmanager, kms, iam, sts, cloudtrail (or the target prefix when unknown). */
   service: string;
   operation: string;

@@ -63,6 +63,8 @@ interface AuditLogDeps {
 
 interface Pending {
   entry: AuditEntry;
+  /** The store epoch the request read memory at (AuditWriter.append's validAt). */
+  validAt?: string;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -105,13 +107,20 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
     }
   }
 
-  /** Writer path: hand the turn's entries over and let the next turn start at once. */
+  /** Writer path: hand the turn's entries over and let the next turn start at once (one call per epoch they were read at). */
   function send(): void {
-    const batch = pending;
+    const all = pending;
     pending = [];
-    if (batch.length === 0) return;
+    if (all.length === 0) return;
+    if (all.every((p) => p.validAt === all[0].validAt)) return sendBatch(all);
+    const byEpoch = new Map<string | undefined, Pending[]>();
+    for (const p of all) byEpoch.set(p.validAt, [...(byEpoch.get(p.validAt) ?? []), p]);
+    for (const batch of byEpoch.values()) sendBatch(batch);
+  }
+
+  function sendBatch(batch: Pending[]): void {
     const entries = batch.map((p) => p.entry);
-    const done = writer!.append(entries, clock.now()).then(
+    const done = writer!.append(entries, clock.now(), batch[0].validAt).then(
       // Rows with their seqs only for whoever follows the trail.
       (firstSeq) => committed(batch, listeners.size > 0 || filePath ? entries.map((e, i) => ({ ...e, seq: firstSeq + i })) : []),
       (err: unknown) => {
@@ -158,9 +167,13 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
   }
 
   return {
-    /** Resolves once the entry is durable in the chain; rejects if it could not be written. */
-    append(entry: AuditEntry): Promise<void> {
-      const done = new Promise<void>((resolve, reject) => pending.push({ entry, resolve, reject }));
+    /**
+     * Resolves once the entry is durable in the chain; rejects if it could not be written. With
+     * `validAt` (a store epoch), rejects with StaleEpochError, writing nothing, if data changed since.
+     */
+    append(entry: AuditEntry, validAt?: string): Promise<void> {
+      if (validAt !== undefined && !writer) return Promise.reject(new Error("audit: validAt needs the store's audit writer"));
+      const done = new Promise<void>((resolve, reject) => pending.push({ entry, validAt, resolve, reject }));
       kick();
       return done;
     },

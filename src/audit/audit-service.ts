@@ -38,19 +38,21 @@ export function createServiceEventRecorder(log: AuditLog, { region, clock }: { r
   };
 }
 
-/** The server's auditor: an intent before a write, one CloudTrail event per request. */
-/** Records requests in the audit trail; a rejected promise means the record could not be written. */
+/** The server's auditor: an intent before a write, one CloudTrail event per request; a rejected promise means the record could not be written. */
 export interface RequestAuditor {
   /** Before a mutating operation runs. */
   intent(facts: RequestFacts): Promise<void>;
-  /** Once the request has its answer, before the answer is sent. */
+  /**
+   * Once the request has its answer, before the answer is sent. With facts.validAt, rejects with
+   * StaleEpochError (nothing recorded) if data changed since the request read it: it must run again.
+   */
   record(facts: RequestFacts): Promise<void>;
 }
 
 export function createRequestAuditor(log: AuditLog): RequestAuditor {
   return {
     intent: (facts) => log.append(entryOf(buildEvent(facts), "intent")),
-    record: (facts) => log.append(entryOf(buildEvent(facts))),
+    record: (facts) => log.append(entryOf(buildEvent(facts)), facts.validAt),
   };
 }
 

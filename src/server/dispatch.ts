@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { RequestFacts } from "../audit/audit-event.ts";
 import type { RequestAuditor } from "../audit/audit-service.ts";
 import { CofferError, type ErrorCode } from "../shared/errors.ts";
+import { StaleEpochError } from "../storage/store.ts";
 import type { ApiService, RequestContext } from "../api/api-service.ts";
 import { authenticate, type CredentialLookup } from "./authenticate.ts";
 import { createFailureLimiter, type FailureLimit } from "./failure-limiter.ts";
@@ -27,6 +28,12 @@ export interface DispatchOptions {
   authFailureLimit?: FailureLimit;
   /** Brings this node up to date with writes other nodes acknowledged (a shared database), before the request reads anything. */
   sync?: () => Promise<void>;
+  /**
+   * With sync and an audit writer that checks epochs (Store.epoch): read-only requests skip the sync,
+   * read memory at this epoch, and have their audit record prove nothing changed since; if something
+   * did, nothing is recorded and the request runs again, syncing first.
+   */
+  epoch?: () => string | undefined;
 }
 
 export interface Dispatcher {
@@ -93,7 +100,7 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
   }
 
   /** Authenticates, decodes, writes the intent of a mutating request, runs the handler and encodes its result. */
-  async function run(req: ParsedRequest, codec: ProtocolCodec, facts: RequestFacts, route: Route): Promise<Reply> {
+  async function run(req: ParsedRequest, codec: ProtocolCodec, facts: RequestFacts, route: Route, optimistic: boolean): Promise<Reply> {
     const service = route.service!;
     const spec = route.spec!;
     const { operation } = route;
@@ -101,7 +108,10 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
     facts.operation = operation;
     facts.shapes = service.shapes;
     facts.spec = spec;
-    if (options.sync) {
+    const epoch = optimistic && spec.readOnly ? options.epoch?.() : undefined;
+    if (epoch !== undefined) {
+      facts.validAt = epoch;
+    } else if (options.sync) {
       await options.sync().catch((err: unknown) => {
         logger.error({ reqId: facts.requestId, err: scrub(err) }, "could not reach the database to check for changes; request refused");
         throw new CofferError("Internal", "The request could not be served: the database is unreachable.");
@@ -145,6 +155,7 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
       try {
         await auditor.record(facts);
       } catch (err) {
+        if (err instanceof StaleEpochError) throw err;
         logger.error({ reqId: facts.requestId, err: scrub(err) }, "audit write failed; request refused");
         reply = errorReply(req, codec, facts, service, new CofferError("Internal", "The request could not be recorded in the audit trail."));
       }
@@ -179,20 +190,27 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
 
   return {
     async handle(incoming, requestId) {
-      const req = parseRequest(incoming, requestId);
-      const codec = codecOf(req);
-      const facts = factsOf(req);
-      let service: ApiService | undefined;
-      let reply: Reply;
-      try {
-        const route = codec.route(req, facts);
-        service = route.service;
-        if (route.refusal) throw route.refusal;
-        reply = await run(req, codec, facts, route);
-      } catch (err) {
-        reply = errorReply(req, codec, facts, service, err);
+      // A read that went stale while it ran (another node wrote) is run once more, syncing first.
+      for (let optimistic = options.epoch !== undefined; ; optimistic = false) {
+        const req = parseRequest(incoming, requestId);
+        const codec = codecOf(req);
+        const facts = factsOf(req);
+        let service: ApiService | undefined;
+        let reply: Reply;
+        try {
+          const route = codec.route(req, facts);
+          service = route.service;
+          if (route.refusal) throw route.refusal;
+          reply = await run(req, codec, facts, route, optimistic);
+        } catch (err) {
+          reply = errorReply(req, codec, facts, service, err);
+        }
+        try {
+          return await finish(req, codec, facts, reply, service);
+        } catch (err) {
+          if (!(err instanceof StaleEpochError) || !optimistic) throw err;
+        }
       }
-      return finish(req, codec, facts, reply, service);
     },
 
     async refuse(incoming, requestId, err, protocol) {

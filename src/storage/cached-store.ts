@@ -92,6 +92,7 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
     auditWriter: store.auditWriter?.bind(store),
     sync: store.sync?.bind(store),
     onChange: store.onChange?.bind(store),
+    epoch: store.epoch?.bind(store),
     close: () => store.close(),
   };
 }

@@ -27,6 +27,21 @@ describe("change sync", () => {
     expect(changes).toBe(2);
   });
 
+  it("takes readings made elsewhere (audit commits) into account, never moving back to an older one", async () => {
+    const sync = createChangeSync(async () => "5");
+    let changes = 0;
+    sync.onChange(() => changes++);
+    expect(sync.current()).toBeUndefined();
+    sync.observe("7");
+    expect([sync.current(), changes]).toEqual(["7", 1]);
+    sync.observe("7");
+    sync.observe("6");
+    expect([sync.current(), changes]).toEqual(["7", 1]);
+    // A sync whose reading was older than what was observed meanwhile keeps the newer epoch.
+    await sync.sync();
+    expect([sync.current(), changes]).toEqual(["7", 1]);
+  });
+
   it("makes a caller that arrives during a reading wait for a reading begun after it", async () => {
     const counter = controlledCounter();
     const sync = createChangeSync(counter.read);

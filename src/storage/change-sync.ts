@@ -14,6 +14,10 @@ export interface ChangeSync {
   onChange(listener: () => void): () => void;
   /** Tells the listeners that anything may have changed (e.g. a lost notification connection). */
   changed(): void;
+  /** A reading of the counter taken elsewhere (an audit commit) that began after everything now waiting arrived. */
+  observe(value: string): void;
+  /** The last reading (undefined before the first). */
+  current(): string | undefined;
 }
 
 export function createChangeSync(readCounter: () => Promise<string>): ChangeSync {
@@ -26,13 +30,16 @@ export function createChangeSync(readCounter: () => Promise<string>): ChangeSync
     for (const listener of listeners) listener();
   }
 
+  function observe(value: string): void {
+    // Readings may come back out of order (a sync and an audit commit): the counter only grows.
+    if (seen !== undefined && Number(value) <= Number(seen)) return;
+    // The first reading also drops caches: what was cached before it was never checked.
+    seen = value;
+    changed();
+  }
+
   async function read(): Promise<void> {
-    const value = await readCounter();
-    if (value !== seen) {
-      // The first reading also drops caches: what was cached before it was never checked.
-      seen = value;
-      changed();
-    }
+    observe(await readCounter());
   }
 
   function start(): Promise<void> {
@@ -64,5 +71,7 @@ export function createChangeSync(readCounter: () => Promise<string>): ChangeSync
       seen = undefined;
       changed();
     },
+    observe,
+    current: () => seen,
   };
 }

@@ -356,8 +356,21 @@ export const UNCACHED_WRITES: ReadonlySet<string> = new Set([
  * them, as with a failed transaction.
  */
 export interface AuditWriter {
-  /** Resolves to the seq given to the first entry (the others follow it). `time` goes into the signed head. */
-  append(entries: readonly AuditEntry[], time: number): Promise<number>;
+  /**
+   * Resolves to the seq given to the first entry (the others follow it). `time` goes into the signed head.
+   * With `validAt` (an epoch from Store.epoch), the entries are written only if no write has been
+   * committed since that epoch, read in the commit itself; otherwise nothing of this call is written,
+   * the store has told its onChange listeners, and the call rejects with StaleEpochError.
+   */
+  append(entries: readonly AuditEntry[], time: number, validAt?: string): Promise<number>;
+}
+
+/** An audit append made for a request whose reads may have been stale (AuditWriter.append's `validAt`). */
+export class StaleEpochError extends Error {
+  constructor() {
+    super("data changed on another node while the request ran");
+    this.name = "StaleEpochError";
+  }
 }
 
 /** An audit entry before it has its place in the chain (the chain fields are the writer's to fill in). */
@@ -393,5 +406,13 @@ export interface Store extends StoreReader {
    * the function that stops it. Absent with sync.
    */
   onChange?(listener: () => void): () => void;
+  /**
+   * With sync: the change epoch this node's memory is known to be current
+   * at (undefined before the first sync). A request may read from memory
+   * without syncing first if its audit entries are appended with this epoch
+   * as `validAt`: the audit commit then proves nothing changed since, in the
+   * same round trip that makes the entries durable, or the request runs again.
+   */
+  epoch?(): string | undefined;
   close(): Promise<void>;
 }

@@ -1,8 +1,8 @@
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
-import type { AuditEntry, AuditWriter } from "./store.ts";
+import { StaleEpochError, type AuditEntry, type AuditWriter } from "./store.ts";
 
-type Ack = { ids: number[]; firstSeq?: number; counter?: string; error?: undefined } | { ids: number[]; error: string };
+type Ack = { ids: number[]; firstSeq?: number; counter?: string; stale?: number[]; error?: undefined } | { ids: number[]; error: string };
 
 interface InFlight {
   /** Entries of a batch; 0 for a counter reading. */
@@ -39,13 +39,17 @@ export interface ThreadAuditWriter extends AuditWriter {
  * flush, or "close"; it answers { ids, firstSeq } once those batches are
  * durable (in the order sent), or { ids, error } when they may not be.
  * A thread that keeps a change counter also takes { id, read: "counter" }
- * and answers it in the same way, with `counter` (readCounter).
+ * and answers it in the same way, with `counter` (readCounter); it reports
+ * the counter with every commit, and leaves out batches whose `validAt` is
+ * no longer the counter, naming them in `stale`.
  */
 export function createThreadAuditWriter(
   workerUrl: URL,
   workerData: Record<string, unknown>,
   key: Buffer,
   onLost: () => void = () => undefined,
+  /** Each change counter reading the thread reports (PostgreSQL), before the calls it answers settle. */
+  onCounter: (counter: string) => void = () => undefined,
 ): ThreadAuditWriter {
   let worker: Worker | undefined;
   let nextId = 1;
@@ -65,11 +69,14 @@ export function createThreadAuditWriter(
 
   function settle(ack: Ack): void {
     let seq = ack.error === undefined ? (ack.firstSeq ?? 0) : 0;
+    if (ack.error === undefined && ack.counter !== undefined) onCounter(ack.counter);
     for (const id of ack.ids) {
       const p = inFlight.get(id);
       if (!p) continue;
       inFlight.delete(id);
-      if (ack.error !== undefined) {
+      if (ack.error === undefined && ack.stale?.includes(id)) {
+        p.reject(new StaleEpochError());
+      } else if (ack.error !== undefined) {
         p.reject(new Error(p.reading ? `cannot read the change counter: ${ack.error}` : `audit write failed: ${ack.error}`));
       } else if (p.reading) {
         p.resolve(ack.counter!);
@@ -116,8 +123,8 @@ export function createThreadAuditWriter(
   }
 
   return {
-    append(entries: readonly AuditEntry[], time: number): Promise<number> {
-      return send(false, entries.length, { time, entries }) as Promise<number>;
+    append(entries: readonly AuditEntry[], time: number, validAt?: string): Promise<number> {
+      return send(false, entries.length, { time, entries, validAt }) as Promise<number>;
     },
 
     readCounter(): Promise<string> {

@@ -31,9 +31,12 @@ const HEAD_UNDER_LOCK = `BEGIN ISOLATION LEVEL READ COMMITTED;
 /** Rows per INSERT: 14 parameters each, well under PostgreSQL's 65535. */
 const ROWS_PER_INSERT = 1000;
 
-/** Chains and commits the batches in one transaction; returns the first seq given and the change counter. */
-async function commit(batches) {
-  const entries = batches.length === 1 ? batches[0].entries : batches.flatMap((b) => b.entries);
+/**
+ * Chains and commits the batches in one transaction; returns the first seq given and the change
+ * counter. A batch sent with `validAt` (the epoch its request read memory at) goes in only if the
+ * counter, read under the lock, still has that value; the others are returned as `stale`.
+ */
+async function commit(all) {
   const client = await pool.connect();
   let broken = false;
   try {
@@ -41,6 +44,13 @@ async function commit(batches) {
     // snapshot, so the head is read by a statement that starts after the lock is held.
     const results = await client.query(HEAD_UNDER_LOCK);
     const { last, anchor, counter } = results[2].rows[0];
+    const batches = all.filter((b) => b.validAt === undefined || b.validAt === counter);
+    const stale = all.filter((b) => !batches.includes(b)).map((b) => b.id);
+    if (batches.length === 0) {
+      await client.query("ROLLBACK");
+      return { counter, stale };
+    }
+    const entries = batches.length === 1 ? batches[0].entries : batches.flatMap((b) => b.entries);
     const head = chainHead(last ? { seq: Number(last.seq), hash: last.hash } : undefined, anchor ?? undefined);
     const { rows, signedHead, checkpoint } = chainBatch(head, entries, key, batches[batches.length - 1].time);
     // The rows, then the signed head and any checkpoint in the statement of the last chunk.
@@ -66,7 +76,7 @@ async function commit(batches) {
       );
     }
     await client.query("COMMIT");
-    return { firstSeq: head.seq + 1, counter };
+    return { firstSeq: head.seq + 1, counter, stale };
   } catch (err) {
     await client.query("ROLLBACK").catch(() => (broken = true));
     throw err;

@@ -4,7 +4,7 @@ import { freshSchema, postgresUnavailable } from "../../../test/postgres.ts";
 import { chainHash, GENESIS_HASH } from "../audit-chain.mjs";
 import { withReadCache } from "../cached-store.ts";
 import { exerciseStore } from "../conformance.ts";
-import type { AuditEntry, SecretRecord, Store } from "../store.ts";
+import { StaleEpochError, type AuditEntry, type SecretRecord, type Store } from "../store.ts";
 import { openPostgresStore } from "./postgres-store.ts";
 import { SCHEMA_VERSION } from "./postgres-schema.ts";
 
@@ -98,6 +98,26 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL store${unavailable ? ` (s
       ),
     );
     expect(await b.getSetting("counter")).toBe("30");
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("writes an audit batch sent with an epoch only if nothing changed since, and reports the change otherwise", async () => {
+    const [a, b] = await twoNodes();
+    const writer = b.auditWriter!(Buffer.alloc(32, 7));
+    await b.sync!();
+    const epoch = b.epoch!()!;
+    expect(await writer.append([entry(1)], 1, epoch)).toBe(1);
+    let changes = 0;
+    b.onChange!(() => changes++);
+    await a.transaction((tx) => tx.putSecret(secret));
+    // Read at the old epoch: not written, the node told, the new epoch known.
+    await expect(writer.append([entry(2)], 2, epoch)).rejects.toBeInstanceOf(StaleEpochError);
+    expect(changes).toBe(1);
+    expect(b.epoch!()).not.toBe(epoch);
+    expect((await b.listAuditRows(1, 10)).map((r) => r.eventId)).toEqual(["e1"]);
+    // At the new epoch, or without one, it goes in.
+    expect(await writer.append([entry(3)], 3, b.epoch!())).toBe(2);
+    expect(await writer.append([entry(4)], 4)).toBe(3);
     await Promise.all([a.close(), b.close()]);
   });
 

@@ -100,7 +100,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
 
   return {
     ...reads,
-    auditWriter: (key: Buffer) => (auditWriter ??= createThreadAuditWriter(AUDIT_WORKER, { url }, key)),
+    auditWriter: (key: Buffer) => (auditWriter ??= createThreadAuditWriter(AUDIT_WORKER, { url }, key, undefined, (n) => changes.observe(n))),
     async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
       const nested = nesting.nested();
       if (nested) throw nested;
@@ -116,6 +116,7 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     },
     sync: () => changes.sync(),
     onChange: (listener) => changes.onChange(listener),
+    epoch: () => changes.current(),
     async close() {
       await auditWriter?.close();
       await Promise.all([txPool.end(), readPool.end()]);

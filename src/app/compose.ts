@@ -36,6 +36,8 @@ import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { createReadiness } from "./readiness.ts";
 import { rootArn } from "../shared/arn.ts";
 import { createLeases } from "../storage/lease.ts";
 
@@ -83,12 +85,14 @@ export async function createCoffer(
   const looseDir = prepareDataDir(config.dataDir);
   if (looseDir) logger.warn(looseDir);
   const lock = acquireServerLock(config.dataDir);
+  const metrics = createMetrics();
   let store: Store | undefined;
   try {
     const dbPath = join(config.dataDir, "coffer.db");
     store = openSqliteStore(dbPath);
     const masterKey = await openMasterKey(masterKeySource(config), store, () => sealedMasterKeyIds(dbPath));
-    return await assemble(config, { logger, clock, masterKey, store: withReadCache(store), release: () => lock.release() });
+    const cached = withReadCache(store, { onLookup: metrics.onReadCache });
+    return await assemble(config, { logger, clock, masterKey, metrics, store: cached, release: () => lock.release() });
   } catch (err) {
     await store?.close().catch(() => {});
     lock.release();
@@ -102,12 +106,13 @@ async function assemble(
     logger,
     clock,
     masterKey,
+    metrics,
     store,
     release,
-  }: { logger: Logger; clock: { now(): number }; masterKey: MasterKey; store: Store; release(): void },
+  }: { logger: Logger; clock: { now(): number }; masterKey: MasterKey; metrics: Metrics; store: Store; release(): void },
 ): Promise<Coffer> {
   const keyring = createKeyring({ store, masterKey, region: config.region, clock });
-  const identity = createIdentityService({ store, keyring, clock });
+  const identity = createIdentityService({ store, keyring, clock, onCacheLookup: metrics.onCredentialCache });
   const authorizer = createPolicyAuthorizer({ store, clock });
   const auditKey = checkpointKey(masterKey.key);
   if (await signLegacyAnchor(store, auditKey)) logger.info("signed the audit retention anchor an older Coffer left unsigned");
@@ -117,6 +122,7 @@ async function assemble(
     clock,
     filePath: config.auditFile,
     onFileError: (err) => logger.error({ err: { message: err.message } }, "audit file sink failed"),
+    onBatch: metrics.onAuditBatch,
   });
   const serviceEvents = config.audit === "on" ? createServiceEventRecorder(auditLog, { region: config.region, clock }) : undefined;
   const keys = createKeysService({ store, keyring, authorizer, clock, region: config.region });
@@ -161,6 +167,7 @@ async function assemble(
     resolveFunction: (arn) => functions.resolve(arn),
     stepTimeoutMs,
     serviceEvents,
+    onOutcome: metrics.onRotation,
     log: logger,
   });
   const sts = createStsService({ store, identity, authorizer, clock });
@@ -190,6 +197,7 @@ async function assemble(
     logger,
     webhooks,
     lease: () => leases.hold("alerts", ALERTS_LEASE_MS),
+    onDelivery: metrics.onAlertDelivery,
   });
   // The alert worker follows the trail from memory as it is committed, instead of reading it back.
   auditLog.onCommitted((rows) => alerts.feed(rows));
@@ -225,6 +233,9 @@ async function assemble(
     },
     authFailureLimit: { burst: config.authFailureBurst, ratePerSecond: config.authFailureRatePerSecond },
     sync: store.sync && (() => store.sync!()),
+    onAnswered: config.metrics === "on" ? metrics.onAnswered : undefined,
+    metrics: config.metrics === "on" ? metrics.scrape : undefined,
+    readiness: createReadiness({ store, masterKey, audit: config.audit === "on" ? auditLog : undefined, log: logger }),
   });
 
   const scheduler = createScheduler(

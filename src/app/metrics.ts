@@ -81,8 +81,10 @@ export function createMetrics() {
     read: { hit: cache.labels("read", "hit"), miss: cache.labels("read", "miss") },
     credential: { hit: cache.labels("credential", "hit"), miss: cache.labels("credential", "miss") },
   };
-  for (const outcome of ["succeeded", "failed", "abandoned"]) rotations.labels(outcome);
-  for (const outcome of ["delivered", "failed", "given-up", "dropped"]) alerts.labels(outcome);
+  // Every outcome shows from the start (at 0), so a rate() or an alert rule has a series to look at.
+  for (const child of Object.values(cacheChildren).flatMap((c) => [c.hit, c.miss])) child.inc(0);
+  for (const outcome of ["succeeded", "failed", "abandoned"]) rotations.labels(outcome).inc(0);
+  for (const outcome of ["delivered", "failed", "given-up", "dropped"]) alerts.labels(outcome).inc(0);
 
   return {
     onAnswered(service: string, operation: string, status: number, error: string, seconds: number): void {

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
@@ -30,10 +29,9 @@ import { createRotationService, type RotationService } from "../services/rotatio
 import { createSecretsService } from "../services/secrets/secrets-service.ts";
 import { createParametersService, type ParametersService } from "../services/parameters/parameters-service.ts";
 import { withReadCache } from "../storage/cached-store.ts";
-import { sealedMasterKeyIds } from "../storage/sqlite/sqlite-files.ts";
-import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
+import { missingData, openStore } from "./open-store.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
@@ -88,9 +86,9 @@ export async function createCoffer(
   const metrics = createMetrics();
   let store: Store | undefined;
   try {
-    const dbPath = join(config.dataDir, "coffer.db");
-    store = openSqliteStore(dbPath);
-    const masterKey = await openMasterKey(masterKeySource(config), store, () => sealedMasterKeyIds(dbPath));
+    const opened = await openStore(config);
+    store = opened.store;
+    const masterKey = await openMasterKey(masterKeySource(config), store, opened.sealedKeyIds);
     const cached = withReadCache(store, { onLookup: metrics.onReadCache });
     return await assemble(config, { logger, clock, masterKey, metrics, store: cached, release: () => lock.release() });
   } catch (err) {
@@ -303,9 +301,8 @@ async function assemble(
 
 /** Opens the data directory's store, keyring and audit key without a server (for `coffer audit verify`, `coffer functions`). */
 export async function openDataDir(config: Config): Promise<{ store: Store; keyring: Keyring; auditKey: Buffer }> {
-  if (!existsSync(join(config.dataDir, "coffer.db"))) {
-    throw new Error(`There is no Coffer data directory at ${config.dataDir}: start the server once first.`);
-  }
+  const missing = missingData(config);
+  if (missing) throw new Error(missing);
   const { store, masterKey } = await openExisting(config);
   const keyring = createKeyring({ store, masterKey, region: config.region, clock: { now: () => Date.now() } });
   return { store, keyring, auditKey: checkpointKey(masterKey.key) };
@@ -313,9 +310,8 @@ export async function openDataDir(config: Config): Promise<{ store: Store; keyri
 
 /** Creates another account's root key, straight on the data directory (the server may be running). */
 export async function createAccount(config: Config, accountId: string): Promise<NewAccessKey> {
-  if (!existsSync(join(config.dataDir, "coffer.db"))) {
-    throw new Error(`There is no Coffer data directory at ${config.dataDir}: start the server once first.`);
-  }
+  const missing = missingData(config);
+  if (missing) throw new Error(missing);
   const { store, masterKey } = await openExisting(config);
   try {
     const clock = { now: () => Date.now() };
@@ -332,10 +328,9 @@ export async function createAccount(config: Config, accountId: string): Promise<
 
 /** The store and proven master key of an existing data directory, for admin commands (no lock: they work beside a running server). */
 async function openExisting(config: Config): Promise<{ store: Store; masterKey: MasterKey }> {
-  const dbPath = join(config.dataDir, "coffer.db");
-  const store = openSqliteStore(dbPath);
+  const { store, sealedKeyIds } = await openStore(config);
   try {
-    return { store, masterKey: await openMasterKey(masterKeySource(config), store, () => sealedMasterKeyIds(dbPath)) };
+    return { store, masterKey: await openMasterKey(masterKeySource(config), store, sealedKeyIds) };
   } catch (err) {
     await store.close();
     throw err;

@@ -12,6 +12,11 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /**
+   * postgres://user:pass@host:5432/db (TLS options as `pg` takes them: ?sslmode=verify-full&sslrootcert=...)
+   * selects PostgreSQL, which several nodes share; unset keeps SQLite in the data directory.
+   */
+  databaseUrl?: string;
   region: string;
   accountId: string;
   /** "off": plain HTTP; "auto": a self-signed certificate in the data directory; "files": tlsCert/tlsKey. */
@@ -65,6 +70,7 @@ const settings = {
   host: { env: "COFFER_HOST", parse: String },
   port: { env: "COFFER_PORT", parse: Number },
   dataDir: { env: "COFFER_DATA_DIR", parse: String },
+  databaseUrl: { env: "COFFER_DATABASE_URL", parse: String },
   region: { env: "COFFER_REGION", parse: String },
   accountId: { env: "COFFER_ACCOUNT_ID", parse: String },
   tls: { env: "COFFER_TLS", parse: String },
@@ -141,6 +147,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     host: String(pick("host")),
     port: pick("port") as number,
     dataDir,
+    databaseUrl: pick("databaseUrl") as string | undefined,
     region: String(pick("region")),
     accountId: String(pick("accountId")),
     tls: tls as Config["tls"],
@@ -224,6 +231,9 @@ function validate(c: Config): void {
   if (c.metrics !== "on" && c.metrics !== "off") throw new ConfigError(`metrics must be "on" or "off", not "${c.metrics}".`);
   if (!Number.isInteger(c.auditRetentionDays) || c.auditRetentionDays < 0) {
     throw new ConfigError("The audit retention must be a whole number of days (0 keeps events forever).");
+  }
+  if (c.databaseUrl !== undefined && !/^postgres(ql)?:\/\/./.test(c.databaseUrl)) {
+    throw new ConfigError("databaseUrl must be a PostgreSQL URL: postgres://user:password@host:5432/database.");
   }
   if ([c.masterKey, c.masterPassphrase].filter(Boolean).length > 1) {
     throw new ConfigError("Give either COFFER_MASTER_KEY or COFFER_MASTER_PASSPHRASE, not both.");

@@ -38,11 +38,11 @@ function sameKey(a: KeyCheck, b: KeyCheck): boolean {
 export async function openMasterKey(
   source: MasterKeySource,
   store: Pick<Store, "getSetting" | "transaction">,
-  sealedKeyIds: () => string[],
+  sealedKeyIds: () => Promise<string[]>,
 ): Promise<MasterKey> {
   const text = await store.getSetting(KEY_CHECK_SETTING);
   const stored = text ? (JSON.parse(text) as KeyCheck) : undefined;
-  const inUse = stored ? [] : sealedKeyIds();
+  const inUse = stored ? [] : await sealedKeyIds();
   const masterKey = await loadMasterKey(source, { create: !stored && inUse.length === 0 });
   const mine = keyCheck(masterKey);
   const expected = stored ? [stored.id] : inUse;
@@ -52,7 +52,21 @@ export async function openMasterKey(
         `the key given is ${mine.id}. Check the key file (--master-key-file), COFFER_MASTER_KEY or COFFER_MASTER_PASSPHRASE.`,
     );
   }
-  if (!stored) await store.transaction((tx) => tx.putSetting(KEY_CHECK_SETTING, JSON.stringify(mine)));
+  if (!stored) {
+    // Nodes starting together on an empty shared database: the first check written wins, the others must match it.
+    const first = await store.transaction(async (tx) => {
+      const now = await tx.getSetting(KEY_CHECK_SETTING);
+      if (now) return JSON.parse(now) as KeyCheck;
+      await tx.putSetting(KEY_CHECK_SETTING, JSON.stringify(mine));
+      return mine;
+    });
+    if (!sameKey(first, mine)) {
+      throw new Error(
+        `The master key does not open this database: another node sealed it under master key ${first.id} a moment ago, ` +
+          `the key given is ${mine.id}. Every node needs the same master key (docs/deploy.md).`,
+      );
+    }
+  }
   return masterKey;
 }
 

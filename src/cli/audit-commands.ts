@@ -5,6 +5,7 @@ import { verifyAuditChain } from "../audit/audit-verify.ts";
 import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { openDataDir, STORED_RULES_SETTING } from "../app/compose.ts";
 import { loadConfig, type ConfigInput } from "../app/config.ts";
+import { dataOptions } from "./data-options.ts";
 
 interface ClientOptions {
   endpoint: string;
@@ -38,11 +39,11 @@ function line(e: { EventTime?: Date; Username?: string; EventName?: string; Clou
 export function registerAuditCommands(program: Command): void {
   const audit = program.command("audit").description("the audit trail");
 
-  audit
-    .command("verify")
-    .description("walk the hash chain and name the first altered, removed or inserted event (on the data directory)")
-    .option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)")
-    .option("--config <file>", "JSON config file (COFFER_CONFIG)")
+  dataOptions(
+    audit
+      .command("verify")
+      .description("walk the hash chain and name the first altered, removed or inserted event (on the data directory)"),
+  )
     .option("--export <file>", "verify an exported JSON-lines file instead")
     .action(async (flags: ConfigInput & { export?: string }) => {
       if (flags.export) {
@@ -116,8 +117,6 @@ export function registerAuditCommands(program: Command): void {
 /** `coffer alerts add|list|remove`: rules kept in the data directory, beside those of the config file. */
 export function registerAlertCommands(program: Command): void {
   const alerts = program.command("alerts").description("alert rules (docs/audit.md)");
-  const dataDirOptions = (cmd: Command) =>
-    cmd.option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)").option("--config <file>", "JSON config file (COFFER_CONFIG)");
 
   async function withRules(flags: ConfigInput, change: (rules: AlertRule[]) => AlertRule[] | undefined) {
     const { store } = await openDataDir(loadConfig(flags));
@@ -134,7 +133,7 @@ export function registerAlertCommands(program: Command): void {
     }
   }
 
-  dataDirOptions(alerts.command("add <name> <type> <webhook>").description("add a rule: access-denied, rotation-failed, first-read, auth-failures or parameter-policy"))
+  dataOptions(alerts.command("add <name> <type> <webhook>").description("add a rule: access-denied, rotation-failed, first-read, auth-failures or parameter-policy"))
     .requiredOption("--secret <secret>", "HMAC secret the receiver verifies x-coffer-signature with (16+ characters)")
     .option("--threshold <n>", "auth-failures: more than this many failures...")
     .option("--window <seconds>", "auth-failures: ...within this many seconds")
@@ -149,14 +148,14 @@ export function registerAlertCommands(program: Command): void {
       process.stdout.write(`alert rule ${name} added\n`);
     });
 
-  dataDirOptions(alerts.command("list").description("rules kept in the data directory (secrets not shown)")).action(async (o: ConfigInput) => {
+  dataOptions(alerts.command("list").description("rules kept in the data directory (secrets not shown)")).action(async (o: ConfigInput) => {
     await withRules(o, (rules) => {
       for (const r of rules) process.stdout.write(`${r.name}\t${r.type}\t${new URL(r.webhook).origin}\n`);
       return undefined;
     });
   });
 
-  dataDirOptions(alerts.command("remove <name>").description("remove a rule")).action(async (name: string, o: ConfigInput) => {
+  dataOptions(alerts.command("remove <name>").description("remove a rule")).action(async (name: string, o: ConfigInput) => {
     await withRules(o, (rules) => {
       if (!rules.some((r) => r.name === name)) throw new Error(`There is no rule named ${name}.`);
       return rules.filter((r) => r.name !== name);

@@ -2,8 +2,10 @@ import { Command, Option } from "commander";
 import { ConfigError, loadConfig, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer, createLogger } from "../app/compose.ts";
 import { adminCredentialsFile } from "../app/data-dir.ts";
+import { missingData, openStore } from "../app/open-store.ts";
 import { disableCoreDumps } from "../app/process-limits.ts";
 import { registerAgentCommand } from "./agent-command.ts";
+import { dataOptions } from "./data-options.ts";
 import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
@@ -17,6 +19,7 @@ program
   .option("--host <host>", "address to listen on (COFFER_HOST, default 127.0.0.1)")
   .option("--port <port>", "port to listen on (COFFER_PORT, default 4599)")
   .option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)")
+  .option("--database-url <url>", "PostgreSQL database shared by several nodes (COFFER_DATABASE_URL; default SQLite in the data directory)")
   .option("--region <region>", "region this server serves (COFFER_REGION, default us-east-1)")
   .option("--account-id <id>", "account id of the administrator (COFFER_ACCOUNT_ID, default 000000000000)")
   .addOption(new Option("--tls <mode>", "auto: self-signed certificate in the data directory (COFFER_TLS)").choices(["auto", "off"]))
@@ -77,20 +80,32 @@ program
     process.stdout.write(`Coffer listening on ${url}\n`);
   });
 
-program
-  .command("account")
-  .description("accounts (tenants) in this Coffer")
-  .command("create <account-id>")
-  .description("create an account and print its root (administrator) key once; works on the data directory")
-  .option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)")
-  .option("--config <file>", "JSON config file (COFFER_CONFIG)")
-  .action(async (accountId: string, flags: ConfigInput) => {
-    if (!/^\d{12}$/.test(accountId)) throw new ConfigError(`An account id is 12 digits, not "${accountId}".`);
-    const key = await createAccount(loadConfig(flags), accountId);
-    process.stdout.write(
-      `[account-${accountId}]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`,
-    );
-  });
+dataOptions(
+  program
+    .command("account")
+    .description("accounts (tenants) in this Coffer")
+    .command("create <account-id>")
+    .description("create an account and print its root (administrator) key once; works on the data directory"),
+).action(async (accountId: string, flags: ConfigInput) => {
+  if (!/^\d{12}$/.test(accountId)) throw new ConfigError(`An account id is 12 digits, not "${accountId}".`);
+  const key = await createAccount(loadConfig(flags), accountId);
+  process.stdout.write(
+    `[account-${accountId}]\naws_access_key_id = ${key.accessKeyId}\naws_secret_access_key = ${key.secretAccessKey}\n`,
+  );
+});
+
+dataOptions(
+  program
+    .command("migrate")
+    .description("bring the database's schema to this version, then exit (nodes also do it when they start; a node refuses a newer schema)"),
+).action(async (flags: ConfigInput) => {
+  const config = loadConfig(flags);
+  const missing = missingData(config);
+  if (missing) throw new Error(missing);
+  const { store, where } = await openStore(config);
+  await store.close();
+  process.stdout.write(`The schema of ${where} is up to date.\n`);
+});
 
 registerIamCommands(program);
 registerAuditCommands(program);

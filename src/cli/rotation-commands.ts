@@ -8,6 +8,7 @@ import { createFunctionRegistry, type FunctionRegistry } from "../services/rotat
 import { createWebhookClient } from "../services/webhook/webhook-client.ts";
 import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
 import { rootArn } from "../shared/arn.ts";
+import { dataOptions } from "./data-options.ts";
 
 type Flags = ConfigInput & { account?: string };
 
@@ -22,9 +23,7 @@ type Flags = ConfigInput & { account?: string };
 export function registerRotationCommands(program: Command): void {
   const functions = program.command("functions").description("rotation functions (docs/rotation.md)");
   const withDataDir = (cmd: Command) =>
-    cmd
-      .option("--data-dir <dir>", "data directory (COFFER_DATA_DIR, default ./.coffer)")
-      .option("--config <file>", "JSON config file (COFFER_CONFIG)")
+    dataOptions(cmd)
       .option("--account <id>", "the account the function belongs to (default: the configured account)");
 
   async function withRegistry(flags: Flags, use: (registry: FunctionRegistry, account: Principal) => Promise<void>): Promise<void> {

@@ -22,3 +22,5 @@ export function chainBatch(
   key: Buffer,
   time: number,
 ): { rows: AuditRow[]; signedHead: AuditCheckpoint; checkpoint?: AuditCheckpoint };
+/** A row's column values in the order of the SQL backends' audit_rows table. */
+export function auditRowParams(row: AuditRow): unknown[];

@@ -41,3 +41,24 @@ export function chainBatch(head, entries, key, time) {
   const passed = Math.floor(seq / CHECKPOINT_EVERY) > Math.floor(head.seq / CHECKPOINT_EVERY);
   return passed ? { rows, signedHead, checkpoint: signedHead } : { rows, signedHead };
 }
+
+// A row's column values in the order of the SQL backends' audit_rows table (seq, kind, time, event_id,
+// event_name, event_source, account_ids, username, access_key_id, read_only, resources, record, prev_hash, hash).
+export function auditRowParams(r) {
+  return [
+    r.seq,
+    r.kind,
+    r.time,
+    r.eventId,
+    r.eventName,
+    r.eventSource,
+    `|${r.accountIds.join("|")}|`,
+    r.username ?? null,
+    r.accessKeyId ?? null,
+    r.readOnly ? 1 : 0,
+    JSON.stringify(r.resources),
+    r.record,
+    r.prevHash,
+    r.hash,
+  ];
+}

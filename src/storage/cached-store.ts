@@ -1,4 +1,4 @@
-import type { Store, StoreReader, StoreTx } from "./store.ts";
+import { UNCACHED_WRITES, type Store, type StoreReader, type StoreTx } from "./store.ts";
 
 /** The reads that sit on the GetSecretValue and GetParameter paths and are worth keeping in memory. */
 const CACHED = [
@@ -103,21 +103,6 @@ export function withReadCache(
   };
 }
 
-/**
- * Writes that never change a cached read: the audit chain, the alert outbox,
- * and settings (no cached read looks at them; the alert worker moves its
- * cursor setting every tick, which would otherwise empty the cache under load).
- */
-const UNCACHED_WRITES = new Set([
-  "appendAuditRows",
-  "putAuditCheckpoint",
-  "deleteAuditRowsThrough",
-  "putAlertDelivery",
-  "deleteAlertDelivery",
-  "markRead",
-  "putSetting",
-]);
-
 /** The transaction, with `onWrite` called before any write that may change a cached read. */
 function markingWrites(tx: StoreTx, onWrite: () => void): StoreTx {
   return new Proxy(tx, {
@@ -127,8 +112,7 @@ function markingWrites(tx: StoreTx, onWrite: () => void): StoreTx {
       const isWrite = typeof name === "string" && /^(put|delete|append|mark)/.test(name) && !UNCACHED_WRITES.has(name);
       return isWrite
         ? (...args: unknown[]) => {
-            // Settings of the audit and alert machinery are never read through the cache.
-            if (!(name === "putSetting" && /^(audit|alerts)\./.test(String(args[0])))) onWrite();
+            onWrite();
             return (value as (...a: unknown[]) => unknown).apply(target, args);
           }
         : (value as (...a: unknown[]) => unknown).bind(target);

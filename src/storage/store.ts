@@ -331,6 +331,22 @@ export interface StoreTx extends StoreReader {
 }
 
 /**
+ * Writes that never change what a node keeps in memory: the audit chain, the
+ * alert outbox, first-read marks and settings (no cached read looks at them;
+ * the alert worker moves its cursor setting every tick, which would otherwise
+ * empty caches under load).
+ */
+export const UNCACHED_WRITES: ReadonlySet<string> = new Set([
+  "appendAuditRows",
+  "putAuditCheckpoint",
+  "deleteAuditRowsThrough",
+  "putAlertDelivery",
+  "deleteAlertDelivery",
+  "markRead",
+  "putSetting",
+]);
+
+/**
  * A writer of the audit chain that commits off the caller's thread, for a
  * backend that can (SQLite: a worker thread with its own connection). Each
  * call's entries are chained (seq, prevHash, hash) after everything written

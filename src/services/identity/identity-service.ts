@@ -106,7 +106,8 @@ export function createIdentityService({ store, keyring, clock, onCacheLookup }: 
     return role?.kind === "role" && role.id === session.roleId;
   }
 
-  async function createAccessKey(principal: Omit<Principal, "accessKeyId">): Promise<NewAccessKey> {
+  /** A new long-term key for the principal, sealed, and the record to store. */
+  function newAccessKey(principal: Omit<Principal, "accessKeyId">): { key: NewAccessKey; record: AccessKeyRecord } {
     const accessKeyId = newAccessKeyId("AKIA");
     const secretAccessKey = newSecretAccessKey();
     const record = sealed({
@@ -116,8 +117,13 @@ export function createIdentityService({ store, keyring, clock, onCacheLookup }: 
       status: "Active",
       createdAt: clock.now(),
     }, secretAccessKey);
+    return { key: { accessKeyId, secretAccessKey, principalArn: principal.arn }, record };
+  }
+
+  async function createAccessKey(principal: Omit<Principal, "accessKeyId">): Promise<NewAccessKey> {
+    const { key, record } = newAccessKey(principal);
     await store.transaction((tx) => tx.putAccessKey(record));
-    return { accessKeyId, secretAccessKey, principalArn: principal.arn };
+    return key;
   }
 
   function principalOf(record: AccessKeyRecord): Principal {
@@ -146,9 +152,14 @@ export function createIdentityService({ store, keyring, clock, onCacheLookup }: 
      */
     async bootstrap(accountId: string): Promise<NewAccessKey | undefined> {
       if (await store.getSetting(BOOTSTRAP_SETTING)) return undefined;
-      const key = await createAccessKey({ arn: rootArn(accountId), accountId, kind: "root" });
-      await store.transaction((tx) => tx.putSetting(BOOTSTRAP_SETTING, new Date(clock.now()).toISOString()));
-      return key;
+      const { key, record } = newAccessKey({ arn: rootArn(accountId), accountId, kind: "root" });
+      // One transaction: of several nodes starting together on an empty shared database, one creates the administrator.
+      return store.transaction(async (tx) => {
+        if (await tx.getSetting(BOOTSTRAP_SETTING)) return undefined;
+        await tx.putAccessKey(record);
+        await tx.putSetting(BOOTSTRAP_SETTING, new Date(clock.now()).toISOString());
+        return key;
+      });
     },
 
     createAccessKey,

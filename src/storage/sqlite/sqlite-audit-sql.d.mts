@@ -1,10 +1,6 @@
-import type { AuditRow } from "../store.ts";
-
 export const INSERT_AUDIT_ROW: string;
 export const INSERT_AUDIT_CHECKPOINT: string;
 export const UPSERT_SETTING: string;
 /** The last row's seq and hash, if any. */
 export const LAST_AUDIT_ROW: string;
 export const GET_SETTING: string;
-/** INSERT_AUDIT_ROW's parameters for one row. */
-export function auditRowParams(row: AuditRow): unknown[];

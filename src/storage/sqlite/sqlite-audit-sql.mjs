@@ -14,22 +14,3 @@ export const UPSERT_SETTING = "INSERT INTO settings (name, value) VALUES (?, ?) 
 export const LAST_AUDIT_ROW = "SELECT seq, hash FROM audit_rows ORDER BY seq DESC LIMIT 1";
 
 export const GET_SETTING = "SELECT value FROM settings WHERE name = ?";
-
-export function auditRowParams(r) {
-  return [
-    r.seq,
-    r.kind,
-    r.time,
-    r.eventId,
-    r.eventName,
-    r.eventSource,
-    `|${r.accountIds.join("|")}|`,
-    r.username ?? null,
-    r.accessKeyId ?? null,
-    r.readOnly ? 1 : 0,
-    JSON.stringify(r.resources),
-    r.record,
-    r.prevHash,
-    r.hash,
-  ];
-}

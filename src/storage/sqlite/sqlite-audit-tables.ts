@@ -7,10 +7,12 @@
  * sqlite-audit-sql.mjs.
  */
 import type Database from "better-sqlite3";
-import type { AlertDelivery, AuditRow, StoreReader, StoreTx } from "../store.ts";
-import { INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW, auditRowParams } from "./sqlite-audit-sql.mjs";
+import type { AlertDelivery, StoreReader, StoreTx } from "../store.ts";
+import { auditEventsQuery } from "../sql-queries.ts";
+import { toAuditRow, type Row } from "../sql-rows.ts";
+import { auditRowParams } from "../audit-chain.mjs";
+import { INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW } from "./sqlite-audit-sql.mjs";
 
-type Row = Record<string, unknown>;
 /** A connection's cached prepared statements (see statements() in sqlite-store.ts). */
 type Statements = (sql: string) => Database.Statement;
 
@@ -34,34 +36,8 @@ export function sqliteAuditReads(db: Database.Database, sql: Statements): AuditR
       );
     },
     async queryAuditEvents(q) {
-      const where = ["kind = 'event'", "account_ids LIKE ?"];
-      const args: unknown[] = [`%|${q.accountId}|%`];
-      if (q.startTime !== undefined) (where.push("time >= ?"), args.push(q.startTime));
-      if (q.endTime !== undefined) (where.push("time <= ?"), args.push(q.endTime));
-      if (q.beforeSeq !== undefined) (where.push("seq < ?"), args.push(q.beforeSeq));
-      if (q.attribute) {
-        const column = {
-          EventId: "event_id = ?",
-          EventName: "event_name = ?",
-          EventSource: "event_source = ?",
-          Username: "username = ?",
-          AccessKeyId: "access_key_id = ?",
-          ReadOnly: "read_only = ?",
-        }[q.attribute.key as string];
-        if (column) {
-          where.push(column);
-          args.push(q.attribute.key === "ReadOnly" ? (q.attribute.value === "true" ? 1 : 0) : q.attribute.value);
-        } else {
-          // ResourceName / ResourceType: matched inside the JSON list of resources.
-          where.push("resources LIKE ?");
-          args.push(`%"${q.attribute.key === "ResourceType" ? "type" : "name"}":${JSON.stringify(q.attribute.value)}%`);
-        }
-      }
-      args.push(q.limit);
-      // Built from fixed fragments only; every value is a bound parameter.
-      return (db.prepare(`SELECT * FROM audit_rows WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ?`).all(...args) as Row[]).map(
-        (r) => toAuditRow(r)!,
-      );
+      const { text, args } = auditEventsQuery(q);
+      return (db.prepare(text).all(...args) as Row[]).map((r) => toAuditRow(r)!);
     },
     async listAuditCheckpoints() {
       return (sql("SELECT * FROM audit_checkpoints ORDER BY seq").all() as Row[]).map((r) => ({
@@ -105,25 +81,4 @@ export function sqliteAuditWrites(sql: Statements): AuditWrites {
       sql("INSERT OR IGNORE INTO audit_reads (principal_arn, resource_arn) VALUES (?, ?)").run(principalArn, resourceArn);
     },
   };
-}
-
-function toAuditRow(row: Row | undefined): AuditRow | undefined {
-  if (!row) return undefined;
-  const r: AuditRow = {
-    seq: row.seq as number,
-    kind: row.kind as AuditRow["kind"],
-    time: row.time as number,
-    eventId: row.event_id as string,
-    eventName: row.event_name as string,
-    eventSource: row.event_source as string,
-    accountIds: (row.account_ids as string).split("|").filter(Boolean),
-    readOnly: row.read_only === 1,
-    resources: JSON.parse(row.resources as string) as AuditRow["resources"],
-    record: row.record as string,
-    prevHash: row.prev_hash as string,
-    hash: row.hash as string,
-  };
-  if (row.username != null) r.username = row.username as string;
-  if (row.access_key_id != null) r.accessKeyId = row.access_key_id as string;
-  return r;
 }

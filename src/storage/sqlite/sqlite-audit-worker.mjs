@@ -11,9 +11,9 @@
 // fsync per group.
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import Database from "better-sqlite3";
-import { ANCHOR_SETTING, HEAD_SETTING, chainBatch, chainHead } from "../audit-chain.mjs";
+import { ANCHOR_SETTING, HEAD_SETTING, auditRowParams, chainBatch, chainHead } from "../audit-chain.mjs";
 import { giveThreadTurn, takeThreadTurn } from "./sqlite-write-turn.mjs";
-import { GET_SETTING, INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW, LAST_AUDIT_ROW, UPSERT_SETTING, auditRowParams } from "./sqlite-audit-sql.mjs";
+import { GET_SETTING, INSERT_AUDIT_CHECKPOINT, INSERT_AUDIT_ROW, LAST_AUDIT_ROW, UPSERT_SETTING } from "./sqlite-audit-sql.mjs";
 
 const { path, key: keyBytes, busyTimeoutMs, turn } = workerData;
 const key = Buffer.from(keyBytes);

@@ -1,18 +1,16 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import Database from "better-sqlite3";
 import type {
-  AccessKeyRecord,
-  AliasRecord,
-  KeyRecord,
   ParameterRecord,
   ParameterVersionRecord,
   PrincipalRecord,
-  SecretRecord,
   Store,
   StoreReader,
   StoreTx,
   VersionRecord,
 } from "../store.ts";
+import { createNestingGuard } from "../nesting-guard.ts";
+import { parametersByPathQuery, type Dialect } from "../sql-queries.ts";
+import { toAccessKey, toAlias, toKey, toParameterVersion, toSecret, toVersion, type Row } from "../sql-rows.ts";
 import { UPSERT_SETTING } from "./sqlite-audit-sql.mjs";
 import { sqliteAuditReads, sqliteAuditWrites } from "./sqlite-audit-tables.ts";
 import { createSqliteAuditWriter, type SqliteAuditWriter } from "./sqlite-audit-writer.ts";
@@ -21,7 +19,7 @@ import { createTurnWord, giveMainTurn, takeMainTurn } from "./sqlite-write-turn.
 import { migrate } from "./sqlite-schema.ts";
 
 type Db = Database.Database;
-type Row = Record<string, unknown>;
+const SQLITE: Dialect = { position: "instr" };
 
 /** How long a connection waits for another's write lock (the audit writer thread's, or the main one's). */
 const BUSY_TIMEOUT_MS = 5000;
@@ -53,10 +51,7 @@ export function openSqliteStore(path: string): Store {
   // The audit chain's writer thread, started on first use (an in-memory database cannot be shared with it).
   let auditWriter: SqliteAuditWriter | undefined;
   const turn = createTurnWord();
-  // Under test (or COFFER_CHECK_TRANSACTIONS=1) code running inside a transaction is marked, so a nested
-  // call fails loudly instead of waiting on itself forever. Off otherwise: on Node 20 AsyncLocalStorage
-  // turns on promise hooks for the whole process, which costs about 15% of GetSecretValue throughput.
-  const inside = process.env.VITEST || process.env.COFFER_CHECK_TRANSACTIONS === "1" ? new AsyncLocalStorage<true>() : undefined;
+  const nesting = createNestingGuard();
 
   async function run<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     // With an audit writer thread, wait for the write turn without blocking the event loop
@@ -82,10 +77,11 @@ export function openSqliteStore(path: string): Store {
     auditWriter:
       path === ":memory:" ? undefined : (key: Buffer) => (auditWriter ??= createSqliteAuditWriter(path, key, BUSY_TIMEOUT_MS, turn)),
     transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-      if (inside?.getStore()) return Promise.reject(new Error("Store.transaction called inside a transaction"));
+      const nested = nesting.nested();
+      if (nested) return Promise.reject(nested);
       // better-sqlite3 is synchronous and has one connection, so async
       // transactions are queued rather than interleaved.
-      const result = queue.then(() => (inside ? inside.run(true, () => run(fn)) : run(fn)));
+      const result = queue.then(() => nesting.mark(() => run(fn)));
       queue = result.catch(() => undefined);
       return result;
     },
@@ -224,7 +220,7 @@ function sqliteReader(db: Db): StoreReader {
       return row && (JSON.parse(row.doc as string) as ParameterRecord);
     },
     async listParametersByPath(accountId, path, { recursive, after, limit }) {
-      const { text, args } = parametersByPathQuery(accountId, path, recursive, after, limit);
+      const { text, args } = parametersByPathQuery(SQLITE, accountId, path, recursive, after, limit);
       return (sql(text).all(...args) as Row[]).map((r) => JSON.parse(r.doc as string) as ParameterRecord);
     },
     async listParametersDue(now, limit) {
@@ -257,35 +253,6 @@ function sqliteReader(db: Db): StoreReader {
       return rows.map((r) => toParameterVersion(r, labels.get(r.version as number) ?? []));
     },
   };
-}
-
-/**
- * The by-path query: a range of the (account_id, name) index, so its cost is
- * the size of the branch, not of the account. Built from fixed fragments; every
- * value is a bound parameter.
- */
-export function parametersByPathQuery(
-  accountId: string,
-  path: string,
-  recursive: boolean,
-  after: string | undefined,
-  limit: number,
-): { text: string; args: unknown[] } {
-  const where = ["account_id = ?"];
-  const args: unknown[] = [accountId];
-  if (path === "/") {
-    if (after !== undefined) (where.push("name > ?"), args.push(after));
-    // At the root, "a" and "/a" are both one level down.
-    if (!recursive) where.push("instr(CASE WHEN substr(name, 1, 1) = '/' THEN substr(name, 2) ELSE name END, '/') = 0");
-  } else {
-    // Names starting with "/a/b/" sort after it and before "/a/b0" ("0" follows "/").
-    const upper = path.slice(0, -1) + String.fromCharCode(path.charCodeAt(path.length - 1) + 1);
-    where.push("name > ?", "name < ?");
-    args.push(after !== undefined && after > path ? after : path, upper);
-    if (!recursive) (where.push("instr(substr(name, ?), '/') = 0"), args.push(path.length + 1));
-  }
-  args.push(limit);
-  return { text: `SELECT doc FROM parameters WHERE ${where.join(" AND ")} ORDER BY name LIMIT ?`, args };
 }
 
 function sqliteTx(db: Db): StoreTx {
@@ -416,66 +383,4 @@ function sqliteTx(db: Db): StoreTx {
       sql(UPSERT_SETTING).run(name, value);
     },
   };
-}
-
-function toSecret(row: Row | undefined): SecretRecord | undefined {
-  return row && (JSON.parse(row.doc as string) as SecretRecord);
-}
-
-function toVersion(row: Row, stages: string[]): VersionRecord {
-  const v: VersionRecord = {
-    secretArn: row.secret_arn as string,
-    versionId: row.version_id as string,
-    createdAt: row.created_at as number,
-    stages,
-    keyArn: row.key_arn as string,
-    valueKind: row.value_kind as VersionRecord["valueKind"],
-  };
-  if (row.last_accessed_at != null) v.lastAccessedAt = row.last_accessed_at as number;
-  if (row.sealed_value != null) v.sealedValue = row.sealed_value as Buffer;
-  if (row.wrapped_data_key != null) v.wrappedDataKey = row.wrapped_data_key as Buffer;
-  return v;
-}
-
-function toParameterVersion(row: Row, labels: string[]): ParameterVersionRecord {
-  const v = { ...(JSON.parse(row.doc as string) as Omit<ParameterVersionRecord, "labels">), labels } as ParameterVersionRecord;
-  if (row.sealed_value != null) v.sealedValue = row.sealed_value as Buffer;
-  if (row.wrapped_data_key != null) v.wrappedDataKey = row.wrapped_data_key as Buffer;
-  return v;
-}
-
-function toKey(row: Row | undefined): KeyRecord | undefined {
-  return (
-    row && {
-      keyId: row.key_id as string,
-      arn: row.arn as string,
-      accountId: row.account_id as string,
-      createdAt: row.created_at as number,
-      masterKeyId: row.master_key_id as string,
-      sealedMaterial: row.sealed_material as Buffer,
-      meta: JSON.parse(row.meta as string) as Record<string, unknown>,
-    }
-  );
-}
-
-function toAlias(row: Row | undefined): AliasRecord | undefined {
-  return (
-    row && { accountId: row.account_id as string, aliasName: row.alias_name as string, keyId: row.key_id as string }
-  );
-}
-
-function toAccessKey(row: Row | undefined): AccessKeyRecord | undefined {
-  if (!row) return undefined;
-  const k: AccessKeyRecord = {
-    accessKeyId: row.access_key_id as string,
-    principalArn: row.principal_arn as string,
-    accountId: row.account_id as string,
-    status: row.status as AccessKeyRecord["status"],
-    createdAt: row.created_at as number,
-    masterKeyId: row.master_key_id as string,
-    sealedSecret: row.sealed_secret as Buffer,
-  };
-  if (row.expires_at != null) k.expiresAt = row.expires_at as number;
-  if (row.session != null) k.session = JSON.parse(row.session as string) as Record<string, unknown>;
-  return k;
 }

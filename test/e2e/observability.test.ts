@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import net from "node:net";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshSchema, postgresUnavailable } from "../postgres.ts";
 import { printedCredentials, spawnServer } from "./spawn.ts";
 import { spawnedCleanup } from "./spawned.ts";
 
@@ -168,4 +170,68 @@ it("GET /ready answers 503 while the master key this server holds no longer open
     db.close();
   }
   expect((await ready(server.url)).status).toBe(200);
+});
+
+/** A TCP hop between Coffer and PostgreSQL that the test can cut (every connection dropped, new ones refused) and restore. */
+async function cuttableHop(to: { host: string; port: number }): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(to.port, to.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s)).on("error", () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
+  const stop = () =>
+    new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    });
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  return { port, cut: stop, restore: () => listen(port), close: stop };
+}
+
+const noPostgres = await postgresUnavailable();
+
+describe.skipIf(noPostgres !== undefined)(`on PostgreSQL${noPostgres ? ` (skipped: ${noPostgres})` : ""}`, () => {
+  it("GET /ready answers 503 while the database cannot be reached, and 200 again once it can; /metrics counts its audit batches", async () => {
+    const database = await freshSchema("coffer_ready");
+    const url = new URL(database.url);
+    const hop = await cuttableHop({ host: url.hostname, port: Number(url.port || 5432) });
+    try {
+      url.host = `127.0.0.1:${hop.port}`;
+      const server = track(
+        await spawnServer(["--data-dir", tempDir(), "--log-level", "warn"], {
+          COFFER_DATABASE_URL: url.toString(),
+          COFFER_MASTER_KEY: randomBytes(32).toString("base64"),
+        }),
+      );
+      const sm = new SecretsManagerClient({ endpoint: server.url, region: "us-east-1", credentials: printedCredentials(server.output()), maxAttempts: 1 });
+      await sm.send(new CreateSecretCommand({ Name: "pg/ready", SecretString: "on-postgres" }));
+      expect(await ready(server.url)).toEqual({ status: 200, body: { status: "ready" } });
+      expect((await scrape(server.url)).values.get("coffer_audit_batch_entries_count")).toBeGreaterThanOrEqual(1);
+
+      // Cut while requests are in flight: they fail, the process stays up.
+      const load = Array.from({ length: 20 }, (_, i) => sm.send(new CreateSecretCommand({ Name: `pg/load-${i}`, SecretString: "x" })).catch(() => undefined));
+      // Not a timing assertion: a head start so that some requests hold connections when the cut comes.
+      await new Promise((r) => setTimeout(r, 20));
+      await hop.cut();
+      await Promise.all(load);
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
+      const notReady = await ready(server.url);
+      expect(notReady.status).toBe(503);
+      expect(notReady.body.reason).toBe("store: the database cannot be read");
+      await expect(sm.send(new GetSecretValueCommand({ SecretId: "pg/ready" }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 500 } });
+
+      await hop.restore();
+      expect(await ready(server.url)).toEqual({ status: 200, body: { status: "ready" } });
+      expect((await sm.send(new GetSecretValueCommand({ SecretId: "pg/ready" }))).SecretString).toBe("on-postgres");
+    } finally {
+      await hop.close().catch(() => undefined);
+      await database.drop();
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { CreateSecretCommand, GetSecretValueCommand, RotateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshSchema, postgresUnavailable } from "../postgres.ts";
@@ -57,7 +57,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => receiver.close(() => r())));
 
-it("GET /metrics counts requests, latency, audit batches, caches and alert deliveries, with no name, value, ARN or account in it", async () => {
+it("GET /metrics counts requests, latency, audit batches, caches, rotations and alert deliveries, with no name, value, ARN or account in it", async () => {
   const dir = tempDir();
   const configFile = join(dir, "coffer.json");
   const hook = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`;
@@ -83,16 +83,20 @@ it("GET /metrics counts requests, latency, audit batches, caches and alert deliv
   await ssm.send(new GetParameterCommand({ Name: `/${name}`, WithDecryption: true }));
   // A client-chosen target is no label.
   await fetch(server.url, { method: "POST", headers: { "x-amz-target": `${name}.${value}` }, body: "{}" });
+  // A rotation with the built-in random-value function, run in the background.
+  const rotated = `${name}-rotated`;
+  await sm.send(new CreateSecretCommand({ Name: rotated, SecretString: value }));
+  await sm.send(new RotateSecretCommand({ SecretId: rotated, RotationLambdaARN: "arn:aws:lambda:us-east-1:000000000000:function:coffer-random-value" }));
 
-  // The first read raised an alert; its delivery is counted once the worker has sent it.
+  // The first read raised an alert and the rotation runs: both are counted once done.
   let { text, values } = await scrape(server.url);
-  while (!(values.get('coffer_alert_deliveries_total{outcome="delivered"}')! >= 1)) {
+  while (!(values.get('coffer_alert_deliveries_total{outcome="delivered"}')! >= 1 && values.get('coffer_rotations_total{outcome="succeeded"}')! >= 1)) {
     await new Promise((r) => setTimeout(r, 100));
     ({ text, values } = await scrape(server.url));
   }
   expect(delivered).toBeGreaterThanOrEqual(1);
 
-  expect(values.get('coffer_requests_total{service="secretsmanager",operation="CreateSecret",status="2xx",error=""}')).toBe(1);
+  expect(values.get('coffer_requests_total{service="secretsmanager",operation="CreateSecret",status="2xx",error=""}')).toBe(2);
   expect(values.get('coffer_requests_total{service="secretsmanager",operation="GetSecretValue",status="2xx",error=""}')).toBe(3);
   expect(values.get('coffer_requests_total{service="secretsmanager",operation="GetSecretValue",status="4xx",error="ResourceNotFoundException"}')).toBe(1);
   expect(values.get('coffer_requests_total{service="ssm",operation="GetParameter",status="2xx",error=""}')).toBe(1);
@@ -106,11 +110,12 @@ it("GET /metrics counts requests, latency, audit batches, caches and alert deliv
   expect(values.get('coffer_cache_lookups_total{cache="read",result="hit"}')).toBeGreaterThan(0);
   expect(values.get('coffer_cache_lookups_total{cache="credential",result="miss"}')).toBeGreaterThanOrEqual(1);
   expect(values.get('coffer_cache_lookups_total{cache="credential",result="hit"}')).toBeGreaterThanOrEqual(6);
+  expect(values.get('coffer_rotations_total{outcome="succeeded"}')).toBe(1);
   expect(values.get('coffer_rotations_total{outcome="failed"}')).toBe(0);
   expect(values.get("process_cpu_seconds_total")).toBeGreaterThan(0);
   expect(values.has("nodejs_eventloop_lag_p99_seconds")).toBe(true);
 
-  for (const leak of [name, value, created.ARN!, "000000000000", credentials.accessKeyId, credentials.secretAccessKey]) {
+  for (const leak of [name, value, created.ARN!, "000000000000", "coffer-random-value", credentials.accessKeyId, credentials.secretAccessKey]) {
     expect(text).not.toContain(leak);
   }
 });

@@ -15,7 +15,8 @@ import { fixedScript, wrk } from "./wrk.ts";
  * Prints the main thread's and the whole process's CPU per request (µs):
  * what the pipeline costs without HTTP parsing and the socket write.
  * INPROC_WRK=1 loads the same in-process server through its socket with wrk
- * instead, for the difference. INPROC_AUDIT=off serves without auditing.
+ * instead, for the difference. INPROC_AUDIT=off serves without auditing,
+ * INPROC_METRICS=off without counting requests for /metrics.
  * INPROC_DATABASE_URL=postgres://... runs it on PostgreSQL (an empty database or schema).
  * Profile with `node --cpu-prof --import tsx bench/inproc.ts`.
  */
@@ -23,7 +24,14 @@ const n = Number(process.env.INPROC_N ?? 20000);
 const concurrency = Number(process.env.INPROC_CONCURRENCY ?? 16);
 const dataDir = mkdtempSync(join(tmpdir(), "coffer-inproc-"));
 const config = loadConfig(
-  { dataDir, port: 0, logLevel: "warn", audit: process.env.INPROC_AUDIT ?? "on", databaseUrl: process.env.INPROC_DATABASE_URL } as never,
+  {
+    dataDir,
+    port: 0,
+    logLevel: "warn",
+    audit: process.env.INPROC_AUDIT ?? "on",
+    metrics: process.env.INPROC_METRICS ?? "on",
+    databaseUrl: process.env.INPROC_DATABASE_URL,
+  } as never,
   {},
 );
 const coffer = await createCoffer(config);

@@ -34,6 +34,8 @@ import type { Config } from "./config.ts";
 import { missingData, openStore } from "./open-store.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials, writeServerInfo } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { createReadiness } from "./readiness.ts";
 import { rootArn } from "../shared/arn.ts";
 import { createLeases } from "../storage/lease.ts";
 
@@ -86,12 +88,14 @@ export async function createCoffer(
   const looseDir = prepareDataDir(config.dataDir);
   if (looseDir) logger.warn(looseDir);
   const lock = acquireServerLock(config.dataDir);
+  const metrics = createMetrics();
   let store: Store | undefined;
   try {
     const opened = await openStore(config);
     store = opened.store;
     const masterKey = await openMasterKey(masterKeySource(config), store, opened.sealedKeyIds);
-    return await assemble(config, { logger, clock, masterKey, store: withReadCache(store), release: () => lock.release() });
+    const cached = withReadCache(store, { onLookup: metrics.onReadCache });
+    return await assemble(config, { logger, clock, masterKey, metrics, store: cached, release: () => lock.release() });
   } catch (err) {
     await store?.close().catch(() => {});
     lock.release();
@@ -105,12 +109,13 @@ async function assemble(
     logger,
     clock,
     masterKey,
+    metrics,
     store,
     release,
-  }: { logger: Logger; clock: { now(): number }; masterKey: MasterKey; store: Store; release(): void },
+  }: { logger: Logger; clock: { now(): number }; masterKey: MasterKey; metrics: Metrics; store: Store; release(): void },
 ): Promise<Coffer> {
   const keyring = createKeyring({ store, masterKey, region: config.region, clock });
-  const identity = createIdentityService({ store, keyring, clock });
+  const identity = createIdentityService({ store, keyring, clock, onCacheLookup: metrics.onCredentialCache });
   const authorizer = createPolicyAuthorizer({ store, clock });
   const auditKey = checkpointKey(masterKey.key);
   if (await signLegacyAnchor(store, auditKey)) logger.info("signed the audit retention anchor an older Coffer left unsigned");
@@ -120,6 +125,7 @@ async function assemble(
     clock,
     filePath: config.auditFile,
     onFileError: (err) => logger.error({ err: { message: err.message } }, "audit file sink failed"),
+    onBatch: metrics.onAuditBatch,
   });
   const serviceEvents = config.audit === "on" ? createServiceEventRecorder(auditLog, { region: config.region, clock }) : undefined;
   const keys = createKeysService({ store, keyring, authorizer, clock, region: config.region });
@@ -164,6 +170,7 @@ async function assemble(
     resolveFunction: (arn) => functions.resolve(arn),
     stepTimeoutMs,
     serviceEvents,
+    onOutcome: metrics.onRotation,
     log: logger,
   });
   const sts = createStsService({ store, identity, authorizer, clock });
@@ -193,6 +200,7 @@ async function assemble(
     logger,
     webhooks,
     lease: () => leases.hold("alerts", ALERTS_LEASE_MS),
+    onDelivery: metrics.onAlertDelivery,
   });
   // The alert worker follows the trail from memory as it is committed, instead of reading it back.
   auditLog.onCommitted((rows) => alerts.feed(rows));
@@ -230,6 +238,9 @@ async function assemble(
     sync: store.sync && (() => store.sync!()),
     // Reads skip the sync when their audit record can prove nothing changed (needs the audit writer).
     epoch: config.audit === "on" && store.epoch && store.auditWriter ? () => store.epoch!() : undefined,
+    onAnswered: config.metrics === "on" ? metrics.onAnswered : undefined,
+    metrics: config.metrics === "on" ? metrics.scrape : undefined,
+    readiness: createReadiness({ store, masterKey, audit: config.audit === "on" ? auditLog : undefined, log: logger }),
   });
 
   const scheduler = createScheduler(

@@ -62,6 +62,8 @@ export interface Config {
   webhookAllowedNetworks: string[];
   /** How long one rotation step (a webhook call, a command run) may take before it fails. */
   rotationStepTimeoutSeconds: number;
+  /** "on": GET /metrics serves Prometheus text (aggregates only, no credentials asked); "off": not served. */
+  metrics: "on" | "off";
 }
 
 /** Every setting: its flag-style name, environment variable, and how to read a string. */
@@ -94,6 +96,7 @@ const settings = {
   auditRetentionDays: { env: "COFFER_AUDIT_RETENTION_DAYS", parse: Number },
   webhookAllowedNetworks: { env: "COFFER_WEBHOOK_ALLOWED_NETWORKS", parse: String },
   rotationStepTimeoutSeconds: { env: "COFFER_ROTATION_STEP_TIMEOUT_SECONDS", parse: Number },
+  metrics: { env: "COFFER_METRICS", parse: String },
 } as const;
 
 export type ConfigInput = Partial<Record<keyof typeof settings, string | number>> & { config?: string };
@@ -119,6 +122,7 @@ const defaults = {
   auditRetentionDays: 0,
   webhookAllowedNetworks: "",
   rotationStepTimeoutSeconds: 60,
+  metrics: "on",
 };
 
 export class ConfigError extends Error {}
@@ -201,6 +205,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     alerts: parseRules(file.alerts),
     webhookAllowedNetworks: cidrList(pick("webhookAllowedNetworks")),
     rotationStepTimeoutSeconds: pick("rotationStepTimeoutSeconds") as number,
+    metrics: pick("metrics") as Config["metrics"],
   };
   validate(config);
   return config;
@@ -258,6 +263,7 @@ function validate(c: Config): void {
   if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");
   if (!(c.rotationStepTimeoutSeconds > 0)) throw new ConfigError("The rotation step timeout must be a positive number of seconds.");
   if (c.audit !== "on" && c.audit !== "off") throw new ConfigError(`audit must be "on" or "off", not "${c.audit}".`);
+  if (c.metrics !== "on" && c.metrics !== "off") throw new ConfigError(`metrics must be "on" or "off", not "${c.metrics}".`);
   if (!Number.isInteger(c.auditRetentionDays) || c.auditRetentionDays < 0) {
     throw new ConfigError("The audit retention must be a whole number of days (0 keeps events forever).");
   }

@@ -167,3 +167,13 @@ export function isLoopback(host: string): boolean {
   const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
   return isIP(v4) === 4 && v4.startsWith("127.");
 }
+
+/**
+ * Whether the master key in memory still opens this data (readiness): the
+ * stored key check must name it. Another process may have rotated the master
+ * key (the data's check then names the new key) or the check may be gone.
+ */
+export async function masterKeyStillOpens(store: Pick<Store, "getSetting">, masterKey: MasterKey): Promise<boolean> {
+  const text = await store.getSetting(KEY_CHECK_SETTING);
+  return text !== undefined && sameKey(JSON.parse(text) as KeyCheck, keyCheck(masterKey));
+}

@@ -76,7 +76,12 @@ export interface DeliveryDeps {
   maxAttempts: number;
   webhooks: WebhookClient;
   random?: () => number;
+  /** Told how each delivery attempt ended (metrics). */
+  onOutcome?: (outcome: AlertDeliveryOutcome) => void;
 }
+
+/** delivered; failed (will be retried); given-up (after maxAttempts); dropped (its rule is gone). */
+export type AlertDeliveryOutcome = "delivered" | "failed" | "given-up" | "dropped";
 
 /**
  * Sends the deliveries that are due. Never throws for a receiver's failure:
@@ -103,6 +108,7 @@ async function deliverOne(deps: DeliveryDeps, delivery: AlertDelivery, rule: Ale
   if (!rule) {
     // The secret that signs it is gone with the rule, so it cannot be sent.
     logger?.warn(about, "alert dropped: its rule is no longer configured");
+    deps.onOutcome?.("dropped");
     await store.transaction((tx) => tx.deleteAlertDelivery(delivery.id));
     return;
   }
@@ -113,16 +119,19 @@ async function deliverOne(deps: DeliveryDeps, delivery: AlertDelivery, rule: Ale
   if (error === undefined) {
     await store.transaction((tx) => tx.deleteAlertDelivery(delivery.id));
     logger?.info({ ...about, attempts }, "alert delivered");
+    deps.onOutcome?.("delivered");
     return;
   }
   if (attempts >= deps.maxAttempts) {
     await store.transaction((tx) => tx.deleteAlertDelivery(delivery.id));
     logger?.warn({ ...about, attempts, lastError: error, receiver: originOf(rule.webhook), createdAt: delivery.createdAt }, "alert given up after repeated delivery failures");
+    deps.onOutcome?.("given-up");
     return;
   }
   const nextAttemptAt = deps.clock.now() + retryDelayMs(attempts, deps.random);
   await store.transaction((tx) => tx.putAlertDelivery({ ...delivery, attempts, nextAttemptAt, lastError: error }));
   logger?.info({ ...about, attempts, lastError: error, nextAttemptAt }, "alert delivery failed; will retry");
+  deps.onOutcome?.("failed");
 }
 
 function originOf(url: string): string {

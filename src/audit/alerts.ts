@@ -3,7 +3,7 @@ import type { AlertDelivery, AuditRow, Store } from "../storage/store.ts";
 
 /** What the worker needs of an audit row (the audit log's committed entries have no hashes). */
 type TrailRow = Pick<AuditRow, "seq" | "kind" | "record" | "time">;
-import { deliverDueAlerts, type AlertLogger } from "./alerts-delivery.ts";
+import { deliverDueAlerts, type AlertDeliveryOutcome, type AlertLogger } from "./alerts-delivery.ts";
 import type { WebhookClient } from "../services/webhook/webhook-client.ts";
 import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
 import type { AlertPayload, AlertRule } from "./alerts-rules.ts";
@@ -34,6 +34,8 @@ export interface AlertsOptions {
    * notification goes out once; the others follow nothing until they take over.
    */
   lease?: () => Promise<boolean>;
+  /** Told how each delivery attempt ended (metrics). */
+  onDelivery?: (outcome: AlertDeliveryOutcome) => void;
 }
 
 /** Last audit seq the worker has evaluated. */
@@ -314,7 +316,7 @@ export function createAlerts(opts: AlertsOptions) {
     }
     const rules = await opts.rules();
     await processAuditLog(rules);
-    await deliverDueAlerts({ store, rules, clock, logger, maxAttempts, webhooks: opts.webhooks });
+    await deliverDueAlerts({ store, rules, clock, logger, maxAttempts, webhooks: opts.webhooks, onOutcome: opts.onDelivery });
   }
 
   // Ticks are chained, so a manual tick() and the timer's never overlap.

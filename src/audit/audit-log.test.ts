@@ -182,3 +182,26 @@ it("tells followers about each committed group, in chain order, with its seqs", 
   }
   expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, rows: 202 });
 });
+
+it("says why the trail cannot be written until a batch commits again; its probe commits no event (transaction path)", async () => {
+  let broken = false;
+  const flaky = {
+    ...store,
+    auditWriter: undefined,
+    transaction: ((fn) => (broken ? Promise.reject(new Error("disk full")) : store.transaction(fn))) as Store["transaction"],
+  };
+  const batches: [number, boolean][] = [];
+  const log = createAuditLog({ store: flaky, key, clock, onBatch: (entries, _seconds, ok) => batches.push([entries, ok]) });
+  await Promise.all([log.append(entry(1)), log.append(entry(2))]);
+  expect(await log.unhealthy()).toBeUndefined();
+  broken = true;
+  await expect(log.append(entry(3))).rejects.toThrow("disk full");
+  // Still broken: the probe fails too.
+  expect(await log.unhealthy()).toBe("disk full");
+  broken = false;
+  // No append in between: the probe itself finds the store writable again.
+  expect(await log.unhealthy()).toBeUndefined();
+  expect(batches).toEqual([[2, true], [1, false]]);
+  expect((await store.listAuditRows(0, 10)).map((r) => r.seq)).toEqual([1, 2]);
+  expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, rows: 2 });
+});

@@ -59,6 +59,8 @@ interface AuditLogDeps {
   /** Optional JSON-lines copy of every event, written after it is committed. */
   filePath?: string;
   onFileError?: (err: Error) => void;
+  /** Told of every batch: how many entries, how long from hand-over to durable (or failed), and whether it committed (metrics). */
+  onBatch?: (entries: number, seconds: number, ok: boolean) => void;
 }
 
 interface Pending {
@@ -81,7 +83,7 @@ interface Pending {
  * folding whatever queued meanwhile into its next transaction. Other stores
  * (in-memory, a future PostgreSQL) chain here, one transaction at a time.
  */
-export function createAuditLog({ store, key, clock, filePath, onFileError }: AuditLogDeps) {
+export function createAuditLog({ store, key, clock, filePath, onFileError, onBatch }: AuditLogDeps) {
   const writer: AuditWriter | undefined = store.auditWriter?.(key);
   let pending: Pending[] = [];
   /** The turn's flush, scheduled (writer) or running (transactions). */
@@ -90,6 +92,15 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
   const sent = new Set<Promise<void>>();
   let head: { seq: number; hash: string } | undefined;
   const listeners = new Set<(rows: readonly CommittedAuditEntry[]) => void>();
+  /** Why the last batch failed, until one commits again (readiness). */
+  let failure: string | undefined;
+  let probing: Promise<void> | undefined;
+
+  function settled(entries: number, started: number, err?: unknown): void {
+    failure = err === undefined ? undefined : err instanceof Error ? err.message : String(err);
+    // A probe (no entries) is no batch to count.
+    if (entries > 0) onBatch?.(entries, (performance.now() - started) / 1000, err === undefined);
+  }
 
   function committed(batch: Pending[], rows: readonly CommittedAuditEntry[]): void {
     for (const p of batch) p.resolve();
@@ -120,10 +131,15 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
 
   function sendBatch(batch: Pending[]): void {
     const entries = batch.map((p) => p.entry);
+    const started = performance.now();
     const done = writer!.append(entries, clock.now(), batch[0].validAt).then(
-      // Rows with their seqs only for whoever follows the trail.
-      (firstSeq) => committed(batch, listeners.size > 0 || filePath ? entries.map((e, i) => ({ ...e, seq: firstSeq + i })) : []),
+      (firstSeq) => {
+        settled(entries.length, started);
+        // Rows with their seqs only for whoever follows the trail.
+        committed(batch, listeners.size > 0 || filePath ? entries.map((e, i) => ({ ...e, seq: firstSeq + i })) : []);
+      },
       (err: unknown) => {
+        settled(entries.length, started, err);
         for (const p of batch) p.reject(err);
       },
     );
@@ -136,6 +152,7 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
     while (pending.length > 0) {
       const batch = pending;
       pending = [];
+      const started = performance.now();
       try {
         const rows = await store.transaction(async (tx) => {
           head ??= chainHead(await tx.getAuditHead(), await tx.getSetting(ANCHOR_SETTING));
@@ -148,11 +165,30 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
         });
         const last: AuditRow = rows[rows.length - 1];
         head = { seq: last.seq, hash: last.hash };
+        settled(batch.length, started);
         committed(batch, rows);
       } catch (err) {
         head = undefined; // re-read from the store next time: the failed batch may or may not be there
+        settled(batch.length, started, err);
         for (const p of batch) p.reject(err);
       }
+    }
+  }
+
+  /** An empty batch: proves the writer can take the lock, write and sync, without adding an event. */
+  async function probe(): Promise<void> {
+    const started = performance.now();
+    try {
+      if (writer) await writer.append([], clock.now());
+      else {
+        await store.transaction(async (tx) => {
+          const current = chainHead(await tx.getAuditHead(), await tx.getSetting(ANCHOR_SETTING));
+          await tx.putSetting(HEAD_SETTING, JSON.stringify(chainBatch(current, [], key, clock.now()).signedHead));
+        });
+      }
+      settled(0, started);
+    } catch (err) {
+      settled(0, started, err);
     }
   }
 
@@ -184,6 +220,20 @@ export function createAuditLog({ store, key, clock, filePath, onFileError }: Aud
         if (flushing) await flushing;
         else await Promise.allSettled([...sent]);
       }
+    },
+
+    /**
+     * Undefined while the trail can be written; otherwise why the last batch
+     * failed. A failed writer recovers with the next batch that commits (a
+     * dead writer thread is restarted by it), so while one has failed this
+     * first tries an empty batch: it takes the write lock, re-signs the
+     * chain's head and commits, adding no event (readiness).
+     */
+    async unhealthy(): Promise<string | undefined> {
+      if (failure === undefined) return undefined;
+      probing ??= probe().finally(() => (probing = undefined));
+      await probing;
+      return failure;
     },
 
     /**

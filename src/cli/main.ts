@@ -38,6 +38,7 @@ program
   .option("--log-level <level>", "trace, debug, info, warn, error (COFFER_LOG_LEVEL, default info)")
   .option("--body-limit <bytes>", "largest request body accepted (COFFER_BODY_LIMIT, default 1048576)")
   .option("--node-id <id>", "this node's name among several on one database (COFFER_NODE_ID, default the host name)")
+  .addOption(new Option("--metrics <mode>", "serve Prometheus metrics at GET /metrics (COFFER_METRICS, default on)").choices(["on", "off"]))
   .option("--config <file>", "JSON config file (COFFER_CONFIG)")
   .action(async (flags: ConfigInput) => {
     const config = loadConfig(flags);

@@ -14,6 +14,13 @@ export interface ServerOptions extends Omit<DispatchOptions, "secureTransport"> 
   https?: { key: string | Buffer; cert: string | Buffer };
   /** Slow or idle clients are cut off after these (defaults: DEFAULT_LISTENER_TIMEOUTS). */
   timeouts?: Partial<ListenerTimeouts>;
+  /**
+   * Readiness (GET /ready): resolves to why this node cannot serve requests
+   * now, or undefined when it can. Without one, only `sync` is tried.
+   */
+  readiness?: () => Promise<string | undefined>;
+  /** GET /metrics: the exposition (Prometheus text); without one, /metrics is not served. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export interface CofferServer {
@@ -27,14 +34,14 @@ export interface CofferServer {
 const JSON_TYPE = "application/json; charset=utf-8";
 /** Liveness: the process serves HTTP. */
 const HEALTH = JSON.stringify({ status: "ok" });
-/** Readiness: it can serve requests (a shared database is reachable). */
+/** Readiness: it can serve requests (store, audit writer and master key usable). */
 const READY = JSON.stringify({ status: "ready" });
-const NOT_READY = JSON.stringify({ status: "unavailable", reason: "the database cannot be reached" });
+const notReady = (reason: string) => JSON.stringify({ status: "unavailable", reason });
 
 /**
  * The HTTP side: node:http (fastify cost 10-16 µs more CPU per request than
  * node:http for the same request, bench/transport.ts and docs/performance.md),
- * one route for the APIs (POST /), /health, and an AWS-shaped error for
+ * one route for the APIs (POST /), /health, /ready, /metrics, and an AWS-shaped error for
  * everything else. The request pipeline itself is the
  * dispatcher's (dispatch.ts): the body is read here, raw (SigV4 hashes the
  * exact bytes), up to the body limit.
@@ -44,6 +51,9 @@ export function createServer(options: ServerOptions): CofferServer {
   const dispatcher = createDispatcher({ ...options, secureTransport: Boolean(options.https) });
   const tooLarge = () => new CofferError("PayloadTooLarge", `The request body is larger than the limit of ${options.bodyLimit} bytes.`);
   let stopping = false;
+  const readiness =
+    options.readiness ??
+    (() => (options.sync?.() ?? Promise.resolve()).then(() => undefined, () => "the database cannot be reached"));
 
   function incoming(req: http.IncomingMessage, body: Buffer): IncomingRequest {
     return { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headersDistinct, body, sourceIp: req.socket.remoteAddress ?? "" };
@@ -124,11 +134,15 @@ export function createServer(options: ServerOptions): CofferServer {
         return send(res, requestId, { status: 200, contentType: JSON_TYPE, body: HEALTH });
       }
       if (path === "/ready" && (req.method === "GET" || req.method === "HEAD")) {
-        // On a shared database a node that cannot reach it can serve nothing: a load balancer should skip it.
-        return void (options.sync?.() ?? Promise.resolve()).then(
-          () => send(res, requestId, { status: 200, contentType: JSON_TYPE, body: READY }),
-          () => send(res, requestId, { status: 503, contentType: JSON_TYPE, body: NOT_READY }),
+        // A node whose store, audit trail or master key fails can serve nothing: a load balancer should skip it.
+        return void readiness().then(
+          (reason) => send(res, requestId, reason === undefined ? { status: 200, contentType: JSON_TYPE, body: READY } : { status: 503, contentType: JSON_TYPE, body: notReady(reason) }),
+          (err: unknown) => internal(res, requestId, err),
         );
+      }
+      if (path === "/metrics" && options.metrics && (req.method === "GET" || req.method === "HEAD")) {
+        // Aggregates only (counts, latencies, process figures): no name, value, ARN or account in any label.
+        return answer(res, requestId, options.metrics().then((m) => ({ status: 200, contentType: m.contentType, body: m.body })));
       }
       const err = new CofferError("UnknownOperation", `No operation is served at ${req.method} ${url}.`);
       answer(res, requestId, dispatcher.refuse(incoming(req, Buffer.alloc(0)), requestId, err, "json"));

@@ -34,6 +34,13 @@ export interface DispatchOptions {
    * did, nothing is recorded and the request runs again, syncing first.
    */
   epoch?: () => string | undefined;
+  /**
+   * Told of every answered request (metrics): the service's signing name and
+   * the operation only when the request named a known one ("unknown"
+   * otherwise, so nothing a client sends becomes a label), the status, the
+   * AWS error name ("" on success), and seconds from parse to answer.
+   */
+  onAnswered?: (service: string, operation: string, status: number, error: string, seconds: number) => void;
 }
 
 export interface Dispatcher {
@@ -148,7 +155,9 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
       const verdict = failures.fail(facts.sourceIp);
       if (verdict.throttled) {
         if (verdict.summarize) await recordSummary(facts, verdict.summarize);
-        return codec.encodeError(req, service, THROTTLED[codec.name], "Rate exceeded: too many failed requests from this address.");
+        const message = "Rate exceeded: too many failed requests from this address.";
+        facts.error = { code: THROTTLED[codec.name].type, message };
+        return codec.encodeError(req, service, THROTTLED[codec.name], message);
       }
     }
     if (auditor) {
@@ -188,25 +197,40 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
     }
   }
 
+  /** Metrics: labels only from what the pipeline recognised (a known service, a modelled operation). */
+  function answered(started: number, reply: Reply, facts: RequestFacts, service: ApiService | undefined, operation: string | undefined): Reply {
+    options.onAnswered?.(
+      service?.metadata.signingName ?? "unknown",
+      operation ?? "unknown",
+      reply.status,
+      facts.error?.code ?? "",
+      (performance.now() - started) / 1000,
+    );
+    return reply;
+  }
+
   return {
     async handle(incoming, requestId) {
       // A read that went stale while it ran (another node wrote) is run once more, syncing first.
+      const started = performance.now();
       for (let optimistic = options.epoch !== undefined; ; optimistic = false) {
         const req = parseRequest(incoming, requestId);
         const codec = codecOf(req);
         const facts = factsOf(req);
         let service: ApiService | undefined;
+        let operation: string | undefined;
         let reply: Reply;
         try {
           const route = codec.route(req, facts);
           service = route.service;
+          if (route.spec) operation = route.operation;
           if (route.refusal) throw route.refusal;
           reply = await run(req, codec, facts, route, optimistic);
         } catch (err) {
           reply = errorReply(req, codec, facts, service, err);
         }
         try {
-          return await finish(req, codec, facts, reply, service);
+          return answered(started, await finish(req, codec, facts, reply, service), facts, service, operation);
         } catch (err) {
           if (!(err instanceof StaleEpochError) || !optimistic) throw err;
         }
@@ -214,12 +238,13 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
     },
 
     async refuse(incoming, requestId, err, protocol) {
+      const started = performance.now();
       const req = parseRequest(incoming, requestId);
       const codec = protocol === "json" ? json : codecOf(req);
       const facts = factsOf(req);
       const target = req.targetHeader;
       const service = protocol === "json" || target === undefined ? undefined : byTarget.get(target.slice(0, target.lastIndexOf(".")));
-      return finish(req, codec, facts, errorReply(req, codec, facts, service, err), service);
+      return answered(started, await finish(req, codec, facts, errorReply(req, codec, facts, service, err), service), facts, service, undefined);
     },
   };
 }

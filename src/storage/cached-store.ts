@@ -23,7 +23,10 @@ type CachedRead = (typeof CACHED)[number];
  * database that several nodes share, the backend's onChange empties it too
  * (writes made elsewhere), and a request calls sync() before reading.
  */
-export function withReadCache(store: Store, maxEntries = 10_000): Store {
+export function withReadCache(
+  store: Store,
+  { maxEntries = 10_000, onLookup }: { maxEntries?: number; /** Told whether each cached read was a hit (metrics). */ onLookup?: (hit: boolean) => void } = {},
+): Store {
   const cache = new Map<string, unknown>();
   // Bumped by every transaction and every change seen elsewhere; a read that overlapped one does not fill the cache.
   let generation = 0;
@@ -35,7 +38,11 @@ export function withReadCache(store: Store, maxEntries = 10_000): Store {
   const cachedRead = <K extends CachedRead>(name: K): StoreReader[K] =>
     (async (...args: (string | number)[]) => {
       const key = `${name}\u0000${args.join("\u0000")}`;
-      if (cache.has(key)) return cache.get(key);
+      if (cache.has(key)) {
+        onLookup?.(true);
+        return cache.get(key);
+      }
+      onLookup?.(false);
       const before = generation;
       const value = await (store[name] as (...a: (string | number)[]) => Promise<unknown>)(...args);
       if (before === generation) {

@@ -11,13 +11,14 @@ export interface Spawned {
   exited: Promise<number | null>;
 }
 
-/** Runs `coffer server` as its own process, the way `npm start` does, and waits until it listens. */
+/** Runs `coffer server` as its own process, the way `npm start` does (or another copy's `bin`), and waits until it listens. */
 export async function spawnServer(
   args: string[],
   env: Record<string, string> = {},
   nodeArgs: string[] = [],
+  coffer: string = bin,
 ): Promise<Spawned> {
-  const child = spawn(process.execPath, [...nodeArgs, bin, "server", "--port", "0", ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, coffer, "server", "--port", "0", ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

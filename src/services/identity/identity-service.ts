@@ -65,6 +65,8 @@ interface IdentityDeps {
   store: Pick<Store, "transaction" | "getAccessKey" | "listAllAccessKeys" | "getSetting" | "getPrincipal">;
   keyring: Pick<Keyring, "sealWithMaster" | "openWithMaster">;
   clock: { now(): number };
+  /** Told whether each credential lookup was answered from memory (metrics). */
+  onCacheLookup?: (hit: boolean) => void;
 }
 
 
@@ -80,7 +82,7 @@ function newSecretAccessKey(): string {
   return randomBytes(30).toString("base64").replace(/\+/g, "A").replace(/\//g, "B");
 }
 
-export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
+export function createIdentityService({ store, keyring, clock, onCacheLookup }: IdentityDeps) {
   const cache = new Map<string, { credential: Credential | undefined; expiresAt?: number; until: number }>();
 
   function sealed(record: Omit<AccessKeyRecord, "masterKeyId" | "sealedSecret">, secretAccessKey: string): AccessKeyRecord {
@@ -172,8 +174,10 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
       let credential: Credential | undefined;
       let expiresAt: number | undefined;
       if (hit && hit.until > now) {
+        onCacheLookup?.(true);
         ({ credential, expiresAt } = hit);
       } else {
+        onCacheLookup?.(false);
         const record = await store.getAccessKey(accessKeyId);
         const secret = record && record.status === "Active" ? openSecret(record) : undefined;
         const session = record?.session as SessionInfo | undefined;

@@ -51,6 +51,8 @@ interface RotationDeps {
   /** How long one step may take (default 60 s). */
   stepTimeoutMs?: number;
   serviceEvents?: ServiceEventSink;
+  /** Told how each rotation attempt ended: succeeded, failed (to be retried) or abandoned until the next window (metrics). */
+  onOutcome?: (outcome: "succeeded" | "failed" | "abandoned") => void;
   log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
@@ -241,6 +243,7 @@ export function createRotationService(deps: RotationDeps) {
         return { rotation: { ...finished, nextRotationAt: next.nextRotationAt }, rotateAt: next.rotateAt, lastChangedAt: clock.now() };
       });
       if (done) await record("RotationSucceeded", done, { versionId: token });
+      deps.onOutcome?.("succeeded");
       deps.log?.info({ secret: arn, versionId: token }, "rotation succeeded");
     } catch (err) {
       const message = err instanceof CofferError ? err.message : "The rotation function failed.";
@@ -252,6 +255,7 @@ export function createRotationService(deps: RotationDeps) {
       const step = ROTATION_STEPS[state.inProgress.step];
       await record("RotationFailed", secret, { versionId: token, step, attempt: attempts, error: message }).catch(() => undefined);
       deps.log?.warn({ secret: arn, step, attempt: attempts, error: message }, "rotation step failed; AWSCURRENT unchanged");
+      deps.onOutcome?.(attempts < MAX_ATTEMPTS ? "failed" : "abandoned");
       if (attempts < MAX_ATTEMPTS) {
         await update(arn, (_s, st) => ({
           // Released: the retry may run on any node.

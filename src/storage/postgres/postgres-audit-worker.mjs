@@ -18,8 +18,10 @@ import { ANCHOR_SETTING, HEAD_SETTING, auditRowParams, chainBatch, chainHead } f
 const { url, key: keyBytes } = workerData;
 const key = Buffer.from(keyBytes);
 const pool = new pg.Pool({ connectionString: url, max: 1, application_name: "coffer-audit" });
-// A connection that breaks while idle must not end the thread; the next commit reconnects.
+// A connection that breaks, idle or checked out between two queries, must not end the thread:
+// the next query fails instead, and the next commit reconnects.
 pool.on("error", () => undefined);
+pool.on("connect", (client) => client.on("error", () => undefined));
 
 /** Takes the chain's lock, then reads where the chain continues (its last row, or the retention anchor). */
 const HEAD_UNDER_LOCK = `BEGIN ISOLATION LEVEL READ COMMITTED;

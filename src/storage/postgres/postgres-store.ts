@@ -52,8 +52,12 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   const config = { connectionString: url, types, application_name: "coffer" };
   const txPool = new pg.Pool({ ...config, max: size });
   const readPool = new pg.Pool({ ...config, max: size });
-  // A connection that breaks while idle must not take the process down; the next query reconnects.
-  for (const pool of [txPool, readPool]) pool.on("error", () => undefined);
+  // A connection that breaks must not take the process down, idle (the pool's "error") or checked out
+  // between two queries (the client's own "error": the next query fails instead); the next checkout reconnects.
+  for (const pool of [txPool, readPool]) {
+    pool.on("error", () => undefined);
+    pool.on("connect", (client) => client.on("error", () => undefined));
+  }
 
   const client = await txPool.connect().catch(async (err: Error) => {
     await Promise.all([txPool.end(), readPool.end()]);

@@ -82,7 +82,7 @@ describe("one event per request", () => {
       }
     }
     expect(calls).toBeGreaterThan(300);
-  });
+  }, 120_000); // over 300 requests one after another (several database round trips each on PostgreSQL)
 
   it("records unauthenticated and malformed requests too", async () => {
     const before = (await allRows()).length;

@@ -9,7 +9,7 @@ import { createServer, type CofferServer } from "../server/app.ts";
 import { autoCertificate } from "../server/tls.ts";
 import { cloudTrailApi } from "../api/cloudtrail/cloudtrail-handlers.ts";
 import { iamApi } from "../api/iam/iam-handlers.ts";
-import { checkpointKey, createAuditLog } from "../audit/audit-log.ts";
+import { createAuditLog } from "../audit/audit-log.ts";
 import { CURSOR_SETTING, createAlerts, parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { exportAndPrune, signLegacyAnchor } from "../audit/audit-retention.ts";
 import { createAuditLookup, createRequestAuditor, createServiceEventRecorder } from "../audit/audit-service.ts";
@@ -36,6 +36,7 @@ import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
+import { createMasterKeyFollower, loadAuditKey } from "./master-key-handoff.ts";
 import { rootArn } from "../shared/arn.ts";
 import { createLeases } from "../storage/lease.ts";
 
@@ -107,9 +108,12 @@ async function assemble(
   }: { logger: Logger; clock: { now(): number }; masterKey: MasterKey; store: Store; release(): void },
 ): Promise<Coffer> {
   const keyring = createKeyring({ store, masterKey, region: config.region, clock });
+  // A master key rotation under way: this node takes the new key before it serves (docs/master-key.md).
+  const masterKeys = createMasterKeyFollower({ store, keyring, nodeId: config.nodeId, log: logger });
+  await masterKeys.check();
   const identity = createIdentityService({ store, keyring, clock });
   const authorizer = createPolicyAuthorizer({ store, clock });
-  const auditKey = checkpointKey(masterKey.key);
+  const auditKey = await loadAuditKey(store, keyring, masterKey);
   if (await signLegacyAnchor(store, auditKey)) logger.info("signed the audit retention anchor an older Coffer left unsigned");
   const auditLog = createAuditLog({
     store,
@@ -231,6 +235,7 @@ async function assemble(
     [
       // Due rotations: windows that opened, retries, and rotations a crash interrupted.
       { name: "rotations", everySeconds: config.rotationPollSeconds, run: () => rotation.runDue() },
+      { name: "master-key", everySeconds: 1, run: () => masterKeys.check() },
       { name: "purge", everySeconds: config.purgeIntervalSeconds, singleton: true, run: () => secrets.purgeDue() },
       // Parameter policies: expired parameters deleted, notifications recorded (and alerted on).
       { name: "parameter-policies", everySeconds: config.parameterPolicyPollSeconds, singleton: true, run: () => parameters.expireDue() },
@@ -297,7 +302,7 @@ export async function openDataDir(config: Config): Promise<{ store: Store; keyri
   }
   const { store, masterKey } = await openExisting(config);
   const keyring = createKeyring({ store, masterKey, region: config.region, clock: { now: () => Date.now() } });
-  return { store, keyring, auditKey: checkpointKey(masterKey.key) };
+  return { store, keyring, auditKey: await loadAuditKey(store, keyring, masterKey) };
 }
 
 /** Creates another account's root key, straight on the data directory (the server may be running). */
@@ -320,7 +325,7 @@ export async function createAccount(config: Config, accountId: string): Promise<
 }
 
 /** The store and proven master key of an existing data directory, for admin commands (no lock: they work beside a running server). */
-async function openExisting(config: Config): Promise<{ store: Store; masterKey: MasterKey }> {
+export async function openExisting(config: Config): Promise<{ store: Store; masterKey: MasterKey }> {
   const dbPath = join(config.dataDir, "coffer.db");
   const store = openSqliteStore(dbPath);
   try {
@@ -339,8 +344,9 @@ async function alertRules(store: Store, config: Config): Promise<AlertRule[]> {
   return [...config.alerts, ...(stored ? parseAlertRules(JSON.parse(stored)) : [])];
 }
 
-function masterKeySource(config: Config): MasterKeySource {
+export function masterKeySource(config: Config): MasterKeySource {
   if (config.masterKey) return { kind: "env", base64: config.masterKey };
+  if (config.masterKeyCommand) return { kind: "command", argv: config.masterKeyCommand };
   if (config.masterPassphrase) {
     return { kind: "passphrase", passphrase: config.masterPassphrase, saltPath: join(config.dataDir, "master.salt") };
   }

@@ -6,6 +6,7 @@ import { disableCoreDumps } from "../app/process-limits.ts";
 import { registerAgentCommand } from "./agent-command.ts";
 import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
 import { registerBackupCommands } from "./backup-commands.ts";
+import { registerMasterKeyCommands } from "./master-key-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
@@ -99,6 +100,7 @@ registerRotationCommands(program);
 registerAgentCommand(program);
 registerRunCommand(program);
 registerBackupCommands(program);
+registerMasterKeyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   // Messages only (an AWS SDK error's name is its error code); COFFER_DEBUG=1 shows the stack.

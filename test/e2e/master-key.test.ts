@@ -7,7 +7,7 @@ import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, Secr
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { describe, expect, it } from "vitest";
 import { coffer, finished } from "./cli-process.ts";
-import { printedCredentials, spawnServer } from "./spawn.ts";
+import { printedCredentials, spawnServer, type Spawned } from "./spawn.ts";
 import { spawnedCleanup } from "./spawned.ts";
 
 const { tempDir, track } = spawnedCleanup("coffer-mk-");
@@ -19,7 +19,7 @@ function run(args: string[], env: Record<string, string> = {}) {
   return finished(coffer(args, { PATH: process.env.PATH, HOME: tempDir(), ...env }));
 }
 
-async function stop(s: { child: { kill(sig: string): void }; exited: Promise<unknown> }) {
+async function stop(s: Spawned) {
   s.child.kill("SIGTERM");
   await s.exited;
 }

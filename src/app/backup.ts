@@ -26,7 +26,7 @@ export interface BackupInfo {
 
 export function backupDataDir(config: Pick<Config, "dataDir">, out: string): BackupInfo {
   const db = join(config.dataDir, DB_FILE);
-  if (!existsSync(db)) throw new Error(`There is no Coffer data directory at ${config.dataDir}: nothing to back up.`);
+  if (!existsSync(db)) throw new Error(`There is no Coffer data directory at ${config.dataDir}: nothing to back up (on PostgreSQL, use pg_dump: docs/backup.md).`);
   const file = resolve(out);
   if (existsSync(file)) throw new Error(`${file} exists already; a backup never overwrites a file: give a new name.`);
   const saltFile = join(config.dataDir, SALT_FILE);

@@ -91,26 +91,30 @@ export function createMasterKeyFollower({
 
   async function adopt(h: Handoff): Promise<void> {
     const { current, known } = keyring.masterKeyIds();
-    if (h.to !== current) {
-      if (!known.includes(h.from)) {
-        if (warned !== h.to) log.error({ from: h.from, to: h.to, loaded: current }, "a master key rotation is under way from a key this server does not hold; restart it with the new key");
-        warned = h.to;
-        return;
-      }
-      const raw = keyring.openWithMaster(h.from, Buffer.from(h.sealed, "base64"), handoffAad(h.from, h.to));
-      if (masterKeyId(raw) !== h.to) {
-        raw.fill(0);
-        throw new Error("the master key handoff does not hold the key it names");
-      }
-      keyring.useMasterKey({ id: h.to, key: raw });
-      log.info({ from: h.from, to: h.to }, "master key rotation: sealing under the new master key; both open until the rotation finishes");
+    if (h.to === current) return;
+    if (!known.includes(h.from)) {
+      if (warned !== h.to) log.error({ from: h.from, to: h.to, loaded: current }, "a master key rotation is under way from a key this server does not hold; restart it with the new key");
+      warned = h.to;
+      return;
     }
-    if (h.adoptedBy.includes(nodeId)) return;
-    await store.transaction(async (tx) => {
+    const raw = keyring.openWithMaster(h.from, Buffer.from(h.sealed, "base64"), handoffAad(h.from, h.to));
+    if (masterKeyId(raw) !== h.to) {
+      raw.fill(0);
+      throw new Error("the master key handoff does not hold the key it names");
+    }
+    // Said before it is done: a rotation abandoned meanwhile (its transaction first) is never switched to.
+    const recorded = await store.transaction(async (tx) => {
       const now = await readHandoff(tx);
-      if (!now || now.to !== h.to || now.adoptedBy.includes(nodeId)) return;
-      await tx.putSetting(HANDOFF_SETTING, JSON.stringify({ ...now, adoptedBy: [...now.adoptedBy, nodeId] }));
+      if (!now || now.to !== h.to) return false;
+      if (!now.adoptedBy.includes(nodeId)) await tx.putSetting(HANDOFF_SETTING, JSON.stringify({ ...now, adoptedBy: [...now.adoptedBy, nodeId] }));
+      return true;
     });
+    if (!recorded) {
+      raw.fill(0);
+      return;
+    }
+    keyring.useMasterKey({ id: h.to, key: raw });
+    log.info({ from: h.from, to: h.to }, "master key rotation: sealing under the new master key; both open until the rotation finishes");
   }
 
   async function finish(): Promise<void> {

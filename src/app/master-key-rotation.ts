@@ -136,7 +136,11 @@ export async function rotateDataDirMasterKey(
   const lock = tryServerLock(config.dataDir);
   let store: Store | undefined;
   try {
-    const opened = await openExisting(config);
+    const opened = await openExisting(config).catch((err: Error) => {
+      const pending = [source.kind === "file" ? `${source.path}.new` : "", join(config.dataDir, "master.salt.new")].find((f) => f && existsSync(f));
+      if (!pending) throw err;
+      throw new Error(`${err.message} If a rotation stopped after it committed, its new key (or salt) is in ${pending}: move it over ${pending.slice(0, -4)}.`);
+    });
     store = opened.store;
     const pendingFile = source.kind === "file" ? `${source.path}.new` : undefined;
     const pendingSalt = join(config.dataDir, "master.salt.new");

@@ -102,7 +102,7 @@ describe("coffer backup and restore", () => {
     const refused = await run(["restore", "--from", out, "--data-dir", dataDir]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("is not empty");
-  });
+  }, 120_000); // several server starts and CLI processes: slow on a busy 2-core machine
 
   it("refuses a file that is not a Coffer backup, and a restored directory needs its master key", async () => {
     const junk = join(tempDir(), "junk");
@@ -121,5 +121,5 @@ describe("coffer backup and restore", () => {
     expect((await run(["restore", "--from", out, "--data-dir", restoredDir])).code).toBe(0);
     // No key file given: the default one does not exist there, and none is made over existing data.
     await expect(spawnServer(["--data-dir", restoredDir])).rejects.toThrow(/does not exist/);
-  });
+  }, 120_000);
 });

@@ -111,7 +111,7 @@ describe("coffer master-key rotate", () => {
     const verify = await run(["audit", "verify", "--data-dir", dataDir]);
     expect(verify.stderr).toBe("");
     expect(verify.stdout).toContain("audit trail intact");
-  });
+  }, 120_000);
 
   it("changes the passphrase with the same command (server stopped)", async () => {
     const dataDir = tempDir();
@@ -131,11 +131,11 @@ describe("coffer master-key rotate", () => {
     await expect(spawnServer(["--data-dir", dataDir], { COFFER_MASTER_PASSPHRASE: first })).rejects.toThrow(/does not open this data directory/);
     const r = track(await spawnServer(["--data-dir", dataDir], { COFFER_MASTER_PASSPHRASE: second }));
     expect((await new SecretsManagerClient(opts(r.url, creds)).send(new GetSecretValueCommand({ SecretId: "kept" }))).SecretString).toBe("value");
-  });
+  }, 120_000);
 });
 
 describe("the master key from a command", () => {
-  it("starts from a key command, rotates to another one, and a failing command is a clear start-up error that never shows its output", async () => {
+  it("starts from a key command and rotates to another one; the config file takes a JSON array", async () => {
     const dataDir = tempDir();
     const keys = tempDir();
     const keyA = join(keys, "a.key");
@@ -164,7 +164,12 @@ describe("the master key from a command", () => {
     expect((await new SecretsManagerClient(opts(r.url, creds)).send(new GetSecretValueCommand({ SecretId: "from-command" }))).SecretString).toBe("v");
     await stop(r);
     await expect(spawnServer(["--data-dir", dataDir], { COFFER_MASTER_KEY_COMMAND: `cat ${keyA}` })).rejects.toThrow(/does not open this data directory/);
+  }, 120_000); // several server starts and CLI processes: slow on a busy 2-core machine
 
+  it("a failing key command is a clear start-up error that never shows what it printed", async () => {
+    const dataDir = tempDir();
+    const keys = tempDir();
+    const config = join(keys, "coffer.json");
     const leak = randomBytes(32).toString("base64");
     const failing = async (command: string[]) => {
       writeFileSync(config, JSON.stringify({ masterKeyCommand: command }));
@@ -174,14 +179,13 @@ describe("the master key from a command", () => {
       );
       expect(err).toBeDefined();
       expect(err).not.toContain(leak);
-      expect(err).not.toContain(readFileSync(keyB, "utf8").trim());
       return err!;
     };
     expect(await failing(["/bin/sh", "-c", `echo ${leak}; exit 3`])).toContain("The master key command (/bin/sh) failed with exit code 3");
     expect(await failing(["/bin/sh", "-c", `echo ${leak}${leak}`])).toContain("must print the base64 encoding of exactly 32 bytes");
     expect(await failing([join(keys, "no-such-program")])).toContain("was not found");
-    const quoted = await run(["audit", "verify", "--data-dir", dataDir], { COFFER_MASTER_KEY_COMMAND: `cat "${keyB}"` });
+    const quoted = await run(["audit", "verify", "--data-dir", dataDir], { COFFER_MASTER_KEY_COMMAND: `cat "${config}"` });
     expect(quoted.code).toBe(1);
     expect(quoted.stderr).toContain("give it as a JSON array");
-  });
+  }, 120_000);
 });

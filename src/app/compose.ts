@@ -8,7 +8,7 @@ import { createServer, type CofferServer } from "../server/app.ts";
 import { autoCertificate } from "../server/tls.ts";
 import { cloudTrailApi } from "../api/cloudtrail/cloudtrail-handlers.ts";
 import { iamApi } from "../api/iam/iam-handlers.ts";
-import { checkpointKey, createAuditLog } from "../audit/audit-log.ts";
+import { createAuditLog } from "../audit/audit-log.ts";
 import { CURSOR_SETTING, createAlerts, parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { exportAndPrune, signLegacyAnchor } from "../audit/audit-retention.ts";
 import { createAuditLookup, createRequestAuditor, createServiceEventRecorder } from "../audit/audit-service.ts";
@@ -36,6 +36,7 @@ import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdmi
 import { createScheduler } from "./scheduler.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createReadiness } from "./readiness.ts";
+import { createMasterKeyFollower, loadAuditKey } from "./master-key-handoff.ts";
 import { rootArn } from "../shared/arn.ts";
 import { createLeases } from "../storage/lease.ts";
 
@@ -115,9 +116,12 @@ async function assemble(
   }: { logger: Logger; clock: { now(): number }; masterKey: MasterKey; metrics: Metrics; store: Store; release(): void },
 ): Promise<Coffer> {
   const keyring = createKeyring({ store, masterKey, region: config.region, clock });
+  // A master key rotation under way: this node takes the new key before it serves (docs/master-key.md).
+  const masterKeys = createMasterKeyFollower({ store, keyring, nodeId: config.nodeId, log: logger });
+  await masterKeys.check();
   const identity = createIdentityService({ store, keyring, clock, onCacheLookup: metrics.onCredentialCache });
   const authorizer = createPolicyAuthorizer({ store, clock });
-  const auditKey = checkpointKey(masterKey.key);
+  const auditKey = await loadAuditKey(store, keyring, masterKey);
   if (await signLegacyAnchor(store, auditKey)) logger.info("signed the audit retention anchor an older Coffer left unsigned");
   const auditLog = createAuditLog({
     store,
@@ -247,6 +251,7 @@ async function assemble(
     [
       // Due rotations: windows that opened, retries, and rotations a crash interrupted.
       { name: "rotations", everySeconds: config.rotationPollSeconds, run: () => rotation.runDue() },
+      { name: "master-key", everySeconds: 1, run: () => masterKeys.check() },
       { name: "purge", everySeconds: config.purgeIntervalSeconds, singleton: true, run: () => secrets.purgeDue() },
       // Parameter policies: expired parameters deleted, notifications recorded (and alerted on).
       { name: "parameter-policies", everySeconds: config.parameterPolicyPollSeconds, singleton: true, run: () => parameters.expireDue() },
@@ -318,7 +323,7 @@ export async function openDataDir(config: Config): Promise<{ store: Store; keyri
   if (missing) throw new Error(missing);
   const { store, masterKey } = await openExisting(config);
   const keyring = createKeyring({ store, masterKey, region: config.region, clock: { now: () => Date.now() } });
-  return { store, keyring, auditKey: checkpointKey(masterKey.key) };
+  return { store, keyring, auditKey: await loadAuditKey(store, keyring, masterKey) };
 }
 
 /** Creates another account's root key, straight on the data directory (the server may be running). */
@@ -340,10 +345,10 @@ export async function createAccount(config: Config, accountId: string): Promise<
 }
 
 /** The store and proven master key of an existing data directory, for admin commands (no lock: they work beside a running server). */
-async function openExisting(config: Config): Promise<{ store: Store; masterKey: MasterKey }> {
+export async function openExisting(config: Config): Promise<{ store: Store; masterKey: MasterKey; sealedKeyIds(): Promise<string[]> }> {
   const { store, sealedKeyIds } = await openStore(config);
   try {
-    return { store, masterKey: await openMasterKey(masterKeySource(config), store, sealedKeyIds) };
+    return { store, masterKey: await openMasterKey(masterKeySource(config), store, sealedKeyIds), sealedKeyIds };
   } catch (err) {
     await store.close();
     throw err;
@@ -358,8 +363,9 @@ async function alertRules(store: Store, config: Config): Promise<AlertRule[]> {
   return [...config.alerts, ...(stored ? parseAlertRules(JSON.parse(stored)) : [])];
 }
 
-function masterKeySource(config: Config): MasterKeySource {
+export function masterKeySource(config: Config): MasterKeySource {
   if (config.masterKey) return { kind: "env", base64: config.masterKey };
+  if (config.masterKeyCommand) return { kind: "command", argv: config.masterKeyCommand };
   if (config.masterPassphrase) {
     return { kind: "passphrase", passphrase: config.masterPassphrase, saltPath: join(config.dataDir, "master.salt") };
   }

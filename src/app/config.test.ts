@@ -45,7 +45,7 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ port: "70000" }, {})).toThrow(/port/);
     expect(() => loadConfig({ accountId: "12" }, {})).toThrow(/12 digits/);
     expect(() => loadConfig({ region: "Mars" }, {})).toThrow(/region/);
-    expect(() => loadConfig({}, { COFFER_MASTER_KEY: "a", COFFER_MASTER_PASSPHRASE: "b" })).toThrow(/not both/);
+    expect(() => loadConfig({}, { COFFER_MASTER_KEY: "a", COFFER_MASTER_PASSPHRASE: "b" })).toThrow(/not several/);
     expect(() => loadConfig({ config: join(dir, "missing.json") }, {})).toThrow(ConfigError);
   });
 

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
 import { unknownNameMessage } from "./config-names.ts";
+import { parseCommandLine } from "../crypto/master-key.ts";
 
 /**
  * Configuration, resolved as flags > environment (COFFER_*) > config file >
@@ -28,6 +29,8 @@ export interface Config {
   masterKeyFile: string;
   masterKey?: string;
   masterPassphrase?: string;
+  /** A command (argv, no shell) that prints the master key as base64 (COFFER_MASTER_KEY_COMMAND, "masterKeyCommand"). */
+  masterKeyCommand?: string[];
   logLevel: string;
   bodyLimit: number;
   /** A client must send its headers within this (a connection that sends nothing is closed too). */
@@ -80,6 +83,7 @@ const settings = {
   masterKeyFile: { env: "COFFER_MASTER_KEY_FILE", parse: String },
   masterKey: { env: "COFFER_MASTER_KEY", parse: String },
   masterPassphrase: { env: "COFFER_MASTER_PASSPHRASE", parse: String },
+  masterKeyCommand: { env: "COFFER_MASTER_KEY_COMMAND", parse: String },
   logLevel: { env: "COFFER_LOG_LEVEL", parse: String },
   bodyLimit: { env: "COFFER_BODY_LIMIT", parse: Number },
   headersTimeoutSeconds: { env: "COFFER_HEADERS_TIMEOUT_SECONDS", parse: Number },
@@ -188,6 +192,7 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     masterKeyFile: String(pick("masterKeyFile") ?? join(dataDir, "master.key")),
     masterKey: pick("masterKey") as string | undefined,
     masterPassphrase: pick("masterPassphrase") as string | undefined,
+    masterKeyCommand: commandLine(pick("masterKeyCommand"), "masterKeyCommand (COFFER_MASTER_KEY_COMMAND)"),
     logLevel: String(pick("logLevel")),
     bodyLimit: pick("bodyLimit") as number,
     headersTimeoutSeconds: pick("headersTimeoutSeconds") as number,
@@ -209,6 +214,16 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
   };
   validate(config);
   return config;
+}
+
+/** A command line from a flag, the environment (a string or JSON array text) or the config file (a JSON array). */
+export function commandLine(value: unknown, what: string): string[] | undefined {
+  if (value === undefined || value === "") return undefined;
+  try {
+    return parseCommandLine(value, what);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /** A comma-separated string (flag, environment) or a JSON array (config file) of CIDRs. */
@@ -270,7 +285,7 @@ function validate(c: Config): void {
   if (c.databaseUrl !== undefined && !/^postgres(ql)?:\/\/./.test(c.databaseUrl)) {
     throw new ConfigError("databaseUrl must be a PostgreSQL URL: postgres://user:password@host:5432/database.");
   }
-  if ([c.masterKey, c.masterPassphrase].filter(Boolean).length > 1) {
-    throw new ConfigError("Give either COFFER_MASTER_KEY or COFFER_MASTER_PASSPHRASE, not both.");
+  if ([c.masterKey, c.masterPassphrase, c.masterKeyCommand].filter(Boolean).length > 1) {
+    throw new ConfigError("Give one of COFFER_MASTER_KEY, COFFER_MASTER_PASSPHRASE and COFFER_MASTER_KEY_COMMAND (masterKeyCommand), not several.");
   }
 }

@@ -21,7 +21,7 @@ interface KeyCheck {
   mac: string;
 }
 
-function keyCheck(key: MasterKey): KeyCheck {
+export function keyCheck(key: MasterKey): KeyCheck {
   return { id: key.id, mac: createHmac("sha256", key.key).update(KEY_CHECK_LABEL).digest("hex") };
 }
 
@@ -49,7 +49,7 @@ export async function openMasterKey(
   if (stored ? !sameKey(stored, mine) : inUse.length > 0 && !inUse.includes(mine.id)) {
     throw new Error(
       `The master key does not open this data directory: its data is sealed under master key ${expected.join(", ")}, ` +
-        `the key given is ${mine.id}. Check the key file (--master-key-file), COFFER_MASTER_KEY or COFFER_MASTER_PASSPHRASE.`,
+        `the key given is ${mine.id}. Check the key file (--master-key-file), COFFER_MASTER_KEY, COFFER_MASTER_PASSPHRASE or COFFER_MASTER_KEY_COMMAND (after "coffer master-key rotate", the old key no longer opens it).`,
     );
   }
   if (!stored) {
@@ -68,6 +68,11 @@ export async function openMasterKey(
     }
   }
   return masterKey;
+}
+
+/** Whether a server holds the data directory's lock; if none does, the caller holds it until it calls release. */
+export function tryServerLock(dir: string): { release(): void } | undefined {
+  return tryExclusiveLock(join(dir, "server.lock"));
 }
 
 /** Creates the data directory 0700; returns a warning if an existing one is open to others. */

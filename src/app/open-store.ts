@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { openPostgresStore } from "../storage/postgres/postgres-store.ts";
+import { openPostgresStore, postgresSealedKeyIds } from "../storage/postgres/postgres-store.ts";
 import { sealedMasterKeyIds } from "../storage/sqlite/sqlite-files.ts";
 import { openSqliteStore } from "../storage/sqlite/sqlite-store.ts";
 import type { Store } from "../storage/store.ts";
@@ -21,9 +21,8 @@ export interface OpenedStore {
  */
 export async function openStore(config: Config): Promise<OpenedStore> {
   if (config.databaseUrl) {
-    const store = await openPostgresStore(config.databaseUrl);
-    // Every PostgreSQL database Coffer created has its key check from the first start.
-    return { store, where: redactedUrl(config.databaseUrl), sealedKeyIds: async () => [] };
+    const url = config.databaseUrl;
+    return { store: await openPostgresStore(url), where: redactedUrl(url), sealedKeyIds: () => postgresSealedKeyIds(url) };
   }
   const path = sqlitePath(config);
   return { store: openSqliteStore(path), where: path, sealedKeyIds: async () => sealedMasterKeyIds(path) };

@@ -10,6 +10,8 @@ import { registerAgentCommand } from "./agent-command.ts";
 import { dataOptions } from "./data-options.ts";
 import { registerAlertCommands, registerAuditCommands } from "./audit-commands.ts";
 import { registerEnvCommand } from "./env-command.ts";
+import { registerBackupCommands } from "./backup-commands.ts";
+import { registerMasterKeyCommands } from "./master-key-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
@@ -117,6 +119,8 @@ registerRotationCommands(program);
 registerAgentCommand(program);
 registerRunCommand(program);
 registerEnvCommand(program);
+registerBackupCommands(program);
+registerMasterKeyCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);

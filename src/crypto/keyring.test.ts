@@ -86,3 +86,31 @@ describe("keyring data key cache", () => {
     expect(opens() - before).toBe(2);
   });
 });
+
+describe("keyring master key rotation", () => {
+  it("seals under the new master key, opens under both until told to forget the old one", async () => {
+    const { keyring, key, keys } = setup();
+    const envelope = keyring.seal(key, Buffer.from("value"), "s\nv");
+    const sealedOld = keyring.sealWithMaster(Buffer.from("access secret"), "ak");
+    const next = { id: "m2", key: randomBytes(32) };
+    keyring.useMasterKey(next);
+    expect(keyring.masterKeyIds()).toEqual({ current: "m2", known: ["m1", "m2"] });
+    const moved = keyring.resealKey(key);
+    expect(moved.masterKeyId).toBe("m2");
+    expect(moved.sealedMaterial.equals(key.sealedMaterial)).toBe(false);
+    expect(keyring.resealKey(moved)).toBe(moved);
+    const resealed = keyring.resealWithMaster(sealedOld.masterKeyId, sealedOld.sealed, "ak");
+    expect(resealed.masterKeyId).toBe("m2");
+    expect(keyring.openWithMaster(sealedOld.masterKeyId, sealedOld.sealed, "ak").toString()).toBe("access secret");
+    keyring.forgetMasterKeys();
+    expect(keyring.masterKeyIds()).toEqual({ current: "m2", known: ["m2"] });
+    expect(() => keyring.openWithMaster(sealedOld.masterKeyId, sealedOld.sealed, "ak")).toThrow(/sealed under master key m1/);
+    expect(keyring.openWithMaster("m2", resealed.sealed, "ak").toString()).toBe("access secret");
+    // The same AAD binds the re-wrapped item to its place.
+    expect(() => keyring.openWithMaster("m2", resealed.sealed, "another")).toThrow();
+    // A value sealed before is untouched and opens through the re-wrapped material (a fresh keyring, no cache).
+    keys.set("k1", moved);
+    const fresh = createKeyring({ store: { getKey: async (id: string) => keys.get(id), getAlias: async () => undefined, transaction: async () => undefined as never }, masterKey: next, region: "us-east-1", clock: { now: () => 0 } });
+    expect((await fresh.open(envelope, "s\nv")).toString()).toBe("value");
+  });
+});

@@ -45,6 +45,19 @@ export interface Keyring {
   /** Seals a small secret (an access key's secret) directly under the master key. */
   sealWithMaster(plaintext: Buffer, aad: string): { masterKeyId: string; sealed: Buffer };
   openWithMaster(masterKeyId: string, sealed: Buffer, aad: string): Buffer;
+  /**
+   * Master key rotation (docs/master-key.md): `next` becomes the key that
+   * seals; every key this keyring knew still opens, until forgetMasterKeys().
+   */
+  useMasterKey(next: MasterKey): void;
+  /** Drops (and zero-fills) every master key but the one that seals. */
+  forgetMasterKeys(): void;
+  /** The id of the master key that seals, and of every one that opens. */
+  masterKeyIds(): { current: string; known: string[] };
+  /** Something sealed under a known master key, sealed again under the current one (unchanged if it is already). */
+  resealWithMaster(masterKeyId: string, sealed: Buffer, aad: string): { masterKeyId: string; sealed: Buffer };
+  /** A key record whose material is sealed under the current master key. */
+  resealKey(key: KeyRecord): KeyRecord;
 }
 
 /** The transaction a caller already holds: key lookups and the default key's creation join it. */
@@ -81,7 +94,10 @@ interface CachedDataKey {
  * key record is still looked up (a deleted key fails) and callers check the
  * key's state and permissions before opening, as without it.
  */
-export function createKeyring({ store, masterKey, region, clock, dataKeyCacheSize = 1024 }: KeyringDeps): Keyring {
+export function createKeyring({ store, masterKey: first, region, clock, dataKeyCacheSize = 1024 }: KeyringDeps): Keyring {
+  // The key that seals, and every key that opens (more than one only while the master key rotates).
+  let masterKey = first;
+  const masterKeys = new Map<string, MasterKey>([[first.id, first]]);
   const material = new Map<string, Buffer>();
   const dataKeys = new Map<string, CachedDataKey>();
 
@@ -125,13 +141,24 @@ export function createKeyring({ store, masterKey, region, clock, dataKeyCacheSiz
   }
 
   function openWithMaster(masterKeyId: string, sealed: Buffer, aad: string): Buffer {
-    if (masterKeyId !== masterKey.id) {
+    const key = masterKeys.get(masterKeyId);
+    if (!key) {
       throw new CofferError(
         "DecryptionFailure",
         `This item is sealed under master key ${masterKeyId}, but the loaded master key is ${masterKey.id}.`,
       );
     }
-    return open(masterKey.key, sealed, aad);
+    return open(key.key, sealed, aad);
+  }
+
+  function resealWithMaster(masterKeyId: string, sealed: Buffer, aad: string): { masterKeyId: string; sealed: Buffer } {
+    if (masterKeyId === masterKey.id) return { masterKeyId, sealed };
+    const plain = openWithMaster(masterKeyId, sealed, aad);
+    try {
+      return { masterKeyId: masterKey.id, sealed: seal(masterKey.key, plain, aad) };
+    } finally {
+      plain.fill(0);
+    }
   }
 
   async function findKey(
@@ -232,5 +259,27 @@ export function createKeyring({ store, masterKey, region, clock, dataKeyCacheSiz
     },
 
     openWithMaster,
+
+    useMasterKey(next) {
+      masterKeys.set(next.id, next);
+      masterKey = next;
+    },
+
+    forgetMasterKeys() {
+      for (const [id, key] of masterKeys) {
+        if (id === masterKey.id) continue;
+        key.key.fill(0);
+        masterKeys.delete(id);
+      }
+    },
+
+    masterKeyIds: () => ({ current: masterKey.id, known: [...masterKeys.keys()] }),
+
+    resealWithMaster,
+
+    resealKey(key) {
+      const { masterKeyId, sealed } = resealWithMaster(key.masterKeyId, key.sealedMaterial, key.arn);
+      return masterKeyId === key.masterKeyId ? key : { ...key, masterKeyId, sealedMaterial: sealed };
+    },
   };
 }

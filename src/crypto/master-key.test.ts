@@ -4,7 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CofferError } from "../shared/errors.ts";
-import { loadMasterKey, masterKeyId, type MasterKeySource } from "./master-key.ts";
+import { loadMasterKey, masterKeyId, parseCommandLine, type MasterKeySource } from "./master-key.ts";
 
 let dir: string;
 
@@ -243,5 +243,38 @@ describe("over existing data (create: false)", () => {
     // An existing one loads as usual.
     const made = await loadMasterKey({ kind: "file", path: file });
     expect((await loadMasterKey({ kind: "file", path: file }, { create: false })).id).toBe(made.id);
+  });
+});
+
+describe("master key from a command", () => {
+  it("reads the key a program prints, with no shell in between", async () => {
+    const key = randomBytes(32);
+    const file = path.join(dir, "k");
+    await fs.writeFile(file, key.toString("base64") + "\n");
+    const loaded = await loadMasterKey({ kind: "command", argv: ["cat", file] });
+    expect(loaded.key.equals(key)).toBe(true);
+    // "$(...)" would run under a shell; here it is a file name that does not exist.
+    const err = await expectInvalid({ kind: "command", argv: ["cat", "$(id)"] });
+    expect(err.message).toContain("failed with exit code 1");
+  });
+
+  it("fails clearly without showing the output: bad output, a timeout, a missing program", async () => {
+    const leak = randomBytes(16).toString("hex");
+    const bad = await expectInvalid({ kind: "command", argv: ["echo", leak] }, [leak]);
+    expect(bad.message).toContain("(echo) must print the base64 encoding of exactly 32 bytes");
+    const slow = await expectInvalid({ kind: "command", argv: ["sleep", "5"], timeoutMs: 100 });
+    expect(slow.message).toContain("did not finish");
+    const missing = await expectInvalid({ kind: "command", argv: [path.join(dir, "none")] });
+    expect(missing.message).toContain("was not found");
+  });
+
+  it("parses a command line as a JSON array or plain words, and refuses quoting it cannot honour", () => {
+    expect(parseCommandLine('["/bin/get key", "--name", "a b"]', "x")).toEqual(["/bin/get key", "--name", "a b"]);
+    expect(parseCommandLine(["a", "b"], "x")).toEqual(["a", "b"]);
+    expect(parseCommandLine("  get-key  --vault ops ", "x")).toEqual(["get-key", "--vault", "ops"]);
+    expect(() => parseCommandLine('get-key "a b"', "x")).toThrow(/JSON array/);
+    expect(() => parseCommandLine("[1]", "x")).toThrow(/list of strings/);
+    expect(() => parseCommandLine("[oops", "x")).toThrow(/not a JSON array/);
+    expect(() => parseCommandLine("   ", "x")).toThrow(/empty/);
   });
 });

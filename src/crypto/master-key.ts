@@ -10,6 +10,9 @@
  *  - env:        base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`).
  *  - passphrase: scrypt(N=2^15, r=8, p=1) -> 32 bytes, with a 16-byte random
  *                salt kept (base64 + "\n", 0600) at saltPath, created on first use.
+ *  - command:    a program (argv, run without a shell) that prints the key as
+ *                the key file holds it (base64 of 32 bytes) on standard output:
+ *                a script asking a cloud KMS, an HSM or a password manager.
  *
  * A key file or salt is created only when the caller says the data is new
  * (`create`): over existing data a missing one is an error, never a fresh key.
@@ -17,6 +20,7 @@
  * Error messages name paths and rules, never key material or passphrases.
  */
 import { createHmac, randomBytes, scrypt as scryptCb, type ScryptOptions } from "node:crypto";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { CofferError } from "../shared/errors.ts";
@@ -24,7 +28,8 @@ import { CofferError } from "../shared/errors.ts";
 export type MasterKeySource =
   | { kind: "file"; path: string }
   | { kind: "env"; base64: string }
-  | { kind: "passphrase"; passphrase: string; saltPath: string };
+  | { kind: "passphrase"; passphrase: string; saltPath: string }
+  | { kind: "command"; argv: string[]; timeoutMs?: number };
 
 export interface MasterKey {
   /** Stable, non-secret fingerprint: first 16 hex chars of HMAC-SHA256(key, "coffer-master-key-id"). */
@@ -58,6 +63,9 @@ export async function loadMasterKey(source: MasterKeySource, { create = true }: 
       break;
     case "passphrase":
       key = await deriveFromPassphrase(source.passphrase, source.saltPath, create);
+      break;
+    case "command":
+      key = await loadFromCommand(source.argv, source.timeoutMs ?? COMMAND_TIMEOUT_MS);
       break;
     default:
       throw new CofferError("InvalidParameter", "Unknown master key source.");
@@ -264,4 +272,100 @@ async function deriveFromPassphrase(passphrase: string, saltPath: string, create
   } finally {
     secret.fill(0);
   }
+}
+
+/** How long a master key command may take before start-up fails. */
+export const COMMAND_TIMEOUT_MS = 30_000;
+/** More output than any key needs: the command is stopped there. */
+const COMMAND_OUTPUT_LIMIT = 4096;
+
+/**
+ * Runs the key command without a shell: standard input closed, its standard
+ * error passed through to Coffer's (so its own messages reach the operator),
+ * its standard output read as the key. Errors name the program (argv[0], not
+ * its arguments, which may hold a token) and what went wrong, never the output.
+ */
+function loadFromCommand(argv: string[], timeoutMs: number): Promise<Buffer> {
+  if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== "string") || argv[0] === "") {
+    return Promise.reject(new CofferError("InvalidParameter", "The master key command must be a non-empty list of strings (program, then arguments)."));
+  }
+  const what = `The master key command (${argv[0]})`;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failure: string | undefined;
+    const wipe = () => {
+      for (const c of chunks) c.fill(0);
+    };
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "inherit"], shell: false, timeout: timeoutMs, killSignal: "SIGKILL" });
+    child.stdout.on("data", (d: Buffer) => {
+      size += d.length;
+      if (size > COMMAND_OUTPUT_LIMIT) {
+        failure ??= `printed more than ${COMMAND_OUTPUT_LIMIT} bytes`;
+        child.kill("SIGKILL");
+        d.fill(0);
+        return;
+      }
+      chunks.push(d);
+    });
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      failure ??= err.code === "ENOENT" ? "was not found (give its path, or put it on the PATH)" : `could not be run (${err.code ?? "error"})`;
+    });
+    child.on("close", (code, signal) => {
+      const all = Buffer.concat(chunks);
+      wipe();
+      try {
+        if (!failure && signal) failure = signal === "SIGKILL" && timeoutMs ? `did not finish within ${Math.round(timeoutMs / 1000)} s (or was killed)` : `was killed by ${signal}`;
+        if (!failure && code !== 0) failure = `failed with exit code ${code} (its own messages, if any, are on standard error)`;
+        if (failure) throw new CofferError("InvalidParameter", `${what} ${failure}.`);
+        const key = strictBase64(all.toString("utf8"), MASTER_KEY_LENGTH);
+        if (!key) {
+          throw new CofferError(
+            "InvalidParameter",
+            `${what} must print the base64 encoding of exactly ${MASTER_KEY_LENGTH} bytes on standard output, as a key file holds it (it printed something else, not shown).`,
+          );
+        }
+        resolve(key);
+      } catch (err) {
+        reject(err);
+      } finally {
+        all.fill(0);
+      }
+    });
+  });
+}
+
+/**
+ * A command line as configuration gives it: a JSON array of strings (any
+ * argument may hold spaces), or a string of words separated by white space.
+ * Quotes and backslashes in the string form are refused rather than guessed
+ * at, since no shell reads it: use the JSON array.
+ */
+export function parseCommandLine(value: unknown, what: string): string[] {
+  if (Array.isArray(value)) {
+    if (value.length === 0 || value.some((a) => typeof a !== "string") || value[0] === "") {
+      throw new CofferError("InvalidParameter", `${what} must be a non-empty list of strings: the program, then its arguments.`);
+    }
+    return value as string[];
+  }
+  if (typeof value !== "string") throw new CofferError("InvalidParameter", `${what} must be a JSON array of strings or a string.`);
+  const text = value.trim();
+  if (text.startsWith("[")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new CofferError("InvalidParameter", `${what} starts with "[" but is not a JSON array of strings.`);
+    }
+    return parseCommandLine(parsed, what);
+  }
+  if (/["'\\]/.test(text)) {
+    throw new CofferError(
+      "InvalidParameter",
+      `${what} holds quotes or backslashes; it runs without a shell, so give it as a JSON array instead, e.g. ["/usr/local/bin/get-key", "--name", "my key"].`,
+    );
+  }
+  const argv = text.split(/\s+/).filter((a) => a !== "");
+  if (argv.length === 0) throw new CofferError("InvalidParameter", `${what} is empty.`);
+  return argv;
 }

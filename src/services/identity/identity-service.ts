@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
-import type { AccessKeyRecord, Store } from "../../storage/store.ts";
+import type { AccessKeyRecord, Store, StoreTx } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Credential, Principal } from "./identity-types.ts";
 import { rootArn } from "../../shared/arn.ts";
@@ -54,6 +54,31 @@ export function accessKeyAad(record: Pick<AccessKeyRecord, "accessKeyId" | "prin
   return canonical(["coffer-access-key", AAD_VERSION, record.accessKeyId, record.principalArn, record.accountId, record.expiresAt ?? null, record.session ?? null]);
 }
 
+/**
+ * Master key rotation: every access key's secret sealed again under the
+ * keyring's current master key, in the caller's transaction. A key whose
+ * secret opens under no known master key is left as it is (it does not
+ * authenticate either way). Returns how many were sealed again.
+ */
+export async function resealAccessKeys(
+  tx: Pick<StoreTx, "listAllAccessKeys" | "putAccessKey">,
+  keyring: Pick<Keyring, "resealWithMaster">,
+): Promise<number> {
+  let count = 0;
+  for (const record of await tx.listAllAccessKeys()) {
+    let next: { masterKeyId: string; sealed: Buffer };
+    try {
+      next = keyring.resealWithMaster(record.masterKeyId, record.sealedSecret, accessKeyAad(record));
+    } catch (err) {
+      if (err instanceof CofferError && err.code === "DecryptionFailure") continue;
+      throw err;
+    }
+    if (next.masterKeyId === record.masterKeyId) continue;
+    await tx.putAccessKey({ ...record, masterKeyId: next.masterKeyId, sealedSecret: next.sealed });
+    count++;
+  }
+  return count;
+}
 
 export interface NewAccessKey {
   accessKeyId: string;

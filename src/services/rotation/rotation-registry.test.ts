@@ -1,9 +1,9 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Store } from "../../storage/store.ts";
 import { serviceHarness, type ServiceHarness } from "../service-harness.ts";
-import { createFunctionRegistry, FUNCTIONS_SETTING, type FunctionRegistry } from "./rotation-registry.ts";
+import { createFunctionRegistry, FUNCTIONS_SETTING, resealFunctionSecrets, type FunctionRegistry } from "./rotation-registry.ts";
 import type { RotationSecrets } from "./rotation-types.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import { createWebhookClient } from "../webhook/webhook-client.ts";
@@ -83,4 +83,23 @@ it("never runs a command function an earlier version let a tenant register (no o
   const planted = { "111122223333/planted": { kind: "command", command: ["/bin/true"], roleArn: "arn:aws:iam::111122223333:role/r" } };
   await store.transaction((tx) => tx.putSetting(FUNCTIONS_SETTING, JSON.stringify(planted)));
   expect(await registry.resolve("arn:aws:lambda:us-east-1:111122223333:function:planted")).toBeUndefined();
+});
+
+it("a master key rotation re-wraps a webhook's key; it signs with the same key after the old master key is gone", async () => {
+  const legacy = { "111122223333/hook": { kind: "webhook", url, secret: KEY } };
+  await store.transaction((tx) => tx.putSetting(FUNCTIONS_SETTING, JSON.stringify(legacy)));
+  await registry.sealLegacySecrets();
+  const before = await store.getSetting(FUNCTIONS_SETTING);
+  harness.keyring.useMasterKey({ id: "next-master-key", key: randomBytes(32) });
+  expect(await store.transaction((tx) => resealFunctionSecrets(tx, harness.keyring))).toBe(1);
+  expect(await store.transaction((tx) => resealFunctionSecrets(tx, harness.keyring))).toBe(0);
+  harness.keyring.forgetMasterKeys();
+  const after = await store.getSetting(FUNCTIONS_SETTING);
+  expect(after).not.toBe(before);
+  expect(after).toContain("next-master-key");
+  expect(after).not.toContain(KEY);
+
+  const rotator = await registry.resolve("arn:aws:lambda:us-east-1:111122223333:function:hook");
+  await rotator!.step({ Step: "setSecret", SecretId: "s", ClientRequestToken: "t" }, {} as RotationSecrets);
+  expect(signatures).toEqual([true]);
 });

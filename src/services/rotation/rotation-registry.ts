@@ -1,5 +1,5 @@
 import type { Keyring } from "../../crypto/keyring.ts";
-import type { Store } from "../../storage/store.ts";
+import type { Store, StoreTx } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import {
@@ -26,6 +26,31 @@ type StoredFunction =
   | { kind: "webhook"; url: string; secret: string }
   /** `operator`: registered by the operator; a command without it (an earlier version let any account register one) never runs. */
   | { kind: "command"; command: string[]; roleArn: string; operator?: true };
+
+const functionAad = (key: string) => `rotation-function\n${key}`;
+
+/**
+ * Master key rotation: every webhook's HMAC key sealed again under the
+ * keyring's current master key, in the caller's transaction. Returns how many.
+ */
+export async function resealFunctionSecrets(
+  tx: Pick<StoreTx, "getSetting" | "putSetting">,
+  keyring: Pick<Keyring, "resealWithMaster">,
+): Promise<number> {
+  const text = await tx.getSetting(FUNCTIONS_SETTING);
+  if (!text) return 0;
+  const functions = JSON.parse(text) as Record<string, StoredFunction>;
+  let count = 0;
+  for (const [key, s] of Object.entries(functions)) {
+    if (s.kind !== "webhook" || s.secret !== undefined) continue;
+    const next = keyring.resealWithMaster(s.masterKeyId, Buffer.from(s.sealedSecret, "base64"), functionAad(key));
+    if (next.masterKeyId === s.masterKeyId) continue;
+    functions[key] = { ...s, masterKeyId: next.masterKeyId, sealedSecret: next.sealed.toString("base64") };
+    count++;
+  }
+  if (count > 0) await tx.putSetting(FUNCTIONS_SETTING, JSON.stringify(functions));
+  return count;
+}
 
 /** What registering a function takes: exactly one of a webhook and a command. */
 export interface FunctionInput {
@@ -76,7 +101,7 @@ export function createFunctionRegistry({
 }) {
   const all: Record<string, Rotator> = { "random-value": randomValueRotator, ...builtins };
   const arnOf = (accountId: string, name: string) => lambdaArn(region, accountId, name);
-  const aad = (key: string) => `rotation-function\n${key}`;
+  const aad = functionAad;
 
   async function stored(): Promise<Record<string, StoredFunction>> {
     const text = await store.getSetting(FUNCTIONS_SETTING);

@@ -477,3 +477,15 @@ function postgresTx(conn: pg.PoolClient, counted: () => void): StoreTx {
   }
   return { ...postgresReader(exec, true), ...writes };
 }
+
+/** The master key ids that sealed rows of the database (a check after a master key rotation). */
+export async function postgresSealedKeyIds(url: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url, application_name: "coffer" });
+  await client.connect();
+  try {
+    const { rows } = await client.query("SELECT DISTINCT master_key_id AS id FROM keys UNION SELECT DISTINCT master_key_id AS id FROM access_keys");
+    return rows.map((r) => r.id as string);
+  } finally {
+    await client.end();
+  }
+}

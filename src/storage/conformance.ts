@@ -46,7 +46,16 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
     });
 
     it("round-trips a secret, by ARN and by name, and lists an account's secrets by name", async () => {
-      const b = secret("b", { description: "d", kmsKeyId: "alias/x", resourcePolicy: "{}", rotation: { x: 1 } });
+      const rotation: SecretRecord["rotation"] = {
+        enabled: true,
+        functionArn: "arn:aws:lambda:us-east-1:111122223333:function:f",
+        rules: { scheduleExpression: "rate(4 hours)", duration: "2h" },
+        lastRotatedAt: 10,
+        nextRotationAt: 20,
+        inProgress: { token: "t", step: 2, attempts: 1, startedAt: 15, claim: { node: "n1", until: 30 } },
+        lastError: "e",
+      };
+      const b = secret("b", { description: "d", kmsKeyId: "alias/x", resourcePolicy: "{}", rotation, rotateAt: 20 });
       await store.transaction(async (tx) => {
         await tx.putSecret(b);
         await tx.putSecret(secret("a"));
@@ -384,6 +393,16 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
     });
 
     it("stores keys, aliases, access keys and settings", async () => {
+      const session = {
+        roleArn: "arn:aws:iam::111122223333:role/r",
+        roleId: "AROAEXAMPLE",
+        sessionName: "s",
+        tags: [{ key: "k", value: "v" }],
+        transitiveTagKeys: ["k"],
+        policies: ["{}"],
+        policyArns: ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        tokenHash: "0".repeat(64),
+      };
       await store.transaction(async (tx) => {
         await tx.putKey({
           keyId: "k1",
@@ -392,7 +411,7 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
           createdAt: 7,
           masterKeyId: "m1",
           sealedMaterial: Buffer.from([5, 5]),
-          meta: { state: "Enabled" },
+          meta: { description: "d", state: "Enabled", managedBy: "CUSTOMER", policy: "{}", rotationEnabled: true, rotationPeriodInDays: 90, tags: [] },
         });
         await tx.putAlias({ accountId: "111122223333", aliasName: "alias/a", keyId: "k1" });
         await tx.putAccessKey({
@@ -413,11 +432,11 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
           masterKeyId: "m1",
           sealedSecret: Buffer.from([2]),
           expiresAt: 99,
-          session: { roleArn: "r" },
+          session,
         });
         await tx.putSetting("s", "v");
       });
-      expect((await store.getKey("k1"))?.meta).toEqual({ state: "Enabled" });
+      expect((await store.getKey("k1"))?.meta).toEqual({ description: "d", state: "Enabled", managedBy: "CUSTOMER", policy: "{}", rotationEnabled: true, rotationPeriodInDays: 90, tags: [] });
       expect((await store.listKeys("111122223333")).length).toBe(1);
       expect(await store.getAlias("111122223333", "alias/a")).toEqual({
         accountId: "111122223333",
@@ -425,7 +444,7 @@ export function exerciseStore(name: string, makeStore: () => Promise<Store>): vo
         keyId: "k1",
       });
       expect((await store.listAliases("111122223333")).length).toBe(1);
-      expect((await store.getAccessKey("ASIA2"))?.session).toEqual({ roleArn: "r" });
+      expect((await store.getAccessKey("ASIA2"))?.session).toEqual(session);
       expect((await store.listAccessKeys("arn:aws:iam::111122223333:root")).map((k) => k.accessKeyId)).toEqual([
         "AKIA1",
         "ASIA2",

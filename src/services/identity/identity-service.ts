@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
-import type { AccessKeyRecord, Store } from "../../storage/store.ts";
+import type { AccessKeyRecord, SessionInfo, Store } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Credential, Principal } from "./identity-types.ts";
 import { rootArn } from "../../shared/arn.ts";
@@ -16,22 +16,6 @@ const CREDENTIAL_CACHE_MS = 5_000;
 /** Marks a data directory whose access keys are sealed with the owner-binding AAD (accessKeyAad). */
 const AAD_SETTING = "identity.accessKeyAad";
 const AAD_VERSION = "2";
-
-/** What an assumed-role session's temporary key remembers. */
-export interface SessionInfo {
-  roleArn: string;
-  /** The role's unique id (AROA...): a role deleted and made again under the same name is another role. */
-  roleId: string;
-  sessionName: string;
-  tags?: { key: string; value: string }[];
-  /** Keys of `tags` that pass on to sessions this session assumes (role chaining). */
-  transitiveTagKeys?: string[];
-  /** Session policies (AssumeRole Policy, and the documents of PolicyArns), as JSON text. */
-  policies?: string[];
-  policyArns?: string[];
-  /** SHA-256 (hex) of the session token; the token itself is never stored. */
-  tokenHash: string;
-}
 
 /** JSON with object keys sorted, so the same record always gives the same text. */
 function canonical(value: unknown): string {
@@ -131,7 +115,7 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
         ? "assumed-role"
         : "user";
     const principal: Principal = { arn: record.principalArn, accountId: record.accountId, accessKeyId: record.accessKeyId, kind };
-    const session = record.session as SessionInfo | undefined;
+    const { session } = record;
     if (session) {
       principal.roleArn = session.roleArn;
       principal.roleId = session.roleId;
@@ -176,7 +160,7 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
       } else {
         const record = await store.getAccessKey(accessKeyId);
         const secret = record && record.status === "Active" ? openSecret(record) : undefined;
-        const session = record?.session as SessionInfo | undefined;
+        const session = record?.session;
         if (record && secret !== undefined && (!session || (await roleStillThere(session)))) {
           credential = { principal: principalOf(record), secretAccessKey: secret };
           if (session) credential.sessionTokenHash = session.tokenHash;
@@ -203,7 +187,7 @@ export function createIdentityService({ store, keyring, clock }: IdentityDeps) {
       const sessionToken = randomBytes(96).toString("base64");
       const session: SessionInfo = { ...input.session, tokenHash: sha256Hex(sessionToken) };
       // Through JSON, as the store keeps it, so the AAD is computed over exactly what is read back.
-      const stored = JSON.parse(JSON.stringify(session)) as Record<string, unknown>;
+      const stored = JSON.parse(JSON.stringify(session)) as SessionInfo;
       const record = sealed(
         {
           accessKeyId,

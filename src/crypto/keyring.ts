@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CofferError } from "../shared/errors.ts";
-import type { KeyMeta, KeyRecord, Store, StoreTx } from "../storage/store.ts";
+import type { KeyMeta, KeyReads, KeyRecord, KeyTx, Store } from "../storage/store.ts";
 import { open, randomKey, seal } from "./aead.ts";
 import type { MasterKey } from "./master-key.ts";
 import { kmsKeyArn } from "../shared/arn.ts";
@@ -46,9 +46,6 @@ export interface Keyring {
   sealWithMaster(plaintext: Buffer, aad: string): { masterKeyId: string; sealed: Buffer };
   openWithMaster(masterKeyId: string, sealed: Buffer, aad: string): Buffer;
 }
-
-/** The transaction a caller already holds: key lookups and the default key's creation join it. */
-export type KeyTx = Pick<StoreTx, "getKey" | "getAlias" | "putKey" | "putAlias">;
 
 interface KeyringDeps {
   store: Pick<Store, "transaction" | "getKey" | "getAlias">;
@@ -135,7 +132,7 @@ export function createKeyring({ store, masterKey, region, clock, dataKeyCacheSiz
   }
 
   async function findKey(
-    reader: Pick<Store, "getKey" | "getAlias">,
+    reader: Pick<KeyReads, "getKey" | "getAlias">,
     accountId: string,
     keyName: string,
   ): Promise<KeyRecord | undefined> {

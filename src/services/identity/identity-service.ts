@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
-import type { AccessKeyRecord, SessionInfo, Store } from "../../storage/store.ts";
+import type { AccessKeyRecord, IdentityReads, IdentityTx, SessionInfo, SettingReads, SettingTx, Transactional } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Credential, Principal } from "./identity-types.ts";
 import { rootArn } from "../../shared/arn.ts";
@@ -45,8 +45,12 @@ export interface NewAccessKey {
   principalArn: string;
 }
 
+/** Identity, and the settings that mark one-time start-up work (bootstrap, re-sealing) in the same transaction. */
+export interface IdentityServiceTx extends IdentityTx, SettingTx {}
+export interface IdentityServiceStore extends IdentityReads, SettingReads, Transactional<IdentityServiceTx> {}
+
 interface IdentityDeps {
-  store: Pick<Store, "transaction" | "getAccessKey" | "listAllAccessKeys" | "getSetting" | "getPrincipal">;
+  store: IdentityServiceStore;
   keyring: Pick<Keyring, "sealWithMaster" | "openWithMaster">;
   clock: { now(): number };
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { DEFAULT_KEYS, DEFAULT_PARAMETER_KEY_ALIAS, DEFAULT_SECRET_KEY_ALIAS, type Keyring } from "../../crypto/keyring.ts";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { KeyMeta, KeyRecord, Store, Tag } from "../../storage/store.ts";
+import type { KeyMeta, KeyRecord, KeyStore, Tag } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { kmsAliasArn, rootArn } from "../../shared/arn.ts";
@@ -113,7 +113,7 @@ function checkPolicy(text: string): void {
 }
 
 interface KeysDeps {
-  store: Store;
+  store: KeyStore;
   keyring: Keyring;
   authorizer: Authorizer;
   clock: { now(): number };

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { RotationClaim, RotationRules, RotationState, SecretRecord, Store, VersionRecord } from "../../storage/store.ts";
+import type { RotationClaim, RotationRules, RotationState, SecretRecord, SecretStore, VersionRecord } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { createSecretLoader } from "../secrets/secrets-access.ts";
@@ -18,7 +18,8 @@ const BACKSTOP_MARGIN_MS = 5_000;
 const RETRY_BASE_MS = 60_000;
 
 interface RotationDeps {
-  store: Store;
+  /** Rotation jobs live on their secrets (RotationState), so the secrets' store is the job queue. */
+  store: SecretStore;
   secrets: SecretsService;
   authorizer: Authorizer;
   clock: { now(): number };

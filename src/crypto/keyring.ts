@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CofferError } from "../shared/errors.ts";
-import type { KeyMeta, KeyReads, KeyRecord, KeyTx, Store } from "../storage/store.ts";
+import type { KeyMeta, KeyReads, KeyRecord, KeyStore, KeyTx } from "../storage/store.ts";
 import { open, randomKey, seal } from "./aead.ts";
 import type { MasterKey } from "./master-key.ts";
 import { kmsKeyArn } from "../shared/arn.ts";
@@ -48,7 +48,7 @@ export interface Keyring {
 }
 
 interface KeyringDeps {
-  store: Pick<Store, "transaction" | "getKey" | "getAlias">;
+  store: Pick<KeyStore, "transaction" | "getKey" | "getAlias">;
   masterKey: MasterKey;
   region: string;
   clock: { now(): number };

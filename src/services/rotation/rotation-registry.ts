@@ -1,5 +1,5 @@
 import type { Keyring } from "../../crypto/keyring.ts";
-import type { Store } from "../../storage/store.ts";
+import type { IdentityReads, SettingReads, SettingTx, Transactional } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import {
@@ -62,7 +62,8 @@ export function createFunctionRegistry({
   isOperator,
   stepTimeoutMs = 60_000,
 }: {
-  store: Pick<Store, "getSetting" | "transaction" | "getPrincipal">;
+  /** The registered functions are a setting; a command's role is a principal. */
+  store: SettingReads & Pick<IdentityReads, "getPrincipal"> & Transactional<SettingTx>;
   keyring: Pick<Keyring, "sealWithMaster" | "openWithMaster">;
   authorizer: Authorizer;
   region: string;

@@ -7,7 +7,7 @@ export type MakeStore = () => Promise<Store>;
 /** `it` with a `store` fixture: a fresh store from `makeStore`, closed after the test (failed or not). */
 export function storeTest(makeStore: MakeStore) {
   return test.extend<{ store: Store }>({
-    // eslint-disable-next-line no-empty-pattern -- vitest reads a fixture's dependencies from this pattern
+    // The empty pattern is how vitest reads that this fixture needs no other.
     store: async ({}, use) => {
       const store = await makeStore();
       try {

@@ -4,7 +4,7 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { loadMasterKey, type MasterKey, type MasterKeySource } from "../crypto/master-key.ts";
 import { tryExclusiveLock } from "../storage/sqlite/sqlite-files.ts";
-import type { Store } from "../storage/store.ts";
+import type { SettingStore } from "../storage/store.ts";
 
 /**
  * The data directory's safety at start: one server at a time, private files,
@@ -37,7 +37,7 @@ function sameKey(a: KeyCheck, b: KeyCheck): boolean {
  */
 export async function openMasterKey(
   source: MasterKeySource,
-  store: Pick<Store, "getSetting" | "transaction">,
+  store: SettingStore,
   sealedKeyIds: () => Promise<string[]>,
 ): Promise<MasterKey> {
   const text = await store.getSetting(KEY_CHECK_SETTING);
@@ -178,7 +178,7 @@ export function isLoopback(host: string): boolean {
  * stored key check must name it. Another process may have rotated the master
  * key (the data's check then names the new key) or the check may be gone.
  */
-export async function masterKeyStillOpens(store: Pick<Store, "getSetting">, masterKey: MasterKey): Promise<boolean> {
+export async function masterKeyStillOpens(store: Pick<SettingStore, "getSetting">, masterKey: MasterKey): Promise<boolean> {
   const text = await store.getSetting(KEY_CHECK_SETTING);
   return text !== undefined && sameKey(JSON.parse(text) as KeyCheck, keyCheck(masterKey));
 }

@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import type { AlertDelivery, Store } from "../storage/store.ts";
+import type { AlertDelivery, AuditStore } from "../storage/store.ts";
 import type { AlertRule } from "./alerts-rules.ts";
 import { WebhookError, type WebhookClient } from "../services/webhook/webhook-client.ts";
 
@@ -69,7 +69,7 @@ export async function postAlert(
 }
 
 export interface DeliveryDeps {
-  store: Pick<Store, "listDueAlerts" | "transaction">;
+  store: AuditStore;
   rules: AlertRule[];
   clock: { now(): number };
   logger?: AlertLogger;

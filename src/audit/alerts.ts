@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { AlertDelivery, AuditRow, Store } from "../storage/store.ts";
+import type { AlertDelivery, AuditReads, AuditRow, AuditTx, SettingReads, SettingTx, Transactional } from "../storage/store.ts";
 
 /** What the worker needs of an audit row (the audit log's committed entries have no hashes). */
 type TrailRow = Pick<AuditRow, "seq" | "kind" | "record" | "time">;
@@ -18,8 +18,12 @@ export { parseAlertRules, type AlertPayload, type AlertRule } from "./alerts-rul
  * notification, and delivery (alerts-delivery.ts) is at least once from there.
  */
 
+/** The audit log and outbox, and the settings that hold the worker's cursor (moved in the same transaction). */
+export interface AlertsTx extends AuditTx, SettingTx {}
+export interface AlertsStore extends AuditReads, SettingReads, Transactional<AlertsTx> {}
+
 export interface AlertsOptions {
-  store: Store;
+  store: AlertsStore;
   /** Read at every tick, so a configuration reload takes effect without a restart. */
   rules: () => AlertRule[] | Promise<AlertRule[]>;
   clock: { now(): number };

@@ -21,7 +21,7 @@ function setup(dataKeyCacheSize?: number) {
   };
   let now = 1_000_000;
   const keyring = createKeyring({ store, masterKey, region: "us-east-1", clock: { now: () => now }, dataKeyCacheSize });
-  const key = keyring.newKey({ keyId: "k1", accountId: "000000000000", meta: {} });
+  const key = keyring.newKey({ keyId: "k1", accountId: "000000000000", meta: { description: "", state: "Enabled", managedBy: "CUSTOMER" } });
   keys.set("k1", key);
   return { keyring, key, keys, advance: (ms: number) => (now += ms) };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CofferError } from "../shared/errors.ts";
-import type { KeyRecord, Store, StoreTx } from "../storage/store.ts";
+import type { KeyMeta, KeyReads, KeyRecord, KeyStore, KeyTx } from "../storage/store.ts";
 import { open, randomKey, seal } from "./aead.ts";
 import type { MasterKey } from "./master-key.ts";
 import { kmsKeyArn } from "../shared/arn.ts";
@@ -38,7 +38,7 @@ export interface Keyring {
    */
   open(envelope: Envelope, aad: string, key?: KeyRecord): Promise<Buffer>;
   /** A new key: fresh material sealed under the master key (the caller stores it). */
-  newKey(input: { keyId: string; accountId: string; meta: Record<string, unknown> }): KeyRecord;
+  newKey(input: { keyId: string; accountId: string; meta: KeyMeta }): KeyRecord;
   /** KMS Encrypt: seals up to 4 KiB directly under a key's material. */
   sealWithKey(key: KeyRecord, plaintext: Buffer, aad: string): Buffer;
   openWithKey(key: KeyRecord, sealed: Buffer, aad: string): Buffer;
@@ -60,11 +60,8 @@ export interface Keyring {
   resealKey(key: KeyRecord): KeyRecord;
 }
 
-/** The transaction a caller already holds: key lookups and the default key's creation join it. */
-export type KeyTx = Pick<StoreTx, "getKey" | "getAlias" | "putKey" | "putAlias">;
-
 interface KeyringDeps {
-  store: Pick<Store, "transaction" | "getKey" | "getAlias">;
+  store: Pick<KeyStore, "transaction" | "getKey" | "getAlias">;
   masterKey: MasterKey;
   region: string;
   clock: { now(): number };
@@ -162,7 +159,7 @@ export function createKeyring({ store, masterKey: first, region, clock, dataKeyC
   }
 
   async function findKey(
-    reader: Pick<Store, "getKey" | "getAlias">,
+    reader: Pick<KeyReads, "getKey" | "getAlias">,
     accountId: string,
     keyName: string,
   ): Promise<KeyRecord | undefined> {
@@ -180,7 +177,7 @@ export function createKeyring({ store, masterKey: first, region, clock, dataKeyC
     return key && key.accountId === accountId ? key : undefined;
   }
 
-  function newKey({ keyId, accountId, meta }: { keyId: string; accountId: string; meta: Record<string, unknown> }): KeyRecord {
+  function newKey({ keyId, accountId, meta }: { keyId: string; accountId: string; meta: KeyMeta }): KeyRecord {
     const arn = kmsKeyArn(region, accountId, keyId);
     return {
       keyId,

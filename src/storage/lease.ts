@@ -1,4 +1,4 @@
-import type { Store } from "./store.ts";
+import type { SettingTx, Transactional } from "./store.ts";
 
 /** A lease as it is kept in the settings table: who holds it, and until when (epoch ms). */
 export interface Lease {
@@ -16,7 +16,7 @@ const settingOf = (name: string) => `lease.${name}`;
  * node that dies keeps it until `until`; then any node may take it over.
  * Leases compare wall clocks: the nodes' clocks must agree to well within `ms`.
  */
-export async function holdLease(store: Pick<Store, "transaction">, name: string, node: string, ms: number, now: number): Promise<Lease> {
+export async function holdLease(store: Transactional<SettingTx>, name: string, node: string, ms: number, now: number): Promise<Lease> {
   return store.transaction(async (tx) => {
     const text = await tx.getSetting(settingOf(name));
     const held = text ? (JSON.parse(text) as Lease) : undefined;
@@ -28,7 +28,7 @@ export async function holdLease(store: Pick<Store, "transaction">, name: string,
 }
 
 /** Gives the lease up early (a node stopping cleanly), if `node` holds it. */
-export async function releaseLease(store: Pick<Store, "transaction">, name: string, node: string): Promise<void> {
+export async function releaseLease(store: Transactional<SettingTx>, name: string, node: string): Promise<void> {
   await store.transaction(async (tx) => {
     const text = await tx.getSetting(settingOf(name));
     if (text && (JSON.parse(text) as Lease).node === node) await tx.putSetting(settingOf(name), JSON.stringify({ node, until: 0 }));
@@ -40,7 +40,7 @@ export async function releaseLease(store: Pick<Store, "transaction">, name: stri
  * a lease it holds is renewed once half its time is gone, and one another
  * node holds is asked for again once it has expired.
  */
-export function createLeases(store: Pick<Store, "transaction">, node: string, clock: { now(): number }) {
+export function createLeases(store: Transactional<SettingTx>, node: string, clock: { now(): number }) {
   const known = new Map<string, Lease & { ms: number }>();
   return {
     /** Whether this node holds `name` (taking or renewing it for `ms` if it may). */

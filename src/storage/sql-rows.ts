@@ -1,4 +1,14 @@
-import type { AccessKeyRecord, AliasRecord, AuditRow, KeyRecord, ParameterVersionRecord, SecretRecord, VersionRecord } from "./store.ts";
+import type {
+  AccessKeyRecord,
+  AliasRecord,
+  AuditRow,
+  KeyMeta,
+  KeyRecord,
+  ParameterVersionRecord,
+  SecretRecord,
+  SessionInfo,
+  VersionRecord,
+} from "./store.ts";
 
 /**
  * Rows of the SQL backends as records. SQLite and PostgreSQL share the column
@@ -42,7 +52,7 @@ export function toKey(row: Row | undefined): KeyRecord | undefined {
       createdAt: row.created_at as number,
       masterKeyId: row.master_key_id as string,
       sealedMaterial: row.sealed_material as Buffer,
-      meta: JSON.parse(row.meta as string) as Record<string, unknown>,
+      meta: JSON.parse(row.meta as string) as KeyMeta,
     }
   );
 }
@@ -65,7 +75,7 @@ export function toAccessKey(row: Row | undefined): AccessKeyRecord | undefined {
     sealedSecret: row.sealed_secret as Buffer,
   };
   if (row.expires_at != null) k.expiresAt = row.expires_at as number;
-  if (row.session != null) k.session = JSON.parse(row.session as string) as Record<string, unknown>;
+  if (row.session != null) k.session = JSON.parse(row.session as string) as SessionInfo;
   return k;
 }
 

@@ -27,10 +27,40 @@ export interface SecretRecord {
   purgeAt?: number;
   tags: Tag[];
   resourcePolicy?: string;
-  /** Rotation configuration and state, owned by the rotation service. */
-  rotation?: Record<string, unknown>;
+  /** Rotation configuration and the rotation job under way, if any (src/services/rotation/). */
+  rotation?: RotationState;
   /** When the rotation scheduler should next look at this secret (a window start, or a retry). */
   rotateAt?: number;
+}
+
+/** RotationRules as the caller gave them (validated by src/services/rotation/rotation-schedule.ts). */
+export interface RotationRules {
+  automaticallyAfterDays?: number;
+  scheduleExpression?: string;
+  duration?: string;
+}
+
+/** A node's hold on a rotation under way, renewed before every step; once it lapses, any node may take over. */
+export interface RotationClaim {
+  node: string;
+  until: number;
+}
+
+/**
+ * What a secret remembers about its rotation. A rotation job is no row of its
+ * own: it is `inProgress` here, claimed by its lease fields (`claim`), and
+ * found by the secret's `rotateAt`. So a job changes in the same transaction
+ * as the secret and versions it moves, and a deleted secret takes its job with it.
+ */
+export interface RotationState {
+  enabled: boolean;
+  functionArn: string;
+  rules?: RotationRules;
+  lastRotatedAt?: number;
+  nextRotationAt?: number;
+  /** A rotation under way: its token, the index of the next step to run, and the node running it. */
+  inProgress?: { token: string; step: number; attempts: number; startedAt: number; claim?: RotationClaim };
+  lastError?: string;
 }
 
 export interface VersionRecord {
@@ -118,6 +148,20 @@ export interface ParameterVersionRecord {
   sealedValue?: Buffer;
 }
 
+export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
+
+/** What the keys service keeps about a key besides its material. */
+export interface KeyMeta {
+  description: string;
+  state: KeyState;
+  managedBy: "AWS" | "CUSTOMER";
+  policy?: string;
+  rotationEnabled?: boolean;
+  rotationPeriodInDays?: number;
+  deletionDate?: number;
+  tags?: Tag[];
+}
+
 /** A KMS-style key: its material is sealed under the master key named by masterKeyId. */
 export interface KeyRecord {
   keyId: string;
@@ -127,7 +171,7 @@ export interface KeyRecord {
   masterKeyId: string;
   sealedMaterial: Buffer;
   /** Everything else (description, state, policy, rotation): owned by the keys service. */
-  meta: Record<string, unknown>;
+  meta: KeyMeta;
 }
 
 export interface AliasRecord {
@@ -151,7 +195,23 @@ export interface AccessKeyRecord {
   sealedSecret: Buffer;
   /** For temporary credentials: when they stop working, and the session they belong to. */
   expiresAt?: number;
-  session?: Record<string, unknown>;
+  session?: SessionInfo;
+}
+
+/** What an assumed-role session's temporary key remembers (part of the key's AAD: edited, the key no longer opens). */
+export interface SessionInfo {
+  roleArn: string;
+  /** The role's unique id (AROA...): a role deleted and made again under the same name is another role. */
+  roleId: string;
+  sessionName: string;
+  tags?: Tag[];
+  /** Keys of `tags` that pass on to sessions this session assumes (role chaining). */
+  transitiveTagKeys?: string[];
+  /** Session policies (AssumeRole Policy, and the documents of PolicyArns), as JSON text. */
+  policies?: string[];
+  policyArns?: string[];
+  /** SHA-256 (hex) of the session token; the token itself is never stored. */
+  tokenHash: string;
 }
 
 /** An IAM user or role. Policies are stored as the JSON text the caller gave. */
@@ -231,8 +291,27 @@ export interface AlertDelivery {
   lastError?: string;
 }
 
-/** Reads. Outside a transaction they see only committed data. */
-export interface StoreReader {
+/*
+ * The contract by domain. Each domain has its reads (also callable outside a
+ * transaction, where they see only committed data) and its writes (only
+ * inside a transaction, whose reads see its own writes); `<Domain>Store` is
+ * what a service of that domain takes: the reads and transactions over the
+ * domain's records alone. StoreReader and StoreTx are all domains together,
+ * what a backend implements.
+ */
+
+/** A store whose transactions offer `Tx` (any Store is one, for every domain's Tx). */
+export interface Transactional<Tx> {
+  /** As Store.transaction. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+}
+
+/**
+ * Secrets and their versions. Rotation jobs belong here: a job is the
+ * `rotation` state on its secret (claimed by lease fields there), so taking a
+ * job, running a step and moving a stage can share one transaction.
+ */
+export interface SecretReads {
   getSecret(arn: string): Promise<SecretRecord | undefined>;
   /** Names are unique per account among secrets that exist, including those scheduled for deletion. */
   getSecretByName(accountId: string, name: string): Promise<SecretRecord | undefined>;
@@ -240,37 +319,30 @@ export interface StoreReader {
   listSecrets(accountId: string): Promise<SecretRecord[]>;
   /** Secrets whose purgeAt is at or before `now`, any account. */
   listSecretsDueForPurge(now: number): Promise<SecretRecord[]>;
-  /** Secrets whose rotateAt is at or before `now`, any account, earliest first. */
+  /** Secrets whose rotateAt is at or before `now`, any account, earliest first: the rotation jobs that are due. */
   listSecretsDueForRotation(now: number, limit: number): Promise<SecretRecord[]>;
   getVersion(secretArn: string, versionId: string): Promise<VersionRecord | undefined>;
   /** The version carrying `stage`, if any (a label sits on at most one version). */
   getVersionByStage(secretArn: string, stage: string): Promise<VersionRecord | undefined>;
   /** All versions of a secret, newest first (by createdAt, then versionId). */
   listVersions(secretArn: string): Promise<VersionRecord[]>;
-  getKey(keyId: string): Promise<KeyRecord | undefined>;
-  listKeys(accountId: string): Promise<KeyRecord[]>;
-  getAlias(accountId: string, aliasName: string): Promise<AliasRecord | undefined>;
-  listAliases(accountId: string): Promise<AliasRecord[]>;
-  getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
-  listAccessKeys(principalArn: string): Promise<AccessKeyRecord[]>;
-  /** Every access key of every account (start-up maintenance only), by access key id. */
-  listAllAccessKeys(): Promise<AccessKeyRecord[]>;
-  getSetting(name: string): Promise<string | undefined>;
-  getPrincipal(arn: string): Promise<PrincipalRecord | undefined>;
-  /** Users and roles of an account, of one kind, ordered by name. */
-  listPrincipals(accountId: string, kind: PrincipalRecord["kind"]): Promise<PrincipalRecord[]>;
-  /** The last row of the audit chain, if any. */
-  getAuditHead(): Promise<AuditRow | undefined>;
-  /** Audit rows with seq >= fromSeq, ascending, at most `limit`. */
-  listAuditRows(fromSeq: number, limit: number): Promise<AuditRow[]>;
-  /** Rows of kind "event" visible to the account, matching the query, newest first. */
-  queryAuditEvents(query: AuditQuery): Promise<AuditRow[]>;
-  /** All checkpoints, ascending by seq. */
-  listAuditCheckpoints(): Promise<AuditCheckpoint[]>;
-  /** Deliveries whose nextAttemptAt is at or before `now`, oldest first. */
-  listDueAlerts(now: number, limit: number): Promise<AlertDelivery[]>;
-  /** Whether `principalArn` has read `resourceArn` before (for first-read alerts). */
-  hasRead(principalArn: string, resourceArn: string): Promise<boolean>;
+}
+
+export interface SecretWrites {
+  /** Inserts or replaces the secret with this ARN. */
+  putSecret(secret: SecretRecord): Promise<void>;
+  /** Removes the secret and all its versions. */
+  deleteSecret(arn: string): Promise<void>;
+  /** Inserts or replaces the version (secretArn, versionId); its stages move to it from any other version of the secret. */
+  putVersion(version: VersionRecord): Promise<void>;
+  deleteVersion(secretArn: string, versionId: string): Promise<void>;
+}
+
+export interface SecretTx extends SecretReads, SecretWrites {}
+export interface SecretStore extends SecretReads, Transactional<SecretTx> {}
+
+/** Parameter Store parameters, their versions and labels. */
+export interface ParameterReads {
   getParameter(arn: string): Promise<ParameterRecord | undefined>;
   /**
    * An account's parameters under `path`, ordered by name (byte order), at most
@@ -294,32 +366,7 @@ export interface StoreReader {
   listParameterVersions(parameterArn: string): Promise<ParameterVersionRecord[]>;
 }
 
-/** Writes happen only inside a transaction; reads there see the transaction's own writes. */
-export interface StoreTx extends StoreReader {
-  /** Inserts or replaces the secret with this ARN. */
-  putSecret(secret: SecretRecord): Promise<void>;
-  /** Removes the secret and all its versions. */
-  deleteSecret(arn: string): Promise<void>;
-  /** Inserts or replaces the version (secretArn, versionId). */
-  putVersion(version: VersionRecord): Promise<void>;
-  deleteVersion(secretArn: string, versionId: string): Promise<void>;
-  putKey(key: KeyRecord): Promise<void>;
-  putAlias(alias: AliasRecord): Promise<void>;
-  deleteAlias(accountId: string, aliasName: string): Promise<void>;
-  putAccessKey(key: AccessKeyRecord): Promise<void>;
-  deleteAccessKey(accessKeyId: string): Promise<void>;
-  putSetting(name: string, value: string): Promise<void>;
-  /** Inserts or replaces the principal with this ARN. */
-  putPrincipal(principal: PrincipalRecord): Promise<void>;
-  deletePrincipal(arn: string): Promise<void>;
-  /** Appends rows; a seq that exists already is an error (the chain is append-only). */
-  appendAuditRows(rows: AuditRow[]): Promise<void>;
-  putAuditCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
-  /** Removes rows and checkpoints with seq <= `seq` (retention, after export). */
-  deleteAuditRowsThrough(seq: number): Promise<void>;
-  putAlertDelivery(delivery: AlertDelivery): Promise<void>;
-  deleteAlertDelivery(id: string): Promise<void>;
-  markRead(principalArn: string, resourceArn: string): Promise<void>;
+export interface ParameterWrites {
   /** Inserts or replaces the parameter with this ARN; a name another ARN holds in the account is an error. */
   putParameter(parameter: ParameterRecord): Promise<void>;
   /** Removes the parameter with all its versions and labels. */
@@ -330,21 +377,121 @@ export interface StoreTx extends StoreReader {
   deleteParameterVersion(parameterArn: string, version: number): Promise<void>;
 }
 
+export interface ParameterTx extends ParameterReads, ParameterWrites {}
+export interface ParameterStore extends ParameterReads, Transactional<ParameterTx> {}
+
+/** IAM users and roles, and access keys (long-term and temporary). */
+export interface IdentityReads {
+  getPrincipal(arn: string): Promise<PrincipalRecord | undefined>;
+  /** Users and roles of an account, of one kind, ordered by name. */
+  listPrincipals(accountId: string, kind: PrincipalRecord["kind"]): Promise<PrincipalRecord[]>;
+  getAccessKey(accessKeyId: string): Promise<AccessKeyRecord | undefined>;
+  /** A principal's access keys, oldest first (by createdAt, then access key id). */
+  listAccessKeys(principalArn: string): Promise<AccessKeyRecord[]>;
+  /** Every access key of every account (start-up maintenance only), by access key id. */
+  listAllAccessKeys(): Promise<AccessKeyRecord[]>;
+}
+
+export interface IdentityWrites {
+  /** Inserts or replaces the principal with this ARN; a (account, kind, name) another ARN holds is an error. */
+  putPrincipal(principal: PrincipalRecord): Promise<void>;
+  deletePrincipal(arn: string): Promise<void>;
+  /** Inserts or replaces the access key with this id. */
+  putAccessKey(key: AccessKeyRecord): Promise<void>;
+  deleteAccessKey(accessKeyId: string): Promise<void>;
+}
+
+export interface IdentityTx extends IdentityReads, IdentityWrites {}
+export interface IdentityStore extends IdentityReads, Transactional<IdentityTx> {}
+
+/** KMS-style keys and their aliases. */
+export interface KeyReads {
+  getKey(keyId: string): Promise<KeyRecord | undefined>;
+  listKeys(accountId: string): Promise<KeyRecord[]>;
+  getAlias(accountId: string, aliasName: string): Promise<AliasRecord | undefined>;
+  listAliases(accountId: string): Promise<AliasRecord[]>;
+}
+
+export interface KeyWrites {
+  /** Inserts or replaces the key with this id. */
+  putKey(key: KeyRecord): Promise<void>;
+  /** Inserts or replaces the alias (accountId, aliasName). */
+  putAlias(alias: AliasRecord): Promise<void>;
+  deleteAlias(accountId: string, aliasName: string): Promise<void>;
+}
+
+export interface KeyTx extends KeyReads, KeyWrites {}
+export interface KeyStore extends KeyReads, Transactional<KeyTx> {}
+
+/** The audit chain and its checkpoints, the alert outbox, and first-read marks. */
+export interface AuditReads {
+  /** The last row of the audit chain, if any. */
+  getAuditHead(): Promise<AuditRow | undefined>;
+  /** Audit rows with seq >= fromSeq, ascending, at most `limit`. */
+  listAuditRows(fromSeq: number, limit: number): Promise<AuditRow[]>;
+  /** Rows of kind "event" visible to the account, matching the query, newest first. */
+  queryAuditEvents(query: AuditQuery): Promise<AuditRow[]>;
+  /** All checkpoints, ascending by seq. */
+  listAuditCheckpoints(): Promise<AuditCheckpoint[]>;
+  /** Deliveries whose nextAttemptAt is at or before `now`, oldest first. */
+  listDueAlerts(now: number, limit: number): Promise<AlertDelivery[]>;
+  /** Whether `principalArn` has read `resourceArn` before (for first-read alerts). */
+  hasRead(principalArn: string, resourceArn: string): Promise<boolean>;
+}
+
+/** None of these changes a cached read (UNCACHED_WRITES). */
+export interface AuditWrites {
+  /** Appends rows; a seq that exists already is an error (the chain is append-only). */
+  appendAuditRows(rows: AuditRow[]): Promise<void>;
+  putAuditCheckpoint(checkpoint: AuditCheckpoint): Promise<void>;
+  /** Removes rows and checkpoints with seq <= `seq` (retention, after export). */
+  deleteAuditRowsThrough(seq: number): Promise<void>;
+  /** Inserts or replaces the delivery with this id. */
+  putAlertDelivery(delivery: AlertDelivery): Promise<void>;
+  deleteAlertDelivery(id: string): Promise<void>;
+  /** Idempotent. */
+  markRead(principalArn: string, resourceArn: string): Promise<void>;
+}
+
+export interface AuditTx extends AuditReads, AuditWrites {}
+export interface AuditStore extends AuditReads, Transactional<AuditTx> {}
+
+/** Named text values: node-wide flags, cursors and leases (lease.ts). */
+export interface SettingReads {
+  getSetting(name: string): Promise<string | undefined>;
+}
+
+/** None of these changes a cached read (UNCACHED_WRITES). */
+export interface SettingWrites {
+  /** Inserts or replaces. */
+  putSetting(name: string, value: string): Promise<void>;
+}
+
+export interface SettingTx extends SettingReads, SettingWrites {}
+export interface SettingStore extends SettingReads, Transactional<SettingTx> {}
+
+/** Every domain's reads. Outside a transaction they see only committed data. */
+export interface StoreReader extends SecretReads, ParameterReads, IdentityReads, KeyReads, AuditReads, SettingReads {}
+
+/** Every domain's writes, which happen only inside a transaction; reads there see the transaction's own writes. */
+export interface StoreTx extends StoreReader, SecretWrites, ParameterWrites, IdentityWrites, KeyWrites, AuditWrites, SettingWrites {}
+
 /**
  * Writes that never change what a node keeps in memory: the audit chain, the
  * alert outbox, first-read marks and settings (no cached read looks at them;
  * the alert worker moves its cursor setting every tick, which would otherwise
- * empty caches under load).
+ * empty caches under load). Every write of AuditWrites and SettingWrites, by type.
  */
-export const UNCACHED_WRITES: ReadonlySet<string> = new Set([
-  "appendAuditRows",
-  "putAuditCheckpoint",
-  "deleteAuditRowsThrough",
-  "putAlertDelivery",
-  "deleteAlertDelivery",
-  "markRead",
-  "putSetting",
-]);
+const uncachedWrites: Record<keyof AuditWrites | keyof SettingWrites, true> = {
+  appendAuditRows: true,
+  putAuditCheckpoint: true,
+  deleteAuditRowsThrough: true,
+  putAlertDelivery: true,
+  deleteAlertDelivery: true,
+  markRead: true,
+  putSetting: true,
+};
+export const UNCACHED_WRITES: ReadonlySet<string> = new Set(Object.keys(uncachedWrites));
 
 /**
  * A writer of the audit chain that commits off the caller's thread, for a

@@ -83,7 +83,7 @@ describe("the rotation function must be in the caller's account", () => {
     const arn = (await run.coffer.store.getSecretByName(TENANT, "tenant/configured"))!.arn;
     await run.coffer.store.transaction(async (tx) => {
       const s = (await tx.getSecret(arn))!;
-      await tx.putSecret({ ...s, rotateAt: 0, rotation: { ...(s.rotation as object), functionArn: fn(FOUNDING, "counter") } });
+      await tx.putSecret({ ...s, rotateAt: 0, rotation: { ...s.rotation!, functionArn: fn(FOUNDING, "counter") } });
     });
     const err = await failure(tenantSm.send(new RotateSecretCommand({ SecretId: "tenant/configured" })));
     expect(err.name).toBe("AccessDeniedException");

@@ -1,9 +1,10 @@
 import type { ApiService, Handler } from "../api-service.ts";
 import { CofferError } from "../../shared/errors.ts";
-import type { RotationService, RotationState } from "../../services/rotation/rotation-service.ts";
+import type { RotationService } from "../../services/rotation/rotation-service.ts";
 import type { SecretsService } from "../../services/secrets/secrets-service.ts";
 import type {
   ListFilter,
+  RotationState,
   SecretDescription,
   SecretValue,
   SecretVersionValue,
@@ -82,7 +83,7 @@ function describeOut(d: SecretDescription): T.DescribeSecretResponse & T.SecretL
     Name: d.name,
     Description: d.description,
     KmsKeyId: d.kmsKeyId,
-    ...rotationOut(d.rotation as RotationState | undefined),
+    ...rotationOut(d.rotation),
     LastChangedDate: date(d.lastChangedAt),
     LastAccessedDate: date(d.lastAccessedAt),
     DeletedDate: date(d.deletedAt),

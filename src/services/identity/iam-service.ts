@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { PrincipalRecord, Store, StoreTx, Tag } from "../../storage/store.ts";
+import type { IdentityReads, IdentityStore, PrincipalRecord, Tag } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
@@ -34,7 +34,7 @@ export interface Page<T> {
 }
 
 interface IamDeps {
-  store: Store;
+  store: IdentityStore;
   identity: IdentityService;
   authorizer: Authorizer;
   clock: { now(): number };
@@ -90,7 +90,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
    * not when the cache ages out. (Policies are read through the store's read
    * cache, which every committed write empties.)
    */
-  const write: Store["transaction"] = (fn) => store.transaction(fn).finally(() => identity.invalidate());
+  const write: IdentityStore["transaction"] = (fn) => store.transaction(fn).finally(() => identity.invalidate());
 
   async function authorize(caller: Principal, action: string, kind: PrincipalKind, name: string, path = "/") {
     await authorizer.authorize({
@@ -100,7 +100,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
     });
   }
 
-  async function find(reader: Pick<Store, "listPrincipals">, accountId: string, kind: PrincipalKind, name: string) {
+  async function find(reader: IdentityReads, accountId: string, kind: PrincipalKind, name: string) {
     return (await reader.listPrincipals(accountId, kind)).find((p) => p.name === name);
   }
 
@@ -111,7 +111,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
    * the entity's ARN (with the default path when there is none), so an unauthorised caller learns
    * nothing of whether it exists: AccessDenied either way.
    */
-  async function authorizedGet(reader: Pick<Store, "listPrincipals">, caller: Principal, kind: PrincipalKind, name: string, action: string) {
+  async function authorizedGet(reader: IdentityReads, caller: Principal, kind: PrincipalKind, name: string, action: string) {
     const found = await find(reader, caller.accountId, kind, name);
     await authorize(caller, action, kind, name, found?.path ?? "/");
     if (!found) throw notFound(kind, name);
@@ -162,7 +162,7 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
    * The user a key operation is about (the named one, or the caller itself: a user, or root),
    * once the caller may do `action` on it; authorised before a missing user is reported.
    */
-  async function keyOwner(reader: StoreTx | Store, caller: Principal, userName: string | undefined, action: string) {
+  async function keyOwner(reader: IdentityReads, caller: Principal, userName: string | undefined, action: string) {
     if (userName === undefined && caller.kind === "root") {
       await authorizer.authorize({ principal: caller, action, resource: ownerArn(caller, undefined) });
       return undefined;

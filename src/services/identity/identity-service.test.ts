@@ -12,9 +12,9 @@ describe("accessKeyAad", () => {
   });
 
   it("binds a session's expiry and contents, whatever the order of its keys", () => {
-    const session = { roleArn: "arn:aws:iam::111122223333:role/r", roleId: "AROAX", policies: ["{}"], tokenHash: "h" };
+    const session = { roleArn: "arn:aws:iam::111122223333:role/r", roleId: "AROAX", sessionName: "s", policies: ["{}"], tokenHash: "h" };
     const aad = accessKeyAad({ ...base, expiresAt: 1000, session });
-    const reordered = { tokenHash: "h", policies: ["{}"], roleId: "AROAX", roleArn: "arn:aws:iam::111122223333:role/r" };
+    const reordered = { tokenHash: "h", policies: ["{}"], sessionName: "s", roleId: "AROAX", roleArn: "arn:aws:iam::111122223333:role/r" };
     expect(accessKeyAad({ ...base, expiresAt: 1000, session: reordered })).toBe(aad);
     expect(accessKeyAad({ ...base, expiresAt: 2000, session })).not.toBe(aad);
     const { policies: _dropped, ...withoutPolicies } = session;

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
-import type { AccessKeyRecord, Store, StoreTx } from "../../storage/store.ts";
+import type { AccessKeyRecord, IdentityReads, IdentityTx, SessionInfo, SettingReads, SettingTx, Transactional } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Credential, Principal } from "./identity-types.ts";
 import { rootArn } from "../../shared/arn.ts";
@@ -16,22 +16,6 @@ const CREDENTIAL_CACHE_MS = 5_000;
 /** Marks a data directory whose access keys are sealed with the owner-binding AAD (accessKeyAad). */
 const AAD_SETTING = "identity.accessKeyAad";
 const AAD_VERSION = "2";
-
-/** What an assumed-role session's temporary key remembers. */
-export interface SessionInfo {
-  roleArn: string;
-  /** The role's unique id (AROA...): a role deleted and made again under the same name is another role. */
-  roleId: string;
-  sessionName: string;
-  tags?: { key: string; value: string }[];
-  /** Keys of `tags` that pass on to sessions this session assumes (role chaining). */
-  transitiveTagKeys?: string[];
-  /** Session policies (AssumeRole Policy, and the documents of PolicyArns), as JSON text. */
-  policies?: string[];
-  policyArns?: string[];
-  /** SHA-256 (hex) of the session token; the token itself is never stored. */
-  tokenHash: string;
-}
 
 /** JSON with object keys sorted, so the same record always gives the same text. */
 function canonical(value: unknown): string {
@@ -61,7 +45,7 @@ export function accessKeyAad(record: Pick<AccessKeyRecord, "accessKeyId" | "prin
  * authenticate either way). Returns how many were sealed again.
  */
 export async function resealAccessKeys(
-  tx: Pick<StoreTx, "listAllAccessKeys" | "putAccessKey">,
+  tx: Pick<IdentityTx, "listAllAccessKeys" | "putAccessKey">,
   keyring: Pick<Keyring, "resealWithMaster">,
 ): Promise<number> {
   let count = 0;
@@ -86,8 +70,12 @@ export interface NewAccessKey {
   principalArn: string;
 }
 
+/** Identity, and the settings that mark one-time start-up work (bootstrap, re-sealing) in the same transaction. */
+export interface IdentityServiceTx extends IdentityTx, SettingTx {}
+export interface IdentityServiceStore extends IdentityReads, SettingReads, Transactional<IdentityServiceTx> {}
+
 interface IdentityDeps {
-  store: Pick<Store, "transaction" | "getAccessKey" | "listAllAccessKeys" | "getSetting" | "getPrincipal">;
+  store: IdentityServiceStore;
   keyring: Pick<Keyring, "sealWithMaster" | "openWithMaster">;
   clock: { now(): number };
   /** Told whether each credential lookup was answered from memory (metrics). */
@@ -158,7 +146,7 @@ export function createIdentityService({ store, keyring, clock, onCacheLookup }: 
         ? "assumed-role"
         : "user";
     const principal: Principal = { arn: record.principalArn, accountId: record.accountId, accessKeyId: record.accessKeyId, kind };
-    const session = record.session as SessionInfo | undefined;
+    const { session } = record;
     if (session) {
       principal.roleArn = session.roleArn;
       principal.roleId = session.roleId;
@@ -205,7 +193,7 @@ export function createIdentityService({ store, keyring, clock, onCacheLookup }: 
         onCacheLookup?.(false);
         const record = await store.getAccessKey(accessKeyId);
         const secret = record && record.status === "Active" ? openSecret(record) : undefined;
-        const session = record?.session as SessionInfo | undefined;
+        const session = record?.session;
         if (record && secret !== undefined && (!session || (await roleStillThere(session)))) {
           credential = { principal: principalOf(record), secretAccessKey: secret };
           if (session) credential.sessionTokenHash = session.tokenHash;
@@ -232,7 +220,7 @@ export function createIdentityService({ store, keyring, clock, onCacheLookup }: 
       const sessionToken = randomBytes(96).toString("base64");
       const session: SessionInfo = { ...input.session, tokenHash: sha256Hex(sessionToken) };
       // Through JSON, as the store keeps it, so the AAD is computed over exactly what is read back.
-      const stored = JSON.parse(JSON.stringify(session)) as Record<string, unknown>;
+      const stored = JSON.parse(JSON.stringify(session)) as SessionInfo;
       const record = sealed(
         {
           accessKeyId,

@@ -1,7 +1,7 @@
 import { evaluate, accessDeniedMessage } from "../../policy/policy-evaluate.ts";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import type { Policy, RequestContext } from "../../policy/policy-types.ts";
-import type { Store } from "../../storage/store.ts";
+import type { IdentityReads } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { AuthorizationRequest, Authorizer } from "./identity-types.ts";
 
@@ -13,7 +13,7 @@ const PARSED_CACHE_MAX = 1000;
  * session policies), the resource's policy, and
  * the global condition keys of the request. Denials read as AWS writes them.
  */
-export function createPolicyAuthorizer({ store, clock }: { store: Pick<Store, "getPrincipal">; clock: { now(): number } }): Authorizer {
+export function createPolicyAuthorizer({ store, clock }: { store: Pick<IdentityReads, "getPrincipal">; clock: { now(): number } }): Authorizer {
   // Per kind, by text: policy texts come from cached (frozen) records, so the same string object
   // is looked up each time and its hash is computed once, not a new key string built per request.
   type Kind = "identity" | "resource" | "trust" | "key";

@@ -1,6 +1,6 @@
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { Store, Tag } from "../../storage/store.ts";
+import type { IdentityReads, Tag } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
@@ -99,7 +99,7 @@ export interface AssumedRole {
 }
 
 interface StsDeps {
-  store: Pick<Store, "getPrincipal">;
+  store: Pick<IdentityReads, "getPrincipal">;
   identity: IdentityService;
   authorizer: Authorizer;
   clock: { now(): number };

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { DEFAULT_KEYS, DEFAULT_PARAMETER_KEY_ALIAS, DEFAULT_SECRET_KEY_ALIAS, type Keyring } from "../../crypto/keyring.ts";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { KeyRecord, Store, Tag } from "../../storage/store.ts";
+import type { KeyMeta, KeyRecord, KeyStore, Tag } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { kmsAliasArn, rootArn } from "../../shared/arn.ts";
@@ -16,19 +16,6 @@ import { kmsAliasArn, rootArn } from "../../shared/arn.ts";
  * the account may use them through their service, and an explicit Deny in the
  * caller's policies still wins, as everywhere else.
  */
-
-export type KeyState = "Enabled" | "Disabled" | "PendingDeletion";
-
-export interface KeyMeta {
-  description: string;
-  state: KeyState;
-  managedBy: "AWS" | "CUSTOMER";
-  policy?: string;
-  rotationEnabled?: boolean;
-  rotationPeriodInDays?: number;
-  deletionDate?: number;
-  tags?: Tag[];
-}
 
 export interface KeyDescription {
   keyId: string;
@@ -126,7 +113,7 @@ function checkPolicy(text: string): void {
 }
 
 interface KeysDeps {
-  store: Store;
+  store: KeyStore;
   keyring: Keyring;
   authorizer: Authorizer;
   clock: { now(): number };
@@ -134,8 +121,6 @@ interface KeysDeps {
 }
 
 export function createKeysService({ store, keyring, authorizer, clock, region }: KeysDeps) {
-  const metaOf = (key: KeyRecord) => key.meta as unknown as KeyMeta;
-
   async function find(caller: Principal, keyName: string): Promise<KeyRecord> {
     let key: KeyRecord | undefined;
     const arn = /^arn:[^:]+:kms:[^:]*:(\d{12}):(key|alias)\/(.+)$/.exec(keyName);
@@ -163,11 +148,11 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
    * transaction that creates the key.
    */
   const managedService = (key: KeyRecord): "secretsmanager" | "ssm" =>
-    metaOf(key).description === DEFAULT_KEYS[DEFAULT_PARAMETER_KEY_ALIAS] ? "ssm" : "secretsmanager";
+    key.meta.description === DEFAULT_KEYS[DEFAULT_PARAMETER_KEY_ALIAS] ? "ssm" : "secretsmanager";
 
   /** The key policy in force: the key's own, the default one, or an AWS managed key's. */
   async function policyOf(key: KeyRecord): Promise<string> {
-    const meta = metaOf(key);
+    const meta = key.meta;
     if (meta.managedBy === "AWS") return awsManagedKeyPolicy(key.accountId, managedService(key), region);
     return meta.policy ?? defaultKeyPolicy(key.accountId);
   }
@@ -188,7 +173,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
   }
 
   function requireEnabled(key: KeyRecord): void {
-    const { state } = metaOf(key);
+    const { state } = key.meta;
     if (state === "Disabled") throw new CofferError("Disabled", `${key.arn} is disabled.`);
     if (state === "PendingDeletion") throw new CofferError("InvalidState", `${key.arn} is pending deletion.`);
   }
@@ -196,12 +181,12 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
   async function update(caller: Principal, keyName: string, action: string, change: (meta: KeyMeta) => KeyMeta) {
     const key = await find(caller, keyName);
     await authorizeUse(caller, key, action);
-    if (metaOf(key).managedBy === "AWS") {
+    if (key.meta.managedBy === "AWS") {
       throw new CofferError("AccessDenied", `${action} is not permitted on an AWS managed key.`);
     }
-    const updated = { ...key, meta: change(metaOf(key)) as unknown as Record<string, unknown> };
+    const updated = { ...key, meta: change(key.meta) };
     await store.transaction((tx) => tx.putKey(updated));
-    return { keyId: updated.keyId, arn: updated.arn, accountId: updated.accountId, createdAt: updated.createdAt, meta: metaOf(updated) };
+    return { keyId: updated.keyId, arn: updated.arn, accountId: updated.accountId, createdAt: updated.createdAt, meta: updated.meta };
   }
 
   const describeKey = (key: KeyRecord): KeyDescription => ({
@@ -209,7 +194,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     arn: key.arn,
     accountId: key.accountId,
     createdAt: key.createdAt,
-    meta: metaOf(key),
+    meta: key.meta,
   });
 
   const service = {
@@ -224,7 +209,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
         policy: input.policy ?? defaultKeyPolicy(caller.accountId),
         tags: input.tags ?? [],
       };
-      const key = keyring.newKey({ keyId, accountId: caller.accountId, meta: meta as unknown as Record<string, unknown> });
+      const key = keyring.newKey({ keyId, accountId: caller.accountId, meta });
       await store.transaction((tx) => tx.putKey(key));
       return describeKey(key);
     },
@@ -286,7 +271,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     async rotationStatus(caller: Principal, keyName: string) {
       const key = await find(caller, keyName);
       await authorizeUse(caller, key, "kms:GetKeyRotationStatus");
-      return { enabled: Boolean(metaOf(key).rotationEnabled), periodDays: metaOf(key).rotationPeriodInDays };
+      return { enabled: Boolean(key.meta.rotationEnabled), periodDays: key.meta.rotationPeriodInDays };
     },
 
     async setEnabled(caller: Principal, keyName: string, enabled: boolean) {
@@ -376,7 +361,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
         }
         throw err;
       });
-      const { state } = metaOf(key);
+      const { state } = key.meta;
       if (state !== "Enabled") {
         const why = state === "Disabled" ? "disabled" : "pending deletion";
         throw action === "kms:Decrypt"

@@ -1,5 +1,5 @@
 import type { Keyring } from "../../crypto/keyring.ts";
-import type { KeyRecord, ParameterRecord, ParameterVersionRecord, Store } from "../../storage/store.ts";
+import type { KeyRecord, KeyTx, ParameterReads, ParameterRecord, ParameterTx, ParameterVersionRecord, Transactional } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { KeysService } from "../keys/keys-service.ts";
@@ -7,8 +7,12 @@ import type { SecretsService } from "../secrets/secrets-service.ts";
 import type { ServiceEventSink } from "../service-events.ts";
 import { messages, parseName, type NamedParameter } from "./parameters-fns.ts";
 
+/** A parameters transaction may create the account's default key, in the same transaction (keyring.resolve). */
+export interface ParametersServiceTx extends ParameterTx, KeyTx {}
+export interface ParametersServiceStore extends ParameterReads, Transactional<ParametersServiceTx> {}
+
 export interface ParametersDeps {
-  store: Store;
+  store: ParametersServiceStore;
   keyring: Keyring;
   authorizer: Authorizer;
   /** Reading a SecureString needs kms:Decrypt on its key, writing one kms:GenerateDataKey. */
@@ -48,7 +52,7 @@ export function createParameterAccess({ authorizer, keyring, keyAccess, region }
    * named, so a denial never reveals existence.
    */
   async function load(
-    reader: Pick<Store, "getParameter">,
+    reader: Pick<ParameterReads, "getParameter">,
     principal: Principal,
     n: NamedParameter,
     action: string,
@@ -60,7 +64,7 @@ export function createParameterAccess({ authorizer, keyring, keyAccess, region }
   }
 
   async function mustLoad(
-    reader: Pick<Store, "getParameter">,
+    reader: Pick<ParameterReads, "getParameter">,
     principal: Principal,
     n: NamedParameter,
     action: string,

@@ -1,4 +1,4 @@
-import type { ParameterRecord, ParameterVersionRecord, Store } from "../../storage/store.ts";
+import type { ParameterReads as StoredParameterReads, ParameterRecord, ParameterVersionRecord } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import {
@@ -89,7 +89,7 @@ export function createParameterReads(deps: ParametersDeps, access: ParameterAcce
   }
 
   /** The version a selector names, or the latest. */
-  async function versionFor(reader: Pick<Store, "getParameterVersion" | "getParameterVersionByLabel">, p: ParameterRecord, n: NamedParameter) {
+  async function versionFor(reader: Pick<StoredParameterReads, "getParameterVersion" | "getParameterVersionByLabel">, p: ParameterRecord, n: NamedParameter) {
     const s = n.selector;
     const v = !s
       ? await reader.getParameterVersion(p.arn, p.version)

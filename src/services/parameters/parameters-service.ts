@@ -1,5 +1,5 @@
 import { DEFAULT_PARAMETER_KEY_ALIAS } from "../../crypto/keyring.ts";
-import type { KeyRecord, ParameterRecord, ParameterVersionRecord, StoreTx, Tag } from "../../storage/store.ts";
+import type { KeyRecord, ParameterRecord, ParameterVersionRecord, Tag } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Principal } from "../identity/identity-types.ts";
 import { requestTagContext } from "../secrets/secrets-access.ts";
@@ -15,7 +15,7 @@ import {
   type NamedParameter,
 } from "./parameters-fns.ts";
 import { nextDue, parsePolicies, policyAttributes, schedulePolicies } from "./parameters-policies.ts";
-import { createParameterAccess, type ParametersDeps } from "./parameters-access.ts";
+import { createParameterAccess, type ParametersDeps, type ParametersServiceTx } from "./parameters-access.ts";
 import { createParameterReads } from "./parameters-read.ts";
 import {
   DEFAULT_DATA_TYPE,
@@ -41,7 +41,7 @@ export function createParametersService(deps: ParametersDeps) {
     }
   }
 
-  async function resolveKey(accountId: string, keyId: string, tx: StoreTx): Promise<KeyRecord> {
+  async function resolveKey(accountId: string, keyId: string, tx: ParametersServiceTx): Promise<KeyRecord> {
     try {
       return await keyring.resolve(accountId, keyId, tx);
     } catch (err) {
@@ -53,7 +53,7 @@ export function createParametersService(deps: ParametersDeps) {
   }
 
   /** A 101st version pushes out the oldest, unless a label holds it. */
-  async function makeRoom(tx: StoreTx, p: ParameterRecord): Promise<void> {
+  async function makeRoom(tx: ParametersServiceTx, p: ParameterRecord): Promise<void> {
     if (p.version < MAX_VERSIONS) return;
     const versions = await tx.listParameterVersions(p.arn);
     if (versions.length < MAX_VERSIONS) return;
@@ -76,7 +76,7 @@ export function createParametersService(deps: ParametersDeps) {
     return n;
   }
 
-  async function mustLoadForTags(tx: StoreTx, principal: Principal, n: NamedParameter, action: string, context: Record<string, string | string[]>) {
+  async function mustLoadForTags(tx: ParametersServiceTx, principal: Principal, n: NamedParameter, action: string, context: Record<string, string | string[]>) {
     const record = await load(tx, principal, n, action, context);
     if (!record) throw new CofferError("InvalidResourceId", "The resource ID is not valid. Verify the ID and try again.");
     return record;

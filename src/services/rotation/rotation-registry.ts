@@ -1,5 +1,5 @@
 import type { Keyring } from "../../crypto/keyring.ts";
-import type { Store, StoreTx } from "../../storage/store.ts";
+import type { IdentityReads, SettingReads, SettingTx, Transactional } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import {
@@ -34,7 +34,7 @@ const functionAad = (key: string) => `rotation-function\n${key}`;
  * keyring's current master key, in the caller's transaction. Returns how many.
  */
 export async function resealFunctionSecrets(
-  tx: Pick<StoreTx, "getSetting" | "putSetting">,
+  tx: Pick<SettingTx, "getSetting" | "putSetting">,
   keyring: Pick<Keyring, "resealWithMaster">,
 ): Promise<number> {
   const text = await tx.getSetting(FUNCTIONS_SETTING);
@@ -87,7 +87,8 @@ export function createFunctionRegistry({
   isOperator,
   stepTimeoutMs = 60_000,
 }: {
-  store: Pick<Store, "getSetting" | "transaction" | "getPrincipal">;
+  /** The registered functions are a setting; a command's role is a principal. */
+  store: SettingReads & Pick<IdentityReads, "getPrincipal"> & Transactional<SettingTx>;
   keyring: Pick<Keyring, "sealWithMaster" | "openWithMaster">;
   authorizer: Authorizer;
   region: string;

@@ -22,14 +22,11 @@
  * hours" (several hours a day) 1 hour, as AWS documents.
  */
 import { createHash } from "node:crypto";
+import type { RotationRules } from "../../storage/store.ts";
 import { cronFor, minHourGap, nextCronStart, parseCron } from "./rotation-cron.ts";
 import { DAY, HOUR, MIN_INTERVAL_HOURS, MINUTE, invalid } from "./rotation-limits.ts";
 
-export interface RotationRules {
-  automaticallyAfterDays?: number;
-  scheduleExpression?: string;
-  duration?: string;
-}
+export type { RotationRules };
 
 export interface Schedule {
   /** "days": AutomaticallyAfterDays; "rate": a rate() expression; "cron": a cron() expression. */

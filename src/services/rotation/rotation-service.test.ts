@@ -4,7 +4,7 @@ import type { Principal } from "../identity/identity-types.ts";
 import { createSecretsService, type SecretsService } from "../secrets/secrets-service.ts";
 import { serviceHarness, type ServiceHarness } from "../service-harness.ts";
 import { randomValueRotator } from "./rotation-functions.ts";
-import { createRotationService, stateOf, type RotationService } from "./rotation-service.ts";
+import { createRotationService, type RotationService } from "./rotation-service.ts";
 import type { RotationEvent, Rotator } from "./rotation-types.ts";
 
 // Several nodes sharing one Store: each due rotation must run on exactly one of them.
@@ -79,8 +79,8 @@ it("runs a due rotation on exactly one of several nodes polling at once", async 
   expect(stepsOf(runner)).toEqual(["createSecret", "setSecret", "testSecret", "finishSecret"]);
   expect(calls).toHaveLength(4);
   const secret = (await store.getSecret(arn))!;
-  expect(stateOf(secret)?.inProgress).toBeUndefined();
-  expect(stateOf(secret)?.lastRotatedAt).toBe(now);
+  expect(secret.rotation?.inProgress).toBeUndefined();
+  expect(secret.rotation?.lastRotatedAt).toBe(now);
 });
 
 it("leaves a rotation another node holds alone until its claim lapses, then takes it over", async () => {
@@ -99,7 +99,7 @@ it("leaves a rotation another node holds alone until its claim lapses, then take
   expect(stepsOf("b")).toEqual([]);
 
   // a is paused past its claim: b resumes the same rotation (and is itself held inside setSecret).
-  const token = stateOf((await store.getSecret(arn))!)!.inProgress!.token;
+  const token = (await store.getSecret(arn))!.rotation!.inProgress!.token;
   now += 2 * MINUTE;
   const wakeB = hold("b setSecret");
   const taking = b.runDue();
@@ -110,13 +110,13 @@ it("leaves a rotation another node holds alone until its claim lapses, then take
   await running;
   await a.idle();
   expect(stepsOf("a")).toEqual(["createSecret"]);
-  expect(stateOf((await store.getSecret(arn))!)!.inProgress).toMatchObject({ token, claim: { node: "b" } });
+  expect((await store.getSecret(arn))!.rotation!.inProgress).toMatchObject({ token, claim: { node: "b" } });
 
   wakeB();
   await taking;
   await b.idle();
   expect(stepsOf("b")).toEqual(["createSecret", "setSecret", "testSecret", "finishSecret"]);
-  const after = stateOf((await store.getSecret(arn))!)!;
+  const after = (await store.getSecret(arn))!.rotation!;
   expect(after.inProgress).toBeUndefined();
   expect(after.lastRotatedAt).toBe(now);
   expect((await secrets.getValue(root, { secretId: arn })).versionId).toBe(token);
@@ -133,7 +133,7 @@ it("lets a restarted node take its own rotation back at once", async () => {
   await restarted.runDue();
   await restarted.idle();
   expect(stepsOf("a")).toEqual(["createSecret", "createSecret", "setSecret", "testSecret", "finishSecret"]);
-  expect(stateOf((await store.getSecret(arn))!)?.inProgress).toBeUndefined();
+  expect((await store.getSecret(arn))!.rotation?.inProgress).toBeUndefined();
 });
 
 it("refuses RotateSecret while another node's rotation is under way", async () => {

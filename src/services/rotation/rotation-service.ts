@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { SecretRecord, Store, VersionRecord } from "../../storage/store.ts";
+import type { RotationClaim, RotationRules, RotationState, SecretRecord, SecretStore, VersionRecord } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { createSecretLoader } from "../secrets/secrets-access.ts";
@@ -7,27 +7,9 @@ import type { SecretsService } from "../secrets/secrets-service.ts";
 import { AWSCURRENT, AWSPENDING } from "../secrets/secrets-types.ts";
 import type { ServiceEventSink } from "../service-events.ts";
 import { localRandomPassword, parseFunctionArn } from "./rotation-functions.ts";
-import { nextWindow, parseRotationRules, spreadWithin, type RotationRules } from "./rotation-schedule.ts";
+import { nextWindow, parseRotationRules, spreadWithin } from "./rotation-schedule.ts";
 import { ROTATION_STEPS, type RotationSecrets, type Rotator } from "./rotation-types.ts";
 import { rootArn } from "../../shared/arn.ts";
-
-/** What a secret remembers about its rotation (SecretRecord.rotation). */
-export interface RotationState {
-  enabled: boolean;
-  functionArn: string;
-  rules?: RotationRules;
-  lastRotatedAt?: number;
-  nextRotationAt?: number;
-  /** A rotation under way: its token, the index of the next step to run, and the node running it. */
-  inProgress?: { token: string; step: number; attempts: number; startedAt: number; claim?: Claim };
-  lastError?: string;
-}
-
-/** A node's hold on a rotation under way, renewed before every step; once it lapses, any node may take over. */
-export interface Claim {
-  node: string;
-  until: number;
-}
 
 const MAX_ATTEMPTS = 5;
 const STEP_TIMEOUT_MS = 60_000;
@@ -36,7 +18,8 @@ const BACKSTOP_MARGIN_MS = 5_000;
 const RETRY_BASE_MS = 60_000;
 
 interface RotationDeps {
-  store: Store;
+  /** Rotation jobs live on their secrets (RotationState), so the secrets' store is the job queue. */
+  store: SecretStore;
   secrets: SecretsService;
   authorizer: Authorizer;
   clock: { now(): number };
@@ -54,10 +37,6 @@ interface RotationDeps {
   /** Told how each rotation attempt ended: succeeded, failed (to be retried) or abandoned until the next window (metrics). */
   onOutcome?: (outcome: "succeeded" | "failed" | "abandoned") => void;
   log?: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
-}
-
-export function stateOf(secret: SecretRecord): RotationState | undefined {
-  return secret.rotation as RotationState | undefined;
 }
 
 /** The account's own authority, with which Coffer performs rotation steps (as the Secrets Manager service does). */
@@ -118,8 +97,8 @@ export function createRotationService(deps: RotationDeps) {
   async function update(arn: string, change: (secret: SecretRecord, state: RotationState) => Partial<SecretRecord>) {
     return store.transaction(async (tx) => {
       const secret = await tx.getSecret(arn);
-      if (!secret || !stateOf(secret)) return undefined;
-      const next = { ...secret, ...change(secret, stateOf(secret)!) };
+      if (!secret?.rotation) return undefined;
+      const next = { ...secret, ...change(secret, secret.rotation) };
       await tx.putSecret(next);
       return next;
     });
@@ -133,7 +112,7 @@ export function createRotationService(deps: RotationDeps) {
   async function begin(arn: string, token: string): Promise<boolean> {
     return store.transaction(async (tx) => {
       const secret = (await tx.getSecret(arn))!;
-      const state = stateOf(secret)!;
+      const state = secret.rotation!;
       if (state.inProgress) return false;
       const existing = await tx.getVersion(arn, token);
       if (!existing) {
@@ -146,7 +125,7 @@ export function createRotationService(deps: RotationDeps) {
     });
   }
 
-  const claimFor = (): Claim => ({ node: deps.node, until: clock.now() + claimMs });
+  const claimFor = (): RotationClaim => ({ node: deps.node, until: clock.now() + claimMs });
 
   /**
    * Claims (or renews this node's claim on) the rotation under way, for the
@@ -157,7 +136,7 @@ export function createRotationService(deps: RotationDeps) {
   async function claim(arn: string): Promise<SecretRecord | undefined> {
     return store.transaction(async (tx) => {
       const secret = await tx.getSecret(arn);
-      const state = secret && stateOf(secret);
+      const state = secret?.rotation;
       const held = state?.inProgress?.claim;
       if (!secret || !state?.inProgress) return undefined;
       if (held && held.node !== deps.node && held.until > clock.now()) return undefined;
@@ -191,7 +170,7 @@ export function createRotationService(deps: RotationDeps) {
 
   /** Whether the rotation under way in `secret` is still the one (`token`) this node claimed. */
   const stillOurs = (secret: SecretRecord | undefined, token: string): boolean => {
-    const inProgress = secret && stateOf(secret)?.inProgress;
+    const inProgress = secret?.rotation?.inProgress;
     return inProgress?.token === token && inProgress.claim?.node === deps.node;
   };
 
@@ -204,7 +183,7 @@ export function createRotationService(deps: RotationDeps) {
     return store.transaction(async (tx) => {
       const secret = await tx.getSecret(arn);
       if (!secret || !stillOurs(secret, token)) return false;
-      const state = stateOf(secret)!;
+      const state = secret.rotation!;
       await tx.putSecret({ ...secret, rotation: { ...state, inProgress: { ...state.inProgress!, step, claim: claimFor() } } });
       return true;
     });
@@ -213,7 +192,7 @@ export function createRotationService(deps: RotationDeps) {
   /** Runs the remaining steps of a rotation under way; each finished step is remembered, so a crash resumes where it stopped. */
   async function runSteps(arn: string): Promise<void> {
     let secret = await claim(arn);
-    let state = secret && stateOf(secret);
+    let state = secret?.rotation;
     if (!secret || !state?.inProgress) return;
     const { token } = state.inProgress;
     const fn = await functionFor(secret.accountId, state.functionArn);
@@ -248,7 +227,7 @@ export function createRotationService(deps: RotationDeps) {
     } catch (err) {
       const message = err instanceof CofferError ? err.message : "The rotation function failed.";
       secret = await store.getSecret(arn);
-      state = secret && stateOf(secret);
+      state = secret?.rotation;
       // Gone, finished, or taken over by another node while this one was paused: not this node's failure to record.
       if (!secret || !state?.inProgress || !stillOurs(secret, token)) return;
       const attempts = state.inProgress.attempts + 1;
@@ -298,7 +277,7 @@ export function createRotationService(deps: RotationDeps) {
           "secretsmanager:ModifyRotationRules": String(input.rules !== undefined),
         },
       });
-      const state = stateOf(secret);
+      const state = secret.rotation;
       const functionArn = input.functionArn ?? state?.functionArn;
       if (!functionArn) throw new CofferError("InvalidRequest", "No Lambda rotation function ARN is associated with this secret.");
       // The caller names only its own account's functions, and a function rotates only its own account's secrets.
@@ -331,11 +310,11 @@ export function createRotationService(deps: RotationDeps) {
 
     async cancel(principal: Principal, input: { secretId: string }): Promise<{ arn: string; name: string; versionId?: string }> {
       const secret = await load(store, principal, input.secretId, "secretsmanager:CancelRotateSecret");
-      const state = stateOf(secret);
+      const state = secret.rotation;
       const token = state?.inProgress?.token;
       await store.transaction(async (tx) => {
         const current = (await tx.getSecret(secret.arn))!;
-        const st = stateOf(current);
+        const st = current.rotation;
         if (st) await tx.putSecret({ ...current, rotation: { ...st, enabled: false, inProgress: undefined, nextRotationAt: undefined }, rotateAt: undefined });
         if (token) {
           const v = await tx.getVersion(secret.arn, token);
@@ -349,7 +328,7 @@ export function createRotationService(deps: RotationDeps) {
     async runDue(): Promise<number> {
       const due = await store.listSecretsDueForRotation(clock.now(), 50);
       for (const secret of due) {
-        const state = stateOf(secret);
+        const state = secret.rotation;
         if (!state?.enabled || secret.purgeAt !== undefined) {
           await update(secret.arn, () => ({ rotateAt: undefined }));
           continue;

@@ -1,10 +1,10 @@
-import type { SecretRecord, Store, Tag } from "../../storage/store.ts";
+import type { SecretReads, SecretRecord, Tag } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { messages } from "./secrets-fns.ts";
 import { isArn, parseArn, secretArn } from "../../shared/arn.ts";
 
-export type SecretReader = Pick<Store, "getSecret" | "getSecretByName">;
+export type SecretReader = Pick<SecretReads, "getSecret" | "getSecretByName">;
 export type LoadOptions = { allowDeleted?: boolean; context?: Record<string, string | string[] | undefined> };
 export type LoadSecret = (
   reader: SecretReader,

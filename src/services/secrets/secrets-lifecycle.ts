@@ -1,4 +1,4 @@
-import type { Store } from "../../storage/store.ts";
+import type { SecretStore } from "../../storage/store.ts";
 import { parseArn } from "../../shared/arn.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Principal } from "../identity/identity-types.ts";
@@ -9,7 +9,7 @@ import type { DeleteSecretInput, SecretRef, Tag } from "./secrets-types.ts";
 
 /** A secret's life after creation: delete (with a recovery window), restore, purge, and its tags. */
 export function createSecretLifecycle(
-  { store, clock, serviceEvents }: { store: Store; clock: { now(): number }; serviceEvents?: ServiceEventSink },
+  { store, clock, serviceEvents }: { store: SecretStore; clock: { now(): number }; serviceEvents?: ServiceEventSink },
   { find, load, authorizeOn }: ReturnType<typeof createSecretLoader>,
 ) {
   return {

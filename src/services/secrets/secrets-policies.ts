@@ -1,6 +1,6 @@
 import { isPublicPolicy, parsePolicy, validatePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { Store } from "../../storage/store.ts";
+import type { SecretStore } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { LoadSecret } from "./secrets-access.ts";
@@ -20,7 +20,7 @@ function parsePolicyOrThrow(text: string) {
 
 /** A secret's resource policy: put (with BlockPublicPolicy), get, delete, validate. */
 export function createSecretPolicies(
-  { store, authorizer, clock }: { store: Store; authorizer: Authorizer; clock: { now(): number } },
+  { store, authorizer, clock }: { store: SecretStore; authorizer: Authorizer; clock: { now(): number } },
   load: LoadSecret,
 ) {
   return {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Keyring } from "../../crypto/keyring.ts";
 import { randomPassword, type PasswordOptions } from "../../crypto/password.ts";
-import type { SecretRecord, Store, StoreTx, VersionRecord } from "../../storage/store.ts";
+import type { KeyTx, SecretReads, SecretRecord, SecretTx, Transactional, VersionRecord } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import type { KeysService } from "../keys/keys-service.ts";
@@ -43,8 +43,12 @@ import {
 import { attachStages, detachStage, versionsToPrune, type StageChanges } from "./secrets-versions.ts";
 import { secretArn } from "../../shared/arn.ts";
 
+/** A secrets transaction may create the account's default key, in the same transaction (keyring.resolve). */
+export interface SecretsServiceTx extends SecretTx, KeyTx {}
+export interface SecretsServiceStore extends SecretReads, Transactional<SecretsServiceTx> {}
+
 export interface SecretsDeps {
-  store: Store;
+  store: SecretsServiceStore;
   keyring: Keyring;
   authorizer: Authorizer;
   /** Reading or writing a value also needs permission on its KMS key. */
@@ -61,7 +65,7 @@ export function createSecretsService(deps: SecretsDeps) {
   /** Resolves a name, full ARN or partial ARN (no random suffix) to a secret the caller's account can name. */
   const { find, load, authorizeOn } = createSecretLoader({ authorizer, region });
 
-  async function writeChanges(tx: StoreTx, versions: VersionRecord[], changes: StageChanges, skip?: string) {
+  async function writeChanges(tx: SecretsServiceTx, versions: VersionRecord[], changes: StageChanges, skip?: string) {
     for (const [versionId, stages] of changes) {
       if (versionId === skip) continue;
       const v = versions.find((x) => x.versionId === versionId);
@@ -82,7 +86,7 @@ export function createSecretsService(deps: SecretsDeps) {
   /** Writes the secret and, when a value is given, a new AWSCURRENT version of it. */
   async function saveWithValue(
     principal: Principal,
-    tx: StoreTx,
+    tx: SecretsServiceTx,
     secret: SecretRecord,
     value: SecretValue | undefined,
     token: string | undefined,
@@ -101,7 +105,7 @@ export function createSecretsService(deps: SecretsDeps) {
    */
   async function addVersion(
     principal: Principal,
-    tx: StoreTx,
+    tx: SecretsServiceTx,
     secret: SecretRecord,
     value: SecretValue,
     stages: string[],

@@ -1,6 +1,6 @@
-import type { Tag } from "../../storage/store.ts";
+import type { RotationState, Tag } from "../../storage/store.ts";
 
-export type { Tag };
+export type { RotationState, Tag };
 
 export type SecretValue = { kind: "string"; text: string } | { kind: "binary"; bytes: Buffer };
 
@@ -79,7 +79,7 @@ export interface SecretDescription {
   tags: Tag[];
   /** versionId -> stages, for versions that carry at least one stage. */
   versionStages: Record<string, string[]>;
-  rotation?: Record<string, unknown>;
+  rotation?: RotationState;
   primaryRegion: string;
 }
 

@@ -44,7 +44,7 @@ it("lists the master key ids sealed rows name", async () => {
   const store = openSqliteStore(path);
   expect(sealedMasterKeyIds(path)).toEqual([]);
   await store.transaction((tx) =>
-    tx.putKey({ keyId: "k1", arn: "arn:aws:kms:us-east-1:111122223333:key/k1", accountId: "111122223333", createdAt: 1, masterKeyId: "abc", sealedMaterial: Buffer.from("x"), meta: {} }),
+    tx.putKey({ keyId: "k1", arn: "arn:aws:kms:us-east-1:111122223333:key/k1", accountId: "111122223333", createdAt: 1, masterKeyId: "abc", sealedMaterial: Buffer.from("x"), meta: { description: "", state: "Enabled", managedBy: "CUSTOMER" } }),
   );
   expect(sealedMasterKeyIds(path)).toEqual(["abc"]);
   await store.close();

@@ -28,7 +28,7 @@ const HEAD_UNDER_LOCK = `BEGIN ISOLATION LEVEL READ COMMITTED;
   SELECT id FROM audit_chain_lock WHERE id = 1 FOR UPDATE;
   SELECT (SELECT row_to_json(r) FROM (SELECT seq, hash FROM audit_rows ORDER BY seq DESC LIMIT 1) r) AS last,
          (SELECT value FROM settings WHERE name = '${ANCHOR_SETTING}') AS anchor,
-         (SELECT n FROM coffer_changes WHERE id = 1)::text AS counter`;
+         (SELECT sum(n) FROM coffer_changes)::text AS counter`;
 
 /** Rows per INSERT: 14 parameters each, well under PostgreSQL's 65535. */
 const ROWS_PER_INSERT = 1000;
@@ -92,7 +92,7 @@ let running;
 let closing = false;
 
 async function readCounter() {
-  const { rows } = await pool.query("SELECT n::text AS counter FROM coffer_changes WHERE id = 1");
+  const { rows } = await pool.query("SELECT sum(n)::text AS counter FROM coffer_changes");
   return { counter: rows[0].counter };
 }
 

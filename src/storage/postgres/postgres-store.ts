@@ -20,8 +20,22 @@ import { migrate } from "./postgres-schema.ts";
 const POSTGRES: Dialect = { position: "strpos" };
 const AUDIT_WORKER = new URL("./postgres-audit-worker.mjs", import.meta.url);
 
-/** Serialization failures and deadlocks: the transaction is retried from the start. */
-const RETRYABLE = new Set(["40001", "40P01"]);
+/**
+ * Serialization failures, deadlocks, and unique violations (a row a racing transaction inserted
+ * first, which the retry then sees): the transaction is retried from the start.
+ */
+const RETRYABLE = new Set(["40001", "40P01", "23505"]);
+
+/** Moves the change counter: the row of this connection's shard (coffer_changes' rows sum to it). */
+const BUMP_CHANGES = "INSERT INTO coffer_changes (id, n) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET n = coffer_changes.n + 1";
+const SHARDS = 1024;
+const shards = new WeakMap<pg.PoolClient, number>();
+/** A connection runs one transaction at a time, so writers on different connections rarely share a row. */
+function shardOf(conn: pg.PoolClient): number {
+  let shard = shards.get(conn);
+  if (shard === undefined) shards.set(conn, (shard = 1 + Math.floor(Math.random() * SHARDS)));
+  return shard;
+}
 const MAX_ATTEMPTS = 100;
 
 export interface PostgresStoreOptions {
@@ -37,15 +51,24 @@ const types = {
 
 /**
  * The PostgreSQL backend, which several Coffer nodes share. Transactions run
- * SERIALIZABLE and are retried from the start on a serialization failure, so
- * label moves, ClientRequestToken idempotency and name uniqueness hold under
- * writes racing through different nodes. Every committed write that may
- * change what a node keeps in memory moves a counter row in the same
- * transaction; sync() reads it (one query in flight, however many requests
- * wait: change-sync.ts) and tells onChange listeners when it moved, so a
- * node never serves from memory what another node changed before the request
- * arrived. The audit chain is one chain for all nodes (postgres-audit-writer.ts).
- * Reads outside transactions use a pool of their own and see committed data.
+ * REPEATABLE READ (one snapshot each) and take row locks where an invariant
+ * spans rows: every write to a secret, parameter or principal reads its row
+ * first, FOR UPDATE inside a transaction, so writers of one resource queue
+ * on it; a transaction that loses a race (a row changed or inserted since
+ * its snapshot, a deadlock) is retried from the start. So label moves,
+ * ClientRequestToken idempotency, name uniqueness and deletion windows hold
+ * under writes racing through different nodes, without SERIALIZABLE's
+ * predicate locks, which on small tables made writes to different secrets
+ * fail each other. Every committed write that may change what a node keeps
+ * in memory moves a change counter in the same transaction (a sum of
+ * sharded rows, so concurrent writers rarely share one); sync() reads it
+ * (one query in flight, however many requests wait: change-sync.ts) and
+ * tells onChange listeners when it moved, so a node never serves from
+ * memory what another node changed before the request arrived. The audit
+ * chain is one chain for all nodes, appended by a thread with its own
+ * connection (postgres-audit-worker.mjs), which also reads the counter in
+ * each commit (Store.epoch). Reads outside transactions use a pool of their
+ * own and see committed data.
  */
 export async function openPostgresStore(url: string, opts: PostgresStoreOptions = {}): Promise<Store> {
   const size = opts.poolSize ?? 10;
@@ -77,8 +100,8 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   // Read by the audit thread when there is one (free under load: its commits read it), else here.
   const changes = createChangeSync(async () => {
     if (auditWriter) return auditWriter.readCounter();
-    const rows = await query(readPool, "SELECT n FROM coffer_changes WHERE id = 1", []);
-    return String(rows[0].n);
+    const rows = await query(readPool, "SELECT sum(n)::text AS counter FROM coffer_changes", []);
+    return rows[0].counter as string;
   });
   const nesting = createNestingGuard();
 
@@ -86,12 +109,12 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     const conn = await txPool.connect();
     let broken = false;
     try {
-      await conn.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      await conn.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
       let counted = false;
       const tx = postgresTx(conn, () => (counted = true));
       const result = await nesting.mark(() => fn(tx));
       // Last, so the counter row is held for as short a time as possible.
-      if (counted) await conn.query("UPDATE coffer_changes SET n = n + 1 WHERE id = 1");
+      if (counted) await query(conn, BUMP_CHANGES, [shardOf(conn)]);
       await conn.query("COMMIT");
       return result;
     } catch (err) {
@@ -142,9 +165,10 @@ async function query(db: pg.Pool | pg.PoolClient, text: string, args: unknown[])
 
 /**
  * Reads, on the read pool or inside a transaction. Inside one (`lock`), the
- * secret and parameter rows are read FOR UPDATE: every write to a secret or
- * parameter reads it first, so writers of one resource queue on its row
- * instead of deadlocking on its versions and labels in different orders.
+ * secret, parameter and principal rows are read FOR UPDATE: every write to
+ * one of them reads it first, so writers of one resource queue on its row
+ * (instead of deadlocking on its versions and labels in different orders, or
+ * both adding a version, an access key, a label on the same snapshot).
  */
 function postgresReader(exec: Exec, lock = false): StoreReader {
   const forUpdate = lock ? " FOR UPDATE" : "";
@@ -243,7 +267,7 @@ function postgresReader(exec: Exec, lock = false): StoreReader {
       return (await one("SELECT value FROM settings WHERE name = $1", [name]))?.value as string | undefined;
     },
     async getPrincipal(arn) {
-      return (await docs<PrincipalRecord>("SELECT doc FROM principals WHERE arn = $1", [arn]))[0];
+      return (await docs<PrincipalRecord>(`SELECT doc FROM principals WHERE arn = $1${forUpdate}`, [arn]))[0];
     },
     async listPrincipals(accountId, kind) {
       return docs<PrincipalRecord>("SELECT doc FROM principals WHERE account_id = $1 AND kind = $2 ORDER BY name", [accountId, kind]);

@@ -532,11 +532,15 @@ export interface Store extends StoreReader {
    */
   auditWriter?(key: Buffer): AuditWriter;
   /**
-   * Runs `fn` in one transaction. Transactions are serialisable: a
-   * transaction's reads and writes behave as if no other transaction ran
-   * between them. If `fn` throws, nothing it wrote is kept and the error is
-   * rethrown. When the promise resolves, the writes are durable. Calling
-   * transaction from inside `fn` is an error (it would wait on itself).
+   * Runs `fn` in one transaction. A transaction's reads and writes behave
+   * as if no other transaction ran between them for every row it writes and
+   * every secret, parameter or principal it reads before writing (SQLite runs
+   * one transaction at a time; PostgreSQL locks those rows and retries `fn`
+   * from the start when it lost a race, so `fn` must have no effect outside
+   * the transaction). Callers read the resource they change first. If `fn`
+   * throws, nothing it wrote is kept and the error is rethrown. When the
+   * promise resolves, the writes are durable. Calling transaction from
+   * inside `fn` is an error (it would wait on itself).
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /**

@@ -99,3 +99,18 @@ export function toAuditRow(row: Row | undefined): AuditRow | undefined {
   if (row.access_key_id != null) r.accessKeyId = row.access_key_id as string;
   return r;
 }
+
+/** An access key's column values in the order of the SQL backends' INSERT (access_key_id ... session). */
+export function accessKeyParams(k: AccessKeyRecord): unknown[] {
+  return [
+    k.accessKeyId,
+    k.principalArn,
+    k.accountId,
+    k.status,
+    k.createdAt,
+    k.masterKeyId,
+    k.sealedSecret,
+    k.expiresAt ?? null,
+    k.session ? JSON.stringify(k.session) : null,
+  ];
+}

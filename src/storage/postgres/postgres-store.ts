@@ -5,6 +5,7 @@ import { createNestingGuard } from "../nesting-guard.ts";
 import { createThreadAuditWriter, type ThreadAuditWriter } from "../thread-audit-writer.ts";
 import { auditEventsQuery, numberedParameters, parametersByPathQuery, type Dialect } from "../sql-queries.ts";
 import {
+  accessKeyParams,
   toAccessKey,
   toAlias,
   toAuditRow,
@@ -398,17 +399,7 @@ function postgresTx(conn: pg.PoolClient, counted: () => void): StoreTx {
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (access_key_id) DO UPDATE SET status = excluded.status, master_key_id = excluded.master_key_id,
            sealed_secret = excluded.sealed_secret, expires_at = excluded.expires_at, session = excluded.session`,
-        [
-          k.accessKeyId,
-          k.principalArn,
-          k.accountId,
-          k.status,
-          k.createdAt,
-          k.masterKeyId,
-          k.sealedSecret,
-          k.expiresAt ?? null,
-          k.session ? JSON.stringify(k.session) : null,
-        ],
+        accessKeyParams(k),
       );
     },
     async deleteAccessKey(accessKeyId) {

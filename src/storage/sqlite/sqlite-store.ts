@@ -11,7 +11,7 @@ import type {
 import { createNestingGuard } from "../nesting-guard.ts";
 import { parametersByPathQuery, type Dialect } from "../sql-queries.ts";
 import { createThreadAuditWriter, type ThreadAuditWriter } from "../thread-audit-writer.ts";
-import { toAccessKey, toAlias, toKey, toParameterVersion, toSecret, toVersion, type Row } from "../sql-rows.ts";
+import { accessKeyParams, toAccessKey, toAlias, toKey, toParameterVersion, toSecret, toVersion, type Row } from "../sql-rows.ts";
 import { UPSERT_SETTING } from "./sqlite-audit-sql.mjs";
 import { sqliteAuditReads, sqliteAuditWrites } from "./sqlite-audit-tables.ts";
 import { makePrivate } from "./sqlite-files.ts";
@@ -334,17 +334,7 @@ function sqliteTx(db: Db): StoreTx {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (access_key_id) DO UPDATE SET status = excluded.status, master_key_id = excluded.master_key_id,
            sealed_secret = excluded.sealed_secret, expires_at = excluded.expires_at, session = excluded.session`,
-      ).run(
-        k.accessKeyId,
-        k.principalArn,
-        k.accountId,
-        k.status,
-        k.createdAt,
-        k.masterKeyId,
-        k.sealedSecret,
-        k.expiresAt ?? null,
-        k.session ? JSON.stringify(k.session) : null,
-      );
+      ).run(...accessKeyParams(k));
     },
     async deleteAccessKey(accessKeyId) {
       sql("DELETE FROM access_keys WHERE access_key_id = ?").run(accessKeyId);

@@ -4,13 +4,14 @@
 // loop keeps serving. Plain JavaScript, like the SQLite thread: a worker has no
 // TypeScript loader.
 //
-// One chain for every node: each commit locks the audit_chain_lock row, reads
-// the head the last committer (of any node) left, chains its entries after it
-// and commits, so nodes take turns and the chain never forks. Batches that
-// arrive while a commit runs go into the next one together (group commit).
-// It also reads the change counter for the node's sync (postgres-store.ts):
-// readings asked for while a commit runs are answered by the next commit's
-// first round trip, so under load they cost no query of their own.
+// One chain for every node: each commit reads the head the last committer (of
+// any node) left and inserts its entries at the seqs after it; the chain's
+// primary key makes a node that lost the race start again after the new head,
+// so the chain never forks (commit() below). Batches that arrive while a
+// commit runs go into the next one together (group commit). It also reads the
+// change counter for the node's sync and epochs (postgres-store.ts): readings
+// asked for while a commit runs are answered by the next commit's first round
+// trip, so under load they cost no query of their own.
 import { parentPort, workerData } from "node:worker_threads";
 import pg from "pg";
 import { ANCHOR_SETTING, HEAD_SETTING, auditRowParams, chainBatch, chainHead } from "../audit-chain.mjs";
@@ -23,46 +24,68 @@ const pool = new pg.Pool({ connectionString: url, max: 1, application_name: "cof
 pool.on("error", () => undefined);
 pool.on("connect", (client) => client.on("error", () => undefined));
 
-/** Takes the chain's lock, then reads where the chain continues (its last row, or the retention anchor). */
-const HEAD_UNDER_LOCK = `BEGIN ISOLATION LEVEL READ COMMITTED;
-  SELECT id FROM audit_chain_lock WHERE id = 1 FOR UPDATE;
-  SELECT (SELECT row_to_json(r) FROM (SELECT seq, hash FROM audit_rows ORDER BY seq DESC LIMIT 1) r) AS last,
-         (SELECT value FROM settings WHERE name = '${ANCHOR_SETTING}') AS anchor,
-         (SELECT sum(n) FROM coffer_changes)::text AS counter`;
+/** Where the chain continues (its last row, or the retention anchor), and the change counter: one statement. */
+const HEAD = `SELECT (SELECT row_to_json(r) FROM (SELECT seq, hash FROM audit_rows ORDER BY seq DESC LIMIT 1) r) AS last,
+  (SELECT value FROM settings WHERE name = '${ANCHOR_SETTING}') AS anchor,
+  (SELECT sum(n) FROM coffer_changes)::text AS counter`;
 
 /** Rows per INSERT: 14 parameters each, well under PostgreSQL's 65535. */
 const ROWS_PER_INSERT = 1000;
+/** Another node appending between our head read and our INSERT costs a retry; this many in a row is an error. */
+const MAX_ATTEMPTS = 50;
 
 /**
- * Chains and commits the batches in one transaction; returns the first seq given and the change
- * counter. A batch sent with `validAt` (the epoch its request read memory at) goes in only if the
- * counter, read under the lock, still has that value; the others are returned as `stale`.
+ * Chains and commits the batches; returns the first seq given and the change counter. Nodes take
+ * turns through the chain's primary key: rows are inserted at the seqs after the head just read,
+ * so if another node appended meanwhile the INSERT fails on a seq it took, nothing is written,
+ * and the batch is chained again after the new head. No fork is possible and no lock is held
+ * between round trips. A batch sent with `validAt` (the epoch its request read memory at) goes in
+ * only if the counter, read after it arrived, still has that value; the others are `stale`.
+ * Two round trips per commit (the head, then one autocommitted statement), unless a batch needs
+ * more than one INSERT.
  */
 async function commit(all) {
   const client = await pool.connect();
   let broken = false;
   try {
-    // One round trip: the simple protocol runs the three statements in order, each with a fresh
-    // snapshot, so the head is read by a statement that starts after the lock is held.
-    const results = await client.query(HEAD_UNDER_LOCK);
-    const { last, anchor, counter } = results[2].rows[0];
-    const batches = all.filter((b) => b.validAt === undefined || b.validAt === counter);
-    const stale = all.filter((b) => !batches.includes(b)).map((b) => b.id);
-    if (batches.length === 0) {
-      await client.query("ROLLBACK");
-      return { counter, stale };
+    for (let attempt = 1; ; attempt++) {
+      const { last, anchor, counter } = (await client.query({ name: "coffer_audit_head", text: HEAD })).rows[0];
+      const batches = all.filter((b) => b.validAt === undefined || b.validAt === counter);
+      const stale = all.filter((b) => !batches.includes(b)).map((b) => b.id);
+      if (batches.length === 0) return { counter, stale };
+      const entries = batches.length === 1 ? batches[0].entries : batches.flatMap((b) => b.entries);
+      const head = chainHead(last ? { seq: Number(last.seq), hash: last.hash } : undefined, anchor ?? undefined);
+      const { rows, signedHead, checkpoint } = chainBatch(head, entries, key, batches[batches.length - 1].time);
+      try {
+        await write(client, rows, signedHead, checkpoint);
+        return { firstSeq: head.seq + 1, counter, stale };
+      } catch (err) {
+        // 23505 on audit_rows' key: another node appended first. Anything else fails the batches.
+        if (err?.code !== "23505" || attempt >= MAX_ATTEMPTS) throw err;
+      }
     }
-    const entries = batches.length === 1 ? batches[0].entries : batches.flatMap((b) => b.entries);
-    const head = chainHead(last ? { seq: Number(last.seq), hash: last.hash } : undefined, anchor ?? undefined);
-    const { rows, signedHead, checkpoint } = chainBatch(head, entries, key, batches[batches.length - 1].time);
-    // The rows, then the signed head and any checkpoint in the statement of the last chunk.
-    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-      const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+  } catch (err) {
+    // A connection-level failure (no SQLSTATE): the connection is not reused.
+    broken = err?.code === undefined;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** The rows, the signed head and any checkpoint: one autocommitted statement, or a transaction of several. */
+async function write(client, rows, signedHead, checkpoint) {
+  const chunks = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) chunks.push(rows.slice(i, i + ROWS_PER_INSERT));
+  const several = chunks.length > 1;
+  if (several) await client.query("BEGIN");
+  try {
+    for (const [i, chunk] of chunks.entries()) {
       const params = chunk.flatMap((row) => auditRowParams(row));
       const values = chunk.map((_, r) => `(${Array.from({ length: 14 }, (_, c) => `$${r * 14 + c + 1}`).join(", ")})`);
       const insert = `INSERT INTO audit_rows (seq, kind, time, event_id, event_name, event_source, account_ids, username,
           access_key_id, read_only, resources, record, prev_hash, hash) VALUES ${values.join(", ")}`;
-      if (i + ROWS_PER_INSERT < rows.length) {
+      if (i < chunks.length - 1) {
         await client.query(insert, params);
         continue;
       }
@@ -77,24 +100,21 @@ async function commit(all) {
         [...params, HEAD_SETTING, JSON.stringify(signedHead), ...(checkpoint ? [checkpoint.seq, checkpoint.hash, checkpoint.time, checkpoint.signature] : [])],
       );
     }
-    await client.query("COMMIT");
-    return { firstSeq: head.seq + 1, counter, stale };
+    if (several) await client.query("COMMIT");
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => (broken = true));
+    if (several) await client.query("ROLLBACK").catch(() => undefined);
     throw err;
-  } finally {
-    client.release(broken);
   }
 }
-
-let queued = [];
-let running;
-let closing = false;
 
 async function readCounter() {
   const { rows } = await pool.query("SELECT sum(n)::text AS counter FROM coffer_changes");
   return { counter: rows[0].counter };
 }
+
+let queued = [];
+let running;
+let closing = false;
 
 async function drain() {
   while (queued.length > 0) {

@@ -139,10 +139,7 @@ const steps: string[] = [
    -- Moved by every committed write that may change what a node holds in memory (postgres-store.ts):
    -- the counter is the sum of the rows, one per shard, so concurrent writers rarely touch the same row.
    CREATE TABLE coffer_changes (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);
-   INSERT INTO coffer_changes VALUES (0, 0);
-   -- Locked by the audit writer of whichever node extends the chain, so nodes take turns.
-   CREATE TABLE audit_chain_lock (id SMALLINT PRIMARY KEY CHECK (id = 1));
-   INSERT INTO audit_chain_lock VALUES (1);`,
+   INSERT INTO coffer_changes VALUES (0, 0);`,
 ];
 
 /** The schema version this Coffer writes. */

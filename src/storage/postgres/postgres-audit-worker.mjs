@@ -29,8 +29,6 @@ const HEAD = `SELECT (SELECT row_to_json(r) FROM (SELECT seq, hash FROM audit_ro
   (SELECT value FROM settings WHERE name = '${ANCHOR_SETTING}') AS anchor,
   (SELECT sum(n) FROM coffer_changes)::text AS counter`;
 
-/** Rows per INSERT: 14 parameters each, well under PostgreSQL's 65535. */
-const ROWS_PER_INSERT = 1000;
 /** Another node appending between our head read and our INSERT costs a retry; this many in a row is an error. */
 const MAX_ATTEMPTS = 50;
 
@@ -41,8 +39,7 @@ const MAX_ATTEMPTS = 50;
  * and the batch is chained again after the new head. No fork is possible and no lock is held
  * between round trips. A batch sent with `validAt` (the epoch its request read memory at) goes in
  * only if the counter, read after it arrived, still has that value; the others are `stale`.
- * Two round trips per commit (the head, then one autocommitted statement), unless a batch needs
- * more than one INSERT.
+ * Two round trips per commit: the head, then one autocommitted statement.
  */
 async function commit(all) {
   const client = await pool.connect();
@@ -73,38 +70,27 @@ async function commit(all) {
   }
 }
 
-/** The rows, the signed head and any checkpoint: one autocommitted statement, or a transaction of several. */
+/**
+ * The rows (a column array each), the signed head and any checkpoint: one autocommitted statement
+ * of one shape whatever the batch size, so PostgreSQL parses and plans it once per connection.
+ */
+const APPEND = `WITH chained AS (
+    INSERT INTO audit_rows (seq, kind, time, event_id, event_name, event_source, account_ids, username,
+      access_key_id, read_only, resources, record, prev_hash, hash)
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+      $8::text[], $9::text[], $10::smallint[], $11::text[], $12::text[], $13::text[], $14::text[])
+  ), mark AS (
+    INSERT INTO audit_checkpoints (seq, hash, time, signature)
+    SELECT $17::bigint, $18::text, $19::bigint, $20::text WHERE $17::bigint IS NOT NULL
+    ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, time = excluded.time, signature = excluded.signature
+  )
+  INSERT INTO settings (name, value) VALUES ($15, $16) ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
+
 async function write(client, rows, signedHead, checkpoint) {
-  const chunks = [];
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) chunks.push(rows.slice(i, i + ROWS_PER_INSERT));
-  const several = chunks.length > 1;
-  if (several) await client.query("BEGIN");
-  try {
-    for (const [i, chunk] of chunks.entries()) {
-      const params = chunk.flatMap((row) => auditRowParams(row));
-      const values = chunk.map((_, r) => `(${Array.from({ length: 14 }, (_, c) => `$${r * 14 + c + 1}`).join(", ")})`);
-      const insert = `INSERT INTO audit_rows (seq, kind, time, event_id, event_name, event_source, account_ids, username,
-          access_key_id, read_only, resources, record, prev_hash, hash) VALUES ${values.join(", ")}`;
-      if (i < chunks.length - 1) {
-        await client.query(insert, params);
-        continue;
-      }
-      const n = params.length;
-      const mark = checkpoint
-        ? `, mark AS (INSERT INTO audit_checkpoints (seq, hash, time, signature) VALUES ($${n + 3}, $${n + 4}, $${n + 5}, $${n + 6})
-             ON CONFLICT (seq) DO UPDATE SET hash = excluded.hash, time = excluded.time, signature = excluded.signature)`
-        : "";
-      await client.query(
-        `WITH chained AS (${insert})${mark}
-         INSERT INTO settings (name, value) VALUES ($${n + 1}, $${n + 2}) ON CONFLICT (name) DO UPDATE SET value = excluded.value`,
-        [...params, HEAD_SETTING, JSON.stringify(signedHead), ...(checkpoint ? [checkpoint.seq, checkpoint.hash, checkpoint.time, checkpoint.signature] : [])],
-      );
-    }
-    if (several) await client.query("COMMIT");
-  } catch (err) {
-    if (several) await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  }
+  const columns = Array.from({ length: 14 }, () => new Array(rows.length));
+  for (const [r, row] of rows.entries()) for (const [c, value] of auditRowParams(row).entries()) columns[c][r] = value;
+  const mark = checkpoint ? [checkpoint.seq, checkpoint.hash, checkpoint.time, checkpoint.signature] : [null, null, null, null];
+  await client.query({ name: "coffer_audit_append", text: APPEND, values: [...columns, HEAD_SETTING, JSON.stringify(signedHead), ...mark] });
 }
 
 async function readCounter() {

@@ -121,6 +121,19 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL store${unavailable ? ` (s
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("appends a batch of any size in one statement, with its signed head and checkpoint", async () => {
+    const [a, b] = await twoNodes();
+    const writer = a.auditWriter!(Buffer.alloc(32, 7));
+    expect(await writer.append(Array.from({ length: 2500 }, (_, i) => entry(i)), 1)).toBe(1);
+    expect(await writer.append([entry(2500)], 2)).toBe(2501);
+    const rows = await b.listAuditRows(1, 5000);
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: 2501 }, (_, i) => i + 1));
+    expect(rows[1234]).toMatchObject({ eventId: "e1234", accountIds: ["111122223333"], readOnly: true, resources: [] });
+    expect((await b.listAuditCheckpoints()).map((c) => c.seq)).toEqual([2500]);
+    expect(JSON.parse((await b.getSetting("audit.head"))!)).toMatchObject({ seq: 2501, hash: rows[2500].hash });
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it("extends one audit chain from several nodes' writers, in order and without a fork", async () => {
     const [a, b] = await twoNodes();
     const key = Buffer.alloc(32, 7);

@@ -80,6 +80,34 @@ describe.skipIf(unavailable !== undefined)(`operating on PostgreSQL${unavailable
     }
   });
 
+  it("rotates the master key beside a running node (--nodes is required), which keeps serving; the old key no longer opens", async () => {
+    const db = await freshSchema("coffer_rotate");
+    try {
+      const env = { COFFER_DATABASE_URL: db.url, COFFER_MASTER_KEY: masterKey };
+      const node = track(await spawnServer(["--data-dir", tempDir()], env));
+      const credentials = printedCredentials(node.output());
+      const sm = new SecretsManagerClient({ endpoint: node.url, region: "us-east-1", credentials, maxAttempts: 1 });
+      await sm.send(new CreateSecretCommand({ Name: "rot/db", SecretString: "kept" }));
+      const next = randomBytes(32).toString("base64");
+      const withoutNodes = await coffer(["master-key", "rotate", "--data-dir", tempDir()], { ...env, COFFER_NEW_MASTER_KEY: next });
+      expect(withoutNodes.code).not.toBe(0);
+      expect(withoutNodes.out).toContain("--nodes N");
+      const rotated = await coffer(["master-key", "rotate", "--nodes", "1", "--data-dir", tempDir()], { ...env, COFFER_NEW_MASTER_KEY: next });
+      expect(rotated.code, rotated.out).toBe(0);
+      expect((await sm.send(new GetSecretValueCommand({ SecretId: "rot/db" }))).SecretString).toBe("kept");
+      sm.destroy();
+      const old = await coffer(["server", "--port", "0", "--data-dir", tempDir()], env);
+      expect(old.code).not.toBe(0);
+      expect(old.out).toMatch(/master key does not open this/);
+      const fresh = track(await spawnServer(["--data-dir", tempDir()], { ...env, COFFER_MASTER_KEY: next }));
+      const onFresh = new SecretsManagerClient({ endpoint: fresh.url, region: "us-east-1", credentials, maxAttempts: 1 });
+      expect((await onFresh.send(new GetSecretValueCommand({ SecretId: "rot/db" }))).SecretString).toBe("kept");
+      onFresh.destroy();
+    } finally {
+      await db.drop();
+    }
+  }, 120_000);
+
   it("never prints the database password, even when the database cannot be reached", async () => {
     const url = "postgres://coffer:hunter2-not-printed@127.0.0.1:1/coffer";
     const r = await coffer(["migrate", "--database-url", url, "--data-dir", tempDir()]);

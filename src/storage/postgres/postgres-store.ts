@@ -26,6 +26,7 @@ const AUDIT_WORKER = new URL("./postgres-audit-worker.mjs", import.meta.url);
  * first, which the retry then sees): the transaction is retried from the start.
  */
 const RETRYABLE = new Set(["40001", "40P01", "23505"]);
+const MAX_ATTEMPTS = 100;
 
 /** Moves the change counter: the row of this connection's shard (coffer_changes' rows sum to it). */
 const BUMP_CHANGES = "INSERT INTO coffer_changes (id, n) VALUES ($1, 1) ON CONFLICT (id) DO UPDATE SET n = coffer_changes.n + 1";
@@ -37,7 +38,6 @@ function shardOf(conn: pg.PoolClient): number {
   if (shard === undefined) shards.set(conn, (shard = 1 + Math.floor(Math.random() * SHARDS)));
   return shard;
 }
-const MAX_ATTEMPTS = 100;
 
 export interface PostgresStoreOptions {
   /** Connections for transactions, and as many again for reads outside them (default 10). */

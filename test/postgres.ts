@@ -26,41 +26,32 @@ export async function postgresUnavailable(): Promise<string | undefined> {
   }
 }
 
+/** Runs one statement on its own connection and returns its rows (test set-up and tampering). */
+export async function sql(url: string, text: string, args: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, args)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
 /** A fresh, empty schema in the test database; `url` connects to it (search_path), `drop` removes it. */
 export async function freshSchema(prefix = "coffer_test"): Promise<{ url: string; schema: string; drop(): Promise<void> }> {
   const schema = `${prefix}_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  try {
-    await admin.query(`create schema ${schema}`);
-  } finally {
-    await admin.end();
-  }
+  await sql(TEST_DATABASE_URL, `create schema ${schema}`);
   const url = new URL(TEST_DATABASE_URL);
   url.searchParams.set("options", `-c search_path=${schema}`);
   return {
     url: url.toString(),
     schema,
-    async drop() {
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      try {
-        await c.query(`drop schema if exists ${schema} cascade`);
-      } finally {
-        await c.end();
-      }
-    },
+    drop: async () => void (await sql(TEST_DATABASE_URL, `drop schema if exists ${schema} cascade`)),
   };
 }
 
 /** Drops every schema whose name starts with `prefix` (what a test run left behind). */
 export async function dropSchemas(prefix: string): Promise<void> {
-  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await c.connect();
-  try {
-    const { rows } = await c.query("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", [prefix]);
-    for (const r of rows) await c.query(`DROP SCHEMA IF EXISTS "${r.nspname as string}" CASCADE`);
-  } finally {
-    await c.end();
-  }
+  const rows = await sql(TEST_DATABASE_URL, "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)", [prefix]);
+  for (const r of rows) await sql(TEST_DATABASE_URL, `DROP SCHEMA IF EXISTS "${r.nspname as string}" CASCADE`);
 }

@@ -3,11 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import Database from "better-sqlite3";
-import pg from "pg";
 import { pino } from "pino";
 import { loadConfig } from "../../src/app/config.ts";
 import { createCoffer, type Coffer } from "../../src/app/compose.ts";
-import { freshSchema } from "../postgres.ts";
+import { freshSchema, sql } from "../postgres.ts";
 
 export interface Running {
   coffer: Coffer;
@@ -91,13 +90,7 @@ export async function failure(promise: Promise<unknown>): Promise<Error & { $met
  */
 export async function behindTheServer(run: Running, statements: string): Promise<void> {
   if (run.databaseUrl) {
-    const client = new pg.Client({ connectionString: run.databaseUrl });
-    await client.connect();
-    try {
-      await client.query(statements);
-    } finally {
-      await client.end();
-    }
+    await sql(run.databaseUrl, statements);
     return;
   }
   const db = new Database(join(run.dataDir, "coffer.db"));

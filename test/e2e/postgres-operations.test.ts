@@ -3,9 +3,8 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freshSchema, postgresUnavailable } from "../postgres.ts";
+import { freshSchema, postgresUnavailable, sql } from "../postgres.ts";
 import { printedCredentials, spawnServer } from "./spawn.ts";
 import { spawnedCleanup } from "./spawned.ts";
 
@@ -33,15 +32,7 @@ describe.skipIf(unavailable !== undefined)(`operating on PostgreSQL${unavailable
   afterAll(async () => {
     await database?.drop();
   });
-  const query = async (sql: string, args: unknown[] = []) => {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    try {
-      return (await client.query(sql, args)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const query = (text: string, args: unknown[] = []) => sql(database.url, text, args);
 
   it("coffer migrate brings an empty database to this version's schema and says so; a second run changes nothing", async () => {
     const first = await coffer(["migrate", "--database-url", database.url, "--data-dir", tempDir()]);

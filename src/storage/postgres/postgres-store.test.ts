@@ -1,6 +1,5 @@
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { freshSchema, postgresUnavailable } from "../../../test/postgres.ts";
+import { freshSchema, postgresUnavailable, sql } from "../../../test/postgres.ts";
 import { chainHash, GENESIS_HASH } from "../audit-chain.mjs";
 import { withReadCache } from "../cached-store.ts";
 import { exerciseStore } from "../conformance.ts";
@@ -52,15 +51,9 @@ describe.skipIf(unavailable !== undefined)(`PostgreSQL store${unavailable ? ` (s
     const url = await schema();
     const stores = await Promise.all([1, 2, 3].map(() => openPostgresStore(url, { poolSize: 1 })));
     await Promise.all(stores.map((s) => s.close()));
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      const { rows } = await client.query("SELECT version FROM coffer_migrations ORDER BY version");
-      expect(rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
-      await client.query("INSERT INTO coffer_migrations VALUES ($1, 0)", [SCHEMA_VERSION + 1]);
-    } finally {
-      await client.end();
-    }
+    const rows = await sql(url, "SELECT version FROM coffer_migrations ORDER BY version");
+    expect(rows.map((r) => r.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+    await sql(url, "INSERT INTO coffer_migrations VALUES ($1, 0)", [SCHEMA_VERSION + 1]);
     await expect(openPostgresStore(url)).rejects.toThrow(/migrated by a newer Coffer \(schema version \d+; this Coffer knows up to \d+\)/);
   });
 

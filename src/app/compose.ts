@@ -31,7 +31,7 @@ import { createParametersService, type ParametersService } from "../services/par
 import { withReadCache } from "../storage/cached-store.ts";
 import type { Store } from "../storage/store.ts";
 import type { Config } from "./config.ts";
-import { missingData, openStore } from "./open-store.ts";
+import { openStore, requireData } from "./open-store.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials, writeServerInfo } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
@@ -319,8 +319,7 @@ async function assemble(
 
 /** Opens the data directory's store, keyring and audit key without a server (for `coffer audit verify`, `coffer functions`). */
 export async function openDataDir(config: Config): Promise<{ store: Store; keyring: Keyring; auditKey: Buffer }> {
-  const missing = missingData(config);
-  if (missing) throw new Error(missing);
+  requireData(config);
   const { store, masterKey } = await openExisting(config);
   const keyring = createKeyring({ store, masterKey, region: config.region, clock: { now: () => Date.now() } });
   return { store, keyring, auditKey: await loadAuditKey(store, keyring, masterKey) };
@@ -328,8 +327,7 @@ export async function openDataDir(config: Config): Promise<{ store: Store; keyri
 
 /** Creates another account's root key, straight on the data directory (the server may be running). */
 export async function createAccount(config: Config, accountId: string): Promise<NewAccessKey> {
-  const missing = missingData(config);
-  if (missing) throw new Error(missing);
+  requireData(config);
   const { store, masterKey } = await openExisting(config);
   try {
     const clock = { now: () => Date.now() };

@@ -7,7 +7,7 @@ import { resealAccessKeys } from "../services/identity/identity-service.ts";
 import { resealFunctionSecrets } from "../services/rotation/rotation-registry.ts";
 import type { Store } from "../storage/store.ts";
 import { masterKeySource, openExisting } from "./compose.ts";
-import { missingData } from "./open-store.ts";
+import { requireData } from "./open-store.ts";
 import type { Config } from "./config.ts";
 import { KEY_CHECK_SETTING, keyCheck, tryServerLock } from "./data-dir.ts";
 import { HANDOFF_SETTING, handoffAad, readHandoff, resealAuditKey, type Handoff } from "./master-key-handoff.ts";
@@ -130,8 +130,7 @@ export async function rotateDataDirMasterKey(
   if (given.length === 0 && source.kind !== "file") {
     throw new Error("This data directory's master key does not come from a key file: say where the new one comes from (--new-key-file, COFFER_NEW_MASTER_KEY, COFFER_NEW_MASTER_PASSPHRASE or --new-key-command).");
   }
-  const missing = missingData(config);
-  if (missing) throw new Error(missing);
+  requireData(config);
   if (config.databaseUrl && nodes === undefined) {
     throw new Error("On PostgreSQL, say how many nodes run: --nodes N (each takes the new key before anything is re-wrapped; 0 when all are stopped).");
   }

@@ -28,10 +28,10 @@ export async function openStore(config: Config): Promise<OpenedStore> {
   return { store: openSqliteStore(path), where: path, sealedKeyIds: async () => sealedMasterKeyIds(path) };
 }
 
-/** Why there is no Coffer data to open yet (for admin commands that must not create it), or undefined. */
-export function missingData(config: Config): string | undefined {
-  if (config.databaseUrl || existsSync(sqlitePath(config))) return undefined;
-  return `There is no Coffer data directory at ${config.dataDir}: start the server once first.`;
+/** Throws unless there is Coffer data to open (for admin commands, which must not create it). */
+export function requireData(config: Config): void {
+  if (config.databaseUrl || existsSync(sqlitePath(config))) return;
+  throw new Error(`There is no Coffer data directory at ${config.dataDir}: start the server once first.`);
 }
 
 function sqlitePath(config: Config): string {

@@ -77,11 +77,11 @@ interface Pending {
  * append resolves only once its entry is durable, and rejects if it could not
  * be written, so the caller can fail closed.
  *
- * A store with its own audit writer (SQLite: a worker thread) gets one message
+ * A store with its own audit writer (SQLite and PostgreSQL: a worker thread) gets one message
  * per turn of the event loop with everything appended during it, without
  * waiting for the previous commit: the writer chains and syncs off the loop,
  * folding whatever queued meanwhile into its next transaction. Other stores
- * (in-memory, a future PostgreSQL) chain here, one transaction at a time.
+ * (in-memory, as in unit tests) chain here, one transaction at a time.
  */
 export function createAuditLog({ store, key, clock, filePath, onFileError, onBatch }: AuditLogDeps) {
   const writer: AuditWriter | undefined = store.auditWriter?.(key);

@@ -4,7 +4,7 @@ import { Command, CommanderError, Option } from "commander";
 import { ConfigError, loadConfig, unknownEnvironmentVariables, type ConfigInput } from "../app/config.ts";
 import { createAccount, createCoffer, createLogger } from "../app/compose.ts";
 import { adminCredentialsFile } from "../app/data-dir.ts";
-import { missingData, openStore } from "../app/open-store.ts";
+import { openStore, requireData } from "../app/open-store.ts";
 import { disableCoreDumps } from "../app/process-limits.ts";
 import { registerAgentCommand } from "./agent-command.ts";
 import { dataOptions } from "./data-options.ts";
@@ -105,8 +105,7 @@ dataOptions(
     .description("bring the database's schema to this version, then exit (nodes also do it when they start; a node refuses a newer schema)"),
 ).action(async (flags: ConfigInput) => {
   const config = loadConfig(flags);
-  const missing = missingData(config);
-  if (missing) throw new Error(missing);
+  requireData(config);
   const { store, where } = await openStore(config);
   await store.close();
   process.stdout.write(`The schema of ${where} is up to date.\n`);

@@ -35,6 +35,7 @@ import { openStore, requireData } from "./open-store.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials, writeServerInfo } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { asOperator } from "./operator-audit.ts";
 import { createReadiness } from "./readiness.ts";
 import { createMasterKeyFollower, loadAuditKey } from "./master-key-handoff.ts";
 import { rootArn } from "../shared/arn.ts";
@@ -325,18 +326,26 @@ export async function openDataDir(config: Config): Promise<{ store: Store; keyri
   return { store, keyring, auditKey: await loadAuditKey(store, keyring, masterKey) };
 }
 
-/** Creates another account's root key, straight on the data directory (the server may be running). */
+/** Creates another account's root key, straight on the data directory (the server may be running); audited as the operator's action. */
 export async function createAccount(config: Config, accountId: string): Promise<NewAccessKey> {
-  requireData(config);
-  const { store, masterKey } = await openExisting(config);
+  const { store, keyring, auditKey } = await openDataDir(config);
   try {
-    const clock = { now: () => Date.now() };
-    const keyring = createKeyring({ store, masterKey, region: config.region, clock });
-    const identity = createIdentityService({ store, keyring, clock });
+    const identity = createIdentityService({ store, keyring, clock: { now: () => Date.now() } });
     if ((await store.listAccessKeys(rootArn(accountId))).length > 0) {
       throw new Error(`Account ${accountId} already exists.`);
     }
-    return await identity.createAccessKey({ arn: rootArn(accountId), accountId, kind: "root" });
+    return await asOperator(
+      { store, auditKey, region: config.region },
+      {
+        eventName: "CreateAccount",
+        command: "coffer account create",
+        accountId: config.accountId,
+        resources: [{ arn: rootArn(accountId), type: "AWS::IAM::Root" }],
+        details: { accountId },
+      },
+      () => identity.createAccessKey({ arn: rootArn(accountId), accountId, kind: "root" }),
+      (key) => ({ accessKeyId: key.accessKeyId }),
+    );
   } finally {
     await store.close();
   }

@@ -10,7 +10,8 @@ import { masterKeySource, openExisting } from "./compose.ts";
 import { requireData } from "./open-store.ts";
 import type { Config } from "./config.ts";
 import { KEY_CHECK_SETTING, keyCheck, tryServerLock } from "./data-dir.ts";
-import { HANDOFF_SETTING, handoffAad, readHandoff, resealAuditKey, type Handoff } from "./master-key-handoff.ts";
+import { HANDOFF_SETTING, handoffAad, loadAuditKey, readHandoff, resealAuditKey, type Handoff } from "./master-key-handoff.ts";
+import { asOperator } from "./operator-audit.ts";
 
 export interface RotationReport {
   from: string;
@@ -157,12 +158,14 @@ export async function rotateDataDirMasterKey(
             : { kind: "file", path: pendingFile! };
     // A key file or salt is made when missing; one left by an interrupted rotation is used again.
     const next = await loadMasterKey(nextSource, { create: true });
-    const report = await rotateMasterKey(store, opened.masterKey, next, {
-      region: config.region,
-      nodes: nodes ?? (lock ? 0 : 1),
-      waitMs: waitSeconds * 1000,
-      progress,
-    });
+    const auditKey = await loadAuditKey(store, createKeyring({ store, masterKey: opened.masterKey, region: config.region, clock: { now: () => Date.now() } }), opened.masterKey);
+    const openStore = store;
+    const report = await asOperator(
+      { store, auditKey, region: config.region },
+      { eventName: "RotateMasterKey", command: "coffer master-key rotate", accountId: config.accountId, details: { fromKeyId: opened.masterKey.id, toKeyId: next.id } },
+      () => rotateMasterKey(openStore, opened.masterKey, next, { region: config.region, nodes: nodes ?? (lock ? 0 : 1), waitMs: waitSeconds * 1000, progress }),
+      ({ keys, accessKeys, functionSecrets, auditKey: auditKeys, adoptedBy }) => ({ rewrapped: { keys, accessKeys, functionSecrets, auditKey: auditKeys }, adoptedBy }),
+    );
     // Committed: the new key file or salt takes the old one's place (the old key no longer opens anything).
     if (given.length === 0) renameSync(pendingFile!, source.kind === "file" ? source.path : pendingFile!);
     if (options.newPassphrase) renameSync(pendingSalt, join(config.dataDir, "master.salt"));

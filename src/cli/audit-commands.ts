@@ -4,6 +4,7 @@ import { verifyExport } from "../audit/audit-retention.ts";
 import { verifyAuditChain } from "../audit/audit-verify.ts";
 import { parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { openDataDir, STORED_RULES_SETTING } from "../app/compose.ts";
+import { asOperator } from "../app/operator-audit.ts";
 import { loadConfig, type ConfigInput } from "../app/config.ts";
 import { clientTarget, withClientOptions, type ClientFlags } from "./client-options.ts";
 import { dataOptions } from "./data-options.ts";
@@ -116,15 +117,20 @@ export function registerAuditCommands(program: Command): void {
 export function registerAlertCommands(program: Command): void {
   const alerts = program.command("alerts").description("alert rules (docs/audit.md)");
 
-  async function withRules(flags: ConfigInput, change: (rules: AlertRule[]) => AlertRule[] | undefined) {
-    const { store } = await openDataDir(loadConfig(flags));
+  /** Reads the rules; a `change` that returns new ones writes them, as an audited operator action (operator-audit.ts). */
+  async function withRules(flags: ConfigInput, change: (rules: AlertRule[]) => AlertRule[] | undefined, action?: { eventName: string; command: string; name: string }) {
+    const config = loadConfig(flags);
+    const { store, auditKey } = await openDataDir(config);
     try {
       const text = await store.getSetting(STORED_RULES_SETTING);
       const rules = text ? parseAlertRules(JSON.parse(text)) : [];
       const next = change(rules);
-      if (next) {
+      if (next && action) {
         parseAlertRules(next);
-        await store.transaction((tx) => tx.putSetting(STORED_RULES_SETTING, JSON.stringify(next)));
+        const { name, ...what } = action;
+        await asOperator({ store, auditKey, region: config.region }, { ...what, accountId: config.accountId, details: { ruleName: name } }, () =>
+          store.transaction((tx) => tx.putSetting(STORED_RULES_SETTING, JSON.stringify(next))),
+        );
       }
     } finally {
       await store.close();
@@ -142,7 +148,7 @@ export function registerAlertCommands(program: Command): void {
       await withRules(o, (rules) => {
         if (rules.some((r) => r.name === name)) throw new Error(`A rule named ${name} exists already.`);
         return [...rules, ...parseAlertRules([rule])];
-      });
+      }, { eventName: "AddAlertRule", command: "coffer alerts add", name });
       process.stdout.write(`alert rule ${name} added\n`);
     });
 
@@ -157,7 +163,7 @@ export function registerAlertCommands(program: Command): void {
     await withRules(o, (rules) => {
       if (!rules.some((r) => r.name === name)) throw new Error(`There is no rule named ${name}.`);
       return rules.filter((r) => r.name !== name);
-    });
+    }, { eventName: "RemoveAlertRule", command: "coffer alerts remove", name });
     process.stdout.write(`alert rule ${name} removed\n`);
   });
 }

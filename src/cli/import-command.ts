@@ -20,6 +20,7 @@ import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { SingleBar } from "cli-progress";
 import { Option, type Command } from "commander";
 import { ConfigError } from "../app/config.ts";
+import { lambdaArn } from "../shared/arn.ts";
 import { clientTarget, withClientOptions, type ClientFlags } from "./client-options.ts";
 import { print } from "./output.ts";
 
@@ -290,7 +291,7 @@ export function registerImportCommand(program: Command): void {
     const region = await sm.config.region();
     const functionArn = async (name: string) => {
       account ??= new STSClient(target.config("sts")).send(new GetCallerIdentityCommand({})).then((who) => who.Account!);
-      return `arn:aws:lambda:${region}:${await account}:function:${name}`;
+      return lambdaArn(region, await account, name);
     };
     const summary = await runImport(source, sm, { kmsKeyId: o.kmsKeyId, functionArn });
     print(o.output, summary, summaryText(summary));

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { openDataDir } from "../app/compose.ts";
+import { asOperator } from "../app/operator-audit.ts";
 import { loadConfig, type ConfigInput } from "../app/config.ts";
 import type { Principal } from "../services/identity/identity-types.ts";
 import { createPolicyAuthorizer } from "../services/identity/policy-authorizer.ts";
@@ -7,7 +8,7 @@ import { databaseRotators } from "../services/rotation/rotators/index.ts";
 import { createFunctionRegistry, type FunctionRegistry } from "../services/rotation/rotation-registry.ts";
 import { createWebhookClient } from "../services/webhook/webhook-client.ts";
 import { webhookNetworks } from "../services/webhook/webhook-networks.ts";
-import { rootArn } from "../shared/arn.ts";
+import { lambdaArn, rootArn } from "../shared/arn.ts";
 import { dataOptions } from "./data-options.ts";
 
 type Flags = ConfigInput & { account?: string };
@@ -26,9 +27,14 @@ export function registerRotationCommands(program: Command): void {
     dataOptions(cmd)
       .option("--account <id>", "the account the function belongs to (default: the configured account)");
 
-  async function withRegistry(flags: Flags, use: (registry: FunctionRegistry, account: Principal) => Promise<void>): Promise<void> {
+  /** Runs `use` on the account's registry; with `action`, as an audited operator action (operator-audit.ts). */
+  async function withRegistry(
+    flags: Flags,
+    use: (registry: FunctionRegistry, account: Principal) => Promise<void>,
+    action?: { eventName: string; command: string; name: string },
+  ): Promise<void> {
     const config = loadConfig(flags);
-    const { store, keyring } = await openDataDir(config);
+    const { store, keyring, auditKey } = await openDataDir(config);
     const clock = { now: () => Date.now() };
     const registry = createFunctionRegistry({
       store,
@@ -40,8 +46,15 @@ export function registerRotationCommands(program: Command): void {
       isOperator: () => true,
     });
     const accountId = flags.account ?? config.accountId;
+    const account: Principal = { arn: rootArn(accountId), accountId, accessKeyId: "coffer-cli", kind: "root" };
     try {
-      await use(registry, { arn: rootArn(accountId), accountId, accessKeyId: "coffer-cli", kind: "root" });
+      if (!action) await use(registry, account);
+      else {
+        const resources = [{ arn: lambdaArn(config.region, accountId, action.name), type: "AWS::Lambda::Function" }];
+        const details = { functionName: action.name };
+        const audit = { store, auditKey, region: config.region };
+        await asOperator(audit, { eventName: action.eventName, command: action.command, accountId, resources, details }, () => use(registry, account));
+      }
     } finally {
       await store.close();
     }
@@ -53,7 +66,7 @@ export function registerRotationCommands(program: Command): void {
       await withRegistry(o, async (registry, account) => {
         const registered = await registry.register(account, { name, webhook: { url, secret: o.secret } });
         process.stdout.write(`${registered.arn}\n`);
-      });
+      }, { eventName: "RegisterRotationFunction", command: "coffer functions add-webhook", name });
     });
 
   withDataDir(functions.command("add-command <name> <program> [args...]").description("register a command rotation function"))
@@ -62,7 +75,7 @@ export function registerRotationCommands(program: Command): void {
       await withRegistry(o, async (registry, account) => {
         const registered = await registry.register(account, { name, command: { program, args, roleArn: o.role } });
         process.stdout.write(`${registered.arn}\n`);
-      });
+      }, { eventName: "RegisterRotationFunction", command: "coffer functions add-command", name });
     });
 
   withDataDir(functions.command("list").description("registered functions (and the built-ins)")).action(async (o: Flags) => {
@@ -72,6 +85,10 @@ export function registerRotationCommands(program: Command): void {
   });
 
   withDataDir(functions.command("remove <name>").description("remove a registered function")).action(async (name: string, o: Flags) => {
-    await withRegistry(o, (registry, account) => registry.deregister(account, name));
+    await withRegistry(o, (registry, account) => registry.deregister(account, name), {
+      eventName: "DeregisterRotationFunction",
+      command: "coffer functions remove",
+      name,
+    });
   });
 }

@@ -137,6 +137,8 @@ export function createThreadAuditWriter(
       const w = worker;
       if (!w) return;
       const exited = once(w, "exit");
+      // An idle thread is unref'd: without this, a command with nothing else to do would exit before it closed.
+      w.ref();
       w.postMessage("close");
       await exited;
     },

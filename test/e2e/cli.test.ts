@@ -1,9 +1,10 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { CloudTrailClient, LookupEventsCommand } from "@aws-sdk/client-cloudtrail";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { spawnServer, type Spawned } from "./spawn.ts";
 
@@ -60,3 +61,37 @@ it("wraps the common IAM calls and creates accounts", async () => {
   });
   await expect(coffer(["user", "create", "ci-bot"])).rejects.toMatchObject({ stderr: expect.stringContaining("EntityAlreadyExists") });
 }, 120_000); // many CLI processes, each a cold Node start: slow on a busy 2-core machine
+
+it("commands on the data directory leave the operator's trail: an event each, the chain intact", async () => {
+  // "wraps the common IAM calls and creates accounts" above created account 222233334444 the same way.
+  await coffer(["functions", "add-webhook", "billing", "https://rotator.example/rotate", "--secret", "w".repeat(20), "--data-dir", dir]);
+  await coffer(["functions", "remove", "billing", "--data-dir", dir]);
+  await coffer(["alerts", "add", "ops", "first-read", "https://hooks.example.com/x", "--secret", "a".repeat(20), "--data-dir", dir]);
+  await coffer(["alerts", "remove", "ops", "--data-dir", dir]);
+
+  const [accessKeyId, secretAccessKey] = [/aws_access_key_id = (\S+)/, /aws_secret_access_key = (\S+)/].map(
+    (re) => re.exec(readFileSync(join(dir, "admin-credentials"), "utf8"))![1],
+  );
+  const trail = new CloudTrailClient({ endpoint: server.url, region: "us-east-1", credentials: { accessKeyId, secretAccessKey } });
+  const events = async (name: string) =>
+    ((await trail.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: "EventName", AttributeValue: name }] }))).Events ?? []).map((e) =>
+      JSON.parse(e.CloudTrailEvent!),
+    );
+  const operator = { type: "Unknown", userName: userInfo().username, invokedBy: "coffer-cli" };
+  expect(await events("CreateAccount")).toMatchObject([
+    { userIdentity: operator, resources: [{ ARN: "arn:aws:iam::222233334444:root" }], serviceEventDetails: { operatorCommand: "coffer account create", accountId: "222233334444" } },
+  ]);
+  expect(await events("RegisterRotationFunction")).toMatchObject([
+    { userIdentity: operator, resources: [{ ARN: "arn:aws:lambda:us-east-1:000000000000:function:billing" }], serviceEventDetails: { operatorCommand: "coffer functions add-webhook" } },
+  ]);
+  expect(await events("DeregisterRotationFunction")).toHaveLength(1);
+  expect(await events("AddAlertRule")).toMatchObject([{ serviceEventDetails: { operatorCommand: "coffer alerts add", ruleName: "ops" } }]);
+  expect(await events("RemoveAlertRule")).toHaveLength(1);
+  const all = JSON.stringify(await Promise.all(["CreateAccount", "RegisterRotationFunction", "AddAlertRule"].map(events)));
+  // Neither the webhook keys nor the new root's secret key.
+  expect(all).not.toContain("w".repeat(20));
+  expect(all).not.toContain("a".repeat(20));
+
+  const verified = await coffer(["audit", "verify", "--data-dir", dir]);
+  expect(verified.stdout).toContain("audit trail intact");
+}, 120_000);

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
+import { CloudTrailClient, LookupEventsCommand } from "@aws-sdk/client-cloudtrail";
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, KMSClient } from "@aws-sdk/client-kms";
 import { CreateSecretCommand, GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -107,6 +108,20 @@ describe("coffer master-key rotate", () => {
     expect(Buffer.from((await kms2.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe(canary);
     expect(Buffer.from((await kms2.send(new DecryptCommand({ CiphertextBlob: late }))).Plaintext!).toString()).toBe("late");
     expect((await new SecretsManagerClient(opts(r.url, readerCreds)).send(new GetSecretValueCommand({ SecretId: "app/db" }))).SecretString).toBe(`${canary}-2`);
+    // The rotation is in the audit trail: who ran it, from which key to which, what was re-wrapped; never a key.
+    const trail = new CloudTrailClient(opts(r.url, creds));
+    const { Events = [] } = await trail.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: "EventName", AttributeValue: "RotateMasterKey" }] }));
+    expect(Events).toHaveLength(1);
+    const event = JSON.parse(Events[0].CloudTrailEvent!);
+    const [from, to] = /master key rotated: ([0-9a-f]{16}) -> ([0-9a-f]{16})/.exec(rotated.stdout)!.slice(1);
+    expect(event).toMatchObject({
+      eventSource: "coffer.amazonaws.com",
+      userIdentity: { type: "Unknown", invokedBy: "coffer-cli" },
+      serviceEventDetails: { operatorCommand: "coffer master-key rotate", fromKeyId: from, toKeyId: to, rewrapped: { auditKey: 1 } },
+    });
+    expect(event.errorCode).toBeUndefined();
+    expect(Events[0].CloudTrailEvent).not.toContain(oldBase64);
+    expect(Events[0].CloudTrailEvent).not.toContain(readFileSync(join(dataDir, "master.key"), "utf8").trim());
     await stop(r);
     const verify = await run(["audit", "verify", "--data-dir", dataDir]);
     expect(verify.stderr).toBe("");

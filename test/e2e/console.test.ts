@@ -1,0 +1,261 @@
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { CreateUserCommand, CreateAccessKeyCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
+import { CreateSecretCommand, DescribeSecretCommand, ListSecretVersionIdsCommand } from "@aws-sdk/client-secrets-manager";
+import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browserUnavailable, launchChromium } from "../browser.ts";
+import { startCoffer, type Running } from "./harness.ts";
+
+/**
+ * The web console (docs/console.md, issue 18) in a real browser: Debian's
+ * chromium driven by playwright-core against a real server, found by the
+ * accessible names the console promises. Every request the page makes is
+ * recorded: none may leave the server's origin.
+ */
+
+const IMAGES = fileURLToPath(new URL("../../docs/images/", import.meta.url));
+const unavailable = browserUnavailable();
+
+describe.skipIf(unavailable)("web console", () => {
+  let run: Running;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const requested: string[] = [];
+  const cspViolations: string[] = [];
+  let secretArn = "";
+
+  beforeAll(async () => {
+    run = await startCoffer();
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    page = await context.newPage();
+    page.on("request", (r) => requested.push(r.url()));
+    page.on("console", (m) => {
+      if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    // Some secrets and parameters already there, made with the SDK.
+    await run.client.send(new CreateSecretCommand({ Name: "billing/stripe-key", SecretString: "sk_live_x", Description: "payment provider" }));
+    const ssm = new SSMClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
+    await ssm.send(new PutParameterCommand({ Name: "/app/prod/db/host", Value: "db.internal", Type: "String" }));
+    await ssm.send(new PutParameterCommand({ Name: "/app/prod/db/password", Value: "pg-s3cret", Type: "SecureString" }));
+    await ssm.send(new PutParameterCommand({ Name: "/app/dev/feature-flags", Value: "a,b", Type: "StringList" }));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await run?.stop();
+  });
+
+  /** No control on the page lacks an accessible name (the accessibility tree's nameless buttons, fields, links). */
+  async function expectEveryControlNamed() {
+    const tree = await page.locator("body").ariaSnapshot();
+    const nameless = tree.split("\n").filter((l) => /^\s*- (button|textbox|searchbox|combobox|checkbox|link|spinbutton)\s*(\[[^\]]*\])?\s*:?\s*$/.test(l));
+    expect(nameless).toEqual([]);
+  }
+
+  /** A link of the console's navigation. */
+  const section = (name: string) => page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name, exact: true });
+
+  async function signIn(accessKeyId: string, secretAccessKey: string) {
+    await page.getByLabel("Access key ID").fill(accessKeyId);
+    await page.getByLabel("Secret access key").fill(secretAccessKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+
+  it("a wrong key shows the API's error in words, and nothing is signed in", async () => {
+    await page.goto(`${run.url}/console/`);
+    await signIn(run.credentials.accessKeyId, "not-the-secret-key-at-all");
+    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/signature/i);
+    await expect.poll(() => page.getByRole("button", { name: "Sign out" }).count()).toBe(0);
+  });
+
+  it("signs in from the keyboard and shows who is signed in (GetCallerIdentity)", async () => {
+    await page.goto(`${run.url}/console/`);
+    // The first field has focus; Tab moves through the form, Enter submits.
+    await page.keyboard.type(run.credentials.accessKeyId);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(run.credentials.secretAccessKey);
+    await page.keyboard.press("Enter");
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    expect(await page.getByText("Signed in as").textContent()).toContain("arn:aws:iam::000000000000:root");
+    await expectEveryControlNamed();
+  });
+
+  it("creates a secret and finds it by search", async () => {
+    await section("Secrets").click();
+    await page.getByRole("button", { name: "Create secret" }).click();
+    const form = page.getByRole("form", { name: "Create secret" });
+    await form.getByLabel("Secret name").fill("prod/app/db");
+    await form.getByLabel("Description").fill("orders database login");
+    await form.getByLabel("Secret value").fill(JSON.stringify({ username: "orders", password: "hunter2-db" }));
+    await form.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("heading", { name: "Secret prod/app/db" }).waitFor();
+    secretArn = (await run.client.send(new DescribeSecretCommand({ SecretId: "prod/app/db" }))).ARN!;
+
+    await section("Secrets").click();
+    const table = page.getByRole("table", { name: "Secrets" });
+    await table.getByRole("link", { name: "billing/stripe-key" }).waitFor();
+    await page.getByLabel("Search", { exact: true }).fill("orders database");
+    await expect.poll(() => table.getByRole("link").allTextContents()).toEqual(["prod/app/db"]);
+    await expectEveryControlNamed();
+    await page.getByLabel("Search", { exact: true }).fill("");
+    await expect.poll(() => table.getByRole("link").allTextContents()).toEqual(["billing/stripe-key", "prod/app/db"]);
+    mkdirSync(IMAGES, { recursive: true });
+    await page.screenshot({ path: `${IMAGES}console-secrets.png` });
+  });
+
+  it("retrieves the value only when asked, a JSON value as a key/value table", async () => {
+    await page.getByRole("link", { name: "prod/app/db" }).click();
+    await page.getByRole("heading", { name: "Secret prod/app/db" }).waitFor();
+    expect(await page.getByText("hunter2-db").count()).toBe(0);
+    await page.getByRole("button", { name: "Retrieve secret value" }).click();
+    const table = page.getByRole("table", { name: "Secret value" });
+    await expect.poll(() => table.getByRole("row", { name: /password/ }).textContent()).toContain("hunter2-db");
+    expect(await table.getByRole("row", { name: /username/ }).textContent()).toContain("orders");
+    await page.getByRole("button", { name: "Hide secret value" }).click();
+    expect(await page.getByText("hunter2-db").count()).toBe(0);
+  });
+
+  it("stores a new version and the staging labels move", async () => {
+    const before = (await run.client.send(new ListSecretVersionIdsCommand({ SecretId: "prod/app/db" }))).Versions!;
+    expect(before).toHaveLength(1);
+    const first = before[0].VersionId!;
+    await page.getByLabel("New secret value").fill(JSON.stringify({ username: "orders", password: "rotated-pw" }));
+    await page.getByRole("button", { name: "Store new value" }).click();
+    const versions = page.getByRole("table", { name: "Versions" });
+    await expect.poll(() => versions.getByRole("row").count()).toBe(3); // header + 2
+    const after = (await run.client.send(new ListSecretVersionIdsCommand({ SecretId: "prod/app/db" }))).Versions!;
+    const second = after.find((v) => v.VersionId !== first)!.VersionId!;
+    expect(await versions.getByRole("row", { name: new RegExp(first) }).textContent()).toContain("AWSPREVIOUS");
+    expect(await versions.getByRole("row", { name: new RegExp(first) }).textContent()).not.toContain("AWSCURRENT");
+    expect(await versions.getByRole("row", { name: new RegExp(second) }).textContent()).toContain("AWSCURRENT");
+    await page.getByRole("button", { name: "Retrieve secret value" }).click();
+    await expect.poll(() => page.getByRole("table", { name: "Secret value" }).textContent()).toContain("rotated-pw");
+    await expectEveryControlNamed();
+  });
+
+  it("browses the parameter tree; a SecureString stays hidden until asked", async () => {
+    await section("Parameters").click();
+    const tree = page.getByRole("navigation", { name: "Parameter tree" });
+    await tree.getByText("app/", { exact: true }).click();
+    await tree.getByText("prod/", { exact: true }).click();
+    await tree.getByText("db/", { exact: true }).click();
+    expect(await tree.getByRole("link", { name: "/app/dev/feature-flags" }).isVisible()).toBe(false);
+    await tree.getByRole("link", { name: "/app/prod/db/password" }).click();
+    await page.getByRole("heading", { name: "Parameter /app/prod/db/password" }).waitFor();
+    expect(await page.getByText("pg-s3cret").count()).toBe(0);
+    await page.getByRole("button", { name: "Show parameter value" }).click();
+    await expect.poll(() => page.getByLabel("Decrypted value").textContent()).toBe("pg-s3cret");
+    expect(await page.getByRole("table", { name: "History" }).getByRole("row").count()).toBe(2);
+    await expectEveryControlNamed();
+  });
+
+  it("finds the reads in the audit view, with each event's record and the chain's state", async () => {
+    await section("Audit").click();
+    await expect.poll(() => page.getByRole("group", { name: "Audit chain" }).getByRole("status").textContent()).toMatch(/^Intact: \d+ events/);
+    await page.getByLabel("Event name").fill("GetSecretValue");
+    await page.getByLabel("Secret name or ARN").fill("prod/app/db");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    const events = page.getByRole("table", { name: "Events" });
+    // The two reads made in the console, by the root user, on that secret.
+    await expect.poll(() => events.getByRole("row").count()).toBe(3);
+    const rows = await events.getByRole("row").allTextContents();
+    for (const row of rows.slice(1)) {
+      expect(row).toContain("GetSecretValue");
+      expect(row).toContain(secretArn);
+      expect(row).toContain("OK");
+    }
+    await events.getByRole("button", { name: /^Details of GetSecretValue/ }).first().click();
+    const record = JSON.parse((await page.getByLabel(/^Event [0-9a-f]{8}-/).textContent())!) as { eventSource: string; requestParameters: { secretId: string } };
+    expect(record.eventSource).toBe("secretsmanager.amazonaws.com");
+    expect(record.requestParameters.secretId).toBe("prod/app/db");
+    await events.getByRole("button", { name: /^Details of GetSecretValue/ }).first().click();
+    await expectEveryControlNamed();
+    await page.getByLabel("Secret name or ARN").fill("");
+    await page.getByLabel("Event name").fill("");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await expect.poll(() => events.getByRole("row").count()).toBeGreaterThan(10);
+    await page.screenshot({ path: `${IMAGES}console-audit.png` });
+  });
+
+  it("a user without GetSecretValue sees AWS's denial naming the permission; denied-only finds it", async () => {
+    const iam = new IAMClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
+    await iam.send(new CreateUserCommand({ UserName: "reader" }));
+    await iam.send(
+      new PutUserPolicyCommand({
+        UserName: "reader",
+        PolicyName: "list-only",
+        PolicyDocument: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Action: ["secretsmanager:ListSecrets", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"], Resource: "*" }],
+        }),
+      }),
+    );
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: "reader" }))).AccessKey!;
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(key.AccessKeyId!, key.SecretAccessKey!);
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    expect(await page.getByText("Signed in as").textContent()).toContain("user/reader");
+    await section("Secrets").click();
+    await page.getByRole("link", { name: "prod/app/db" }).click();
+    await page.getByRole("button", { name: "Retrieve secret value" }).click();
+    const alert = page.getByRole("group", { name: "Secret value" }).getByRole("alert");
+    await expect.poll(() => alert.textContent()).toContain("AccessDeniedException");
+    const text = (await alert.textContent())!;
+    expect(text).toContain("user/reader is not authorized to perform: secretsmanager:GetSecretValue");
+    expect(await page.getByText("rotated-pw").count()).toBe(0);
+
+    // The reader may not read the audit trail either: said in words, not an empty table.
+    await section("Audit").click();
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toMatch(/not authorized to perform: (cloudtrail:LookupEvents|coffer:VerifyAuditTrail)/);
+
+    // Back as the operator: "Denied only" lists the reader's refusal.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn(run.credentials.accessKeyId, run.credentials.secretAccessKey);
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    await section("Audit").click();
+    await page.getByLabel("Denied only").check();
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    const events = page.getByRole("table", { name: "Events" });
+    await expect.poll(() => events.getByRole("row", { name: /GetSecretValue/ }).count()).toBe(1);
+    const row = (await events.getByRole("row", { name: /GetSecretValue/ }).textContent())!;
+    expect(row).toContain("reader");
+    expect(row).toContain("AccessDenied");
+  });
+
+  it("signing out forgets the keys: nothing in storage or cookies, the next page asks again", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Access key ID").waitFor();
+    expect(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie])).toEqual([0, 0, ""]);
+    expect((await context.cookies()).length).toBe(0);
+    await page.goto(`${run.url}/console/#/secrets/prod%2Fapp%2Fdb`);
+    await page.getByLabel("Access key ID").waitFor();
+    expect(await page.getByRole("button", { name: "Retrieve secret value" }).count()).toBe(0);
+  });
+
+  it("after 15 minutes idle the console asks for the keys again", async () => {
+    const idle = await context.newPage();
+    await idle.clock.install();
+    await idle.goto(`${run.url}/console/`);
+    await idle.getByLabel("Access key ID").fill(run.credentials.accessKeyId);
+    await idle.getByLabel("Secret access key").fill(run.credentials.secretAccessKey);
+    await idle.getByRole("button", { name: "Sign in" }).click();
+    await idle.getByRole("button", { name: "Sign out" }).waitFor();
+    await idle.clock.fastForward("14:00");
+    expect(await idle.getByRole("button", { name: "Sign out" }).count()).toBe(1);
+    await idle.clock.fastForward("01:30");
+    await idle.getByLabel("Access key ID").waitFor();
+    expect(await idle.getByRole("status").textContent()).toContain("idle for 15 minutes");
+    await idle.close();
+  });
+
+  it("every request stayed on the server's origin, and the CSP refused nothing", () => {
+    const origin = new URL(run.url).origin;
+    expect(requested.length).toBeGreaterThan(10);
+    expect(requested.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith("data:"))).toEqual([]);
+    expect(cspViolations).toEqual([]);
+  });
+});

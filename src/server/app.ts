@@ -44,7 +44,8 @@ const notReady = (reason: string) => JSON.stringify({ status: "unavailable", rea
 /**
  * The HTTP side: node:http (fastify cost 10-16 µs more CPU per request than
  * node:http for the same request, bench/transport.ts and docs/performance.md),
- * one route for the APIs (POST /), /health, /ready, /metrics, and an AWS-shaped error for
+ * one route for the APIs (POST /), /health, /ready, /metrics, the web console
+ * (GET /console/, console-static.ts), and an AWS-shaped error for
  * everything else. The request pipeline itself is the
  * dispatcher's (dispatch.ts): the body is read here, raw (SigV4 hashes the
  * exact bytes), up to the body limit.

@@ -468,6 +468,7 @@ function Deletion({ api, name, deleted, onChanged }: { api: Api; name: string; d
     return (
       <div>
         <p>This secret is scheduled for deletion; until then it can be restored.</p>
+        {action.done && <Status>{action.done}</Status>}
         <button type="button" disabled={action.busy} onClick={() => action.run(async () => (await api.json("secretsmanager", "RestoreSecret", { SecretId: name }), onChanged(), "Restored."))}>
           Restore secret
         </button>

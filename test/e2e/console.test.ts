@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CreateUserCommand, CreateAccessKeyCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, DescribeSecretCommand, ListSecretVersionIdsCommand } from "@aws-sdk/client-secrets-manager";
-import { PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserUnavailable, launchChromium } from "../browser.ts";
@@ -73,7 +73,8 @@ describe.skipIf(unavailable)("web console", () => {
 
   it("signs in from the keyboard and shows who is signed in (GetCallerIdentity)", async () => {
     await page.goto(`${run.url}/console/`);
-    // The first field has focus; Tab moves through the form, Enter submits.
+    // The first field takes focus; Tab moves through the form, Enter submits.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute("name"))).toBe("accessKeyId");
     await page.keyboard.type(run.credentials.accessKeyId);
     await page.keyboard.press("Tab");
     await page.keyboard.type(run.credentials.secretAccessKey);
@@ -136,10 +137,61 @@ describe.skipIf(unavailable)("web console", () => {
     await expectEveryControlNamed();
   });
 
+  it("creates a secret with a generated password, deletes it with a recovery window and restores it; a failed action is said in words", async () => {
+    await section("Secrets").click();
+    await page.getByRole("button", { name: "Create secret" }).click();
+    const form = page.getByRole("form", { name: "Create secret" });
+    await form.getByLabel("Secret name").fill("generated/api-key");
+    await form.getByLabel("Generate a password").check();
+    expect(await form.getByLabel("Secret value").count()).toBe(0);
+    await form.getByLabel("Password length").fill("24");
+    await form.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("heading", { name: "Secret generated/api-key" }).waitFor();
+    await page.getByRole("button", { name: "Retrieve secret value" }).click();
+    const shown = page.getByRole("group", { name: "Secret value" }).locator("pre");
+    await expect.poll(() => shown.textContent()).toMatch(/^\S{24}$/);
+
+    // No rotation function: RotateSecret's own error, in words.
+    await page.getByRole("button", { name: "Rotate now" }).click();
+    await expect.poll(() => page.getByRole("alert").count()).toBe(1);
+    expect(await page.getByRole("alert").textContent()).toMatch(/^\w+Exception: \S/);
+
+    await page.getByLabel("Recovery window (days)").fill("7");
+    await page.getByRole("button", { name: "Delete secret" }).click();
+    await page.getByRole("button", { name: "Restore secret" }).waitFor();
+    expect((await run.client.send(new DescribeSecretCommand({ SecretId: "generated/api-key" }))).DeletedDate).toBeDefined();
+    // DeleteSecret's DeletionDate, seven days on (the day, so a test at midnight may see the next one).
+    const days = [0, 1].map((d) => new Date(Date.now() + (7 + d) * 86_400_000).toISOString().slice(0, 10));
+    const scheduled = (await page.getByRole("status").filter({ hasText: "Scheduled for deletion on" }).textContent())!;
+    expect(days.some((d) => scheduled.includes(d))).toBe(true);
+    await page.getByRole("button", { name: "Restore secret" }).click();
+    await page.getByRole("button", { name: "Delete secret" }).waitFor();
+    expect((await run.client.send(new DescribeSecretCommand({ SecretId: "generated/api-key" }))).DeletedDate).toBeUndefined();
+    await expectEveryControlNamed();
+  });
+
+  it("sorts and pages the list", async () => {
+    for (let i = 0; i < 11; i++) await run.client.send(new CreateSecretCommand({ Name: `zz-bulk-${String(i).padStart(2, "0")}`, SecretString: "x" }));
+    await section("Secrets").click();
+    const table = page.getByRole("table", { name: "Secrets" });
+    await page.getByLabel("Per page").selectOption("10");
+    await page.getByLabel("Order").selectOption("desc");
+    await expect.poll(() => table.getByRole("link").allTextContents()).toEqual(Array.from({ length: 10 }, (_, i) => `zz-bulk-${String(10 - i).padStart(2, "0")}`));
+    await page.getByRole("button", { name: "Next page" }).click();
+    await expect.poll(() => table.getByRole("link").allTextContents()).toEqual(["zz-bulk-00", "prod/app/db", "generated/api-key", "billing/stripe-key"]);
+    expect(await page.getByRole("button", { name: "Next page" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Previous page" }).click();
+    await expect.poll(() => table.getByRole("link").first().textContent()).toBe("zz-bulk-10");
+    await page.getByLabel("Order").selectOption("asc");
+    await page.getByLabel("Per page").selectOption("25");
+  });
+
   it("browses the parameter tree; a SecureString stays hidden until asked", async () => {
     await section("Parameters").click();
     const tree = page.getByRole("navigation", { name: "Parameter tree" });
-    await tree.getByText("app/", { exact: true }).click();
+    // Folders open from the keyboard as well as by click.
+    await tree.getByText("app/", { exact: true }).focus();
+    await page.keyboard.press("Enter");
     await tree.getByText("prod/", { exact: true }).click();
     await tree.getByText("db/", { exact: true }).click();
     expect(await tree.getByRole("link", { name: "/app/dev/feature-flags" }).isVisible()).toBe(false);
@@ -150,6 +202,28 @@ describe.skipIf(unavailable)("web console", () => {
     await expect.poll(() => page.getByLabel("Decrypted value").textContent()).toBe("pg-s3cret");
     expect(await page.getByRole("table", { name: "History" }).getByRole("row").count()).toBe(2);
     await expectEveryControlNamed();
+  });
+
+  it("creates a parameter and overwrites it; the history shows both versions", async () => {
+    await section("Parameters").click();
+    const form = page.getByRole("form", { name: "Create parameter" });
+    await form.getByLabel("Parameter name").fill("/app/prod/api/url");
+    await form.getByLabel("Type").selectOption("String");
+    await form.getByLabel("Parameter value").fill("https://api.internal/v1");
+    await form.getByRole("button", { name: "Create parameter" }).click();
+    const tree = page.getByRole("navigation", { name: "Parameter tree" });
+    await tree.getByText("app/", { exact: true }).click();
+    await tree.getByText("prod/", { exact: true }).click();
+    await tree.getByText("api/", { exact: true }).click();
+    await tree.getByRole("link", { name: "/app/prod/api/url" }).click();
+    await page.getByRole("heading", { name: "Parameter /app/prod/api/url" }).waitFor();
+    await page.getByLabel("New parameter value").fill("https://api.internal/v2");
+    await page.getByRole("button", { name: "Overwrite" }).click();
+    const history = page.getByRole("table", { name: "History" });
+    await expect.poll(() => history.getByRole("row").count()).toBe(3);
+    expect(await page.getByRole("group", { name: "Parameter value" }).textContent()).toContain("https://api.internal/v2");
+    const ssm = new SSMClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
+    expect((await ssm.send(new GetParameterCommand({ Name: "/app/prod/api/url" }))).Parameter).toMatchObject({ Value: "https://api.internal/v2", Version: 2 });
   });
 
   it("finds the reads in the audit view, with each event's record and the chain's state", async () => {
@@ -224,6 +298,16 @@ describe.skipIf(unavailable)("web console", () => {
     const row = (await events.getByRole("row", { name: /GetSecretValue/ }).textContent())!;
     expect(row).toContain("reader");
     expect(row).toContain("AccessDenied");
+  });
+
+  it("shows users and roles with their policies, read-only", async () => {
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Access", exact: true }).click();
+    const users = page.getByRole("table", { name: "Users" });
+    await users.getByRole("button", { name: "reader" }).click();
+    const policy = page.getByLabel("Policy list-only");
+    await expect.poll(() => policy.textContent()).toContain("secretsmanager:ListSecrets");
+    expect(await policy.textContent()).not.toContain("GetSecretValue");
+    await expectEveryControlNamed();
   });
 
   it("signing out forgets the keys: nothing in storage or cookies, the next page asks again", async () => {

@@ -42,7 +42,8 @@ export function serverRegion(): string {
   return region && !region.includes("%") ? region : "us-east-1";
 }
 
-export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** The APIs' JSON answers, read field by field as AWS documents them (the console carries no generated types: bundle size). */
+export type Json = Record<string, any>;
 
 export interface Api {
   json(service: keyof typeof JSON_SERVICES, operation: string, input?: Json): Promise<Json>;

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { CreateUserCommand, CreateAccessKeyCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
+import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
+import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { CreateSecretCommand, DescribeSecretCommand, ListSecretVersionIdsCommand } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -318,6 +319,32 @@ describe.skipIf(unavailable)("web console", () => {
     await page.goto(`${run.url}/console/#/secrets/prod%2Fapp%2Fdb`);
     await page.getByLabel("Access key ID").waitFor();
     expect(await page.getByRole("button", { name: "Retrieve secret value" }).count()).toBe(0);
+  });
+
+  it("signs in with temporary credentials (a session token from AssumeRole)", async () => {
+    const iam = new IAMClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
+    const role = await iam.send(
+      new CreateRoleCommand({
+        RoleName: "console-viewer",
+        AssumeRolePolicyDocument: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [{ Effect: "Allow", Principal: { AWS: "arn:aws:iam::000000000000:root" }, Action: "sts:AssumeRole" }],
+        }),
+      }),
+    );
+    const sts = new STSClient({ endpoint: run.url, region: "us-east-1", credentials: run.credentials, maxAttempts: 1 });
+    const c = (await sts.send(new AssumeRoleCommand({ RoleArn: role.Role!.Arn, RoleSessionName: "on-call" }))).Credentials!;
+    await page.getByLabel("Access key ID").fill(c.AccessKeyId!);
+    await page.getByLabel("Secret access key").fill(c.SecretAccessKey!);
+    await page.getByLabel("Session token").fill(c.SessionToken!);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    expect(await page.getByText("Signed in as").textContent()).toContain("assumed-role/console-viewer/on-call");
+    // The role has no policy: the list says so, in AWS's words.
+    await section("Secrets").click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("is not authorized to perform: secretsmanager:ListSecrets");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Access key ID").waitFor();
   });
 
   it("after 15 minutes idle the console asks for the keys again", async () => {

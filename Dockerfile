@@ -2,7 +2,7 @@
 # Coffer: docker build -t coffer . && docker run -p 4599:4599 -v coffer-data:/var/lib/coffer coffer
 # docs/packaging.md describes the image; deploy/docker-compose.yml runs it with PostgreSQL.
 
-# --- build: dependencies (better-sqlite3 is native), the client bundle and its types ---
+# --- build: dependencies (better-sqlite3 is native), the client bundle and its types, the web console ---
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # A compiler in case better-sqlite3 has no prebuilt binary for this platform.
@@ -15,6 +15,7 @@ RUN npm ci --ignore-scripts && npm rebuild better-sqlite3 esbuild
 COPY tsconfig.json tsconfig.client.json ./
 COPY bin ./bin
 COPY src ./src
+COPY console ./console
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 # --- runtime: no compiler, no npm cache, not root ---

@@ -12,6 +12,7 @@ import { createAuditLog } from "../audit/audit-log.ts";
 import { CURSOR_SETTING, createAlerts, parseAlertRules, type AlertRule } from "../audit/alerts.ts";
 import { exportAndPrune, signLegacyAnchor } from "../audit/audit-retention.ts";
 import { createAuditLookup, createRequestAuditor, createServiceEventRecorder } from "../audit/audit-service.ts";
+import { createAuditVerification } from "../audit/audit-verify.ts";
 import { kmsApi } from "../api/kms/kms-handlers.ts";
 import { cofferAdminApi } from "../api/coffer/coffer-handlers.ts";
 import { ssmApi } from "../api/ssm/ssm-handlers.ts";
@@ -227,7 +228,7 @@ async function assemble(
       iamApi(iam),
       stsApi(sts),
       cloudTrailApi(createAuditLookup({ store, authorizer })),
-      cofferAdminApi(functions),
+      cofferAdminApi(functions, createAuditVerification({ store, key: auditKey, authorizer })),
     ],
     lookupCredential: identity.lookupCredential,
     region: config.region,

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { AuditCheckpoint, Store } from "../storage/store.ts";
+import type { Authorizer, Principal } from "../services/identity/identity-types.ts";
 import { ANCHOR_SETTING, GENESIS_HASH, HEAD_SETTING, chainHash, signAnchor, signCheckpoint, type AuditAnchor } from "./audit-log.ts";
 
 export type VerifyResult =
@@ -82,3 +83,28 @@ export async function verifyAuditChain(
   }
   return { ok: true, rows, firstSeq: anchor.seq + 1, lastSeq, checkpoints: checkpoints.length };
 }
+
+/**
+ * The chain check as an authorised API (Coffer.VerifyAuditTrail, shown by the
+ * web console): the caller needs `coffer:VerifyAuditTrail`. It walks the
+ * whole chain, as `coffer audit verify` does on the data directory, so it
+ * costs a read of every event: an operator's check, not a per-page call.
+ */
+export function createAuditVerification({
+  store,
+  key,
+  authorizer,
+}: {
+  store: Pick<Store, "listAuditRows" | "listAuditCheckpoints" | "getSetting">;
+  key: Buffer;
+  authorizer: Authorizer;
+}) {
+  return {
+    async verify(principal: Principal): Promise<VerifyResult> {
+      await authorizer.authorize({ principal, action: "coffer:VerifyAuditTrail", resource: "*" });
+      return verifyAuditChain(store, key);
+    },
+  };
+}
+
+export type AuditVerification = ReturnType<typeof createAuditVerification>;

@@ -7,6 +7,7 @@ import { applyListenerTimeouts, listenerOptions, type ListenerTimeouts } from ".
 import type { Reply } from "./protocols/codec.ts";
 import { protocolErrors } from "../api/api-errors.ts";
 import type { IncomingRequest } from "./request-context.ts";
+import { loadConsole } from "./console-static.ts";
 
 /** The dispatcher's options (who audits, which services, how credentials are found) and the listener's own. */
 export interface ServerOptions extends Omit<DispatchOptions, "secureTransport"> {
@@ -21,6 +22,8 @@ export interface ServerOptions extends Omit<DispatchOptions, "secureTransport"> 
   readiness?: () => Promise<string | undefined>;
   /** GET /metrics: the exposition (Prometheus text); without one, /metrics is not served. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Where the built web console is (default dist/console/, docs/console.md); served at /console/. */
+  consoleDir?: string;
 }
 
 export interface CofferServer {
@@ -41,7 +44,8 @@ const notReady = (reason: string) => JSON.stringify({ status: "unavailable", rea
 /**
  * The HTTP side: node:http (fastify cost 10-16 µs more CPU per request than
  * node:http for the same request, bench/transport.ts and docs/performance.md),
- * one route for the APIs (POST /), /health, /ready, /metrics, and an AWS-shaped error for
+ * one route for the APIs (POST /), /health, /ready, /metrics, the web console
+ * (GET /console/, console-static.ts), and an AWS-shaped error for
  * everything else. The request pipeline itself is the
  * dispatcher's (dispatch.ts): the body is read here, raw (SigV4 hashes the
  * exact bytes), up to the body limit.
@@ -51,6 +55,7 @@ export function createServer(options: ServerOptions): CofferServer {
   const dispatcher = createDispatcher({ ...options, secureTransport: Boolean(options.https) });
   const tooLarge = () => new CofferError("PayloadTooLarge", `The request body is larger than the limit of ${options.bodyLimit} bytes.`);
   let stopping = false;
+  const consoleFiles = loadConsole(options.region, options.consoleDir);
   const readiness =
     options.readiness ??
     (() => (options.sync?.() ?? Promise.resolve()).then(() => undefined, () => "the database cannot be reached"));
@@ -144,6 +149,7 @@ export function createServer(options: ServerOptions): CofferServer {
         // Aggregates only (counts, latencies, process figures): no name, value, ARN or account in any label.
         return answer(res, requestId, options.metrics().then((m) => ({ status: 200, contentType: m.contentType, body: m.body })));
       }
+      if (consoleFiles.serve(req, res, path, requestId)) return;
       const err = new CofferError("UnknownOperation", `No operation is served at ${req.method} ${url}.`);
       answer(res, requestId, dispatcher.refuse(incoming(req, Buffer.alloc(0)), requestId, err, "json"));
     } catch (err) {

@@ -33,6 +33,9 @@ it("npm pack ships what the server and coffer/client need, and nothing of the te
     "src/storage/audit-chain.mjs",
     "dist/client.js",
     "dist/types/index.d.ts",
+    "dist/console/index.html",
+    "dist/console/app.js",
+    "dist/console/style.css",
     "docs/operations.md",
     "README.md",
   ]) {
@@ -45,6 +48,11 @@ it("npm pack ships what the server and coffer/client need, and nothing of the te
   const pkg = join(dir, "package");
   symlinkSync(nodeModules, join(pkg, "node_modules"));
   const server = track(await spawnServer(["--data-dir", join(dir, "data"), "--log-level", "warn"], {}, [], join(pkg, "bin", "coffer.js")));
+  // The web console, built before packing, served by the installed server (docs/console.md).
+  const page = await fetch(`${server.url}/console/`);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('src="app.js"');
+  expect((await fetch(`${server.url}/console/app.js`)).headers.get("content-type")).toBe("text/javascript; charset=utf-8");
 
   // A TypeScript consumer of coffer/client, strict, without allowImportingTsExtensions.
   const app = join(dir, "app");

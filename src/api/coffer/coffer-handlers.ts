@@ -1,6 +1,7 @@
 import type { ApiService, Handler } from "../api-service.ts";
 import type { FunctionDescription, FunctionRegistry } from "../../services/rotation/rotation-registry.ts";
 import { secretsManagerError } from "../secretsmanager/secretsmanager-errors.ts";
+import type { AuditVerification } from "../../audit/audit-verify.ts";
 import { metadata, operations, shapes } from "./coffer-model.ts";
 
 /** Coffer's admin API (docs/rotation.md): registering rotation functions. Errors are named as Secrets Manager names them. */
@@ -23,7 +24,7 @@ function wireFunction(f: FunctionDescription) {
   };
 }
 
-export function cofferAdminApi(functions: FunctionRegistry): ApiService {
+export function cofferAdminApi(functions: FunctionRegistry, audit?: AuditVerification): ApiService {
   const handlers: Record<string, Handler> = {
     async RegisterRotationFunction(p, i: RegisterInput) {
       const registered = await functions.register(p, {
@@ -39,6 +40,14 @@ export function cofferAdminApi(functions: FunctionRegistry): ApiService {
     async DeregisterRotationFunction(p, i: { FunctionName: string }) {
       await functions.deregister(p, i.FunctionName);
       return {};
+    },
+    /** The audit chain's state (docs/audit.md, docs/console.md): intact with its extent, or the first problem. */
+    async VerifyAuditTrail(p) {
+      if (!audit) throw new Error("audit verification is not wired");
+      const r = await audit.verify(p);
+      return r.ok
+        ? { Intact: true, EventCount: r.rows, FirstSequence: r.firstSeq, LastSequence: r.lastSeq, SignedCheckpoints: r.checkpoints }
+        : { Intact: false, ProblemSequence: r.seq, Problem: r.problem };
     },
   };
   return { metadata, shapes, operations, handlers, errorFor: secretsManagerError };

@@ -29,6 +29,7 @@ export const operations = {
     errors: ["ResourceNotFoundException", "AccessDeniedException"],
     readOnly: false,
   },
+  VerifyAuditTrail: { output: "VerifyAuditTrailResponse", errors: ["AccessDeniedException"], readOnly: true },
 } as const satisfies Record<string, OperationSpec>;
 
 export const shapes: Record<string, Shape> = {
@@ -75,5 +76,20 @@ export const shapes: Record<string, Shape> = {
     type: "structure",
     members: { FunctionName: { shape: "FunctionName" } },
     required: ["FunctionName"],
+  },
+  Count: { type: "long" },
+  Problem: { type: "string" },
+  Intact: { type: "boolean" },
+  VerifyAuditTrailResponse: {
+    type: "structure",
+    members: {
+      Intact: { shape: "Intact" },
+      EventCount: { shape: "Count" },
+      FirstSequence: { shape: "Count" },
+      LastSequence: { shape: "Count" },
+      SignedCheckpoints: { shape: "Count" },
+      ProblemSequence: { shape: "Count" },
+      Problem: { shape: "Problem" },
+    },
   },
 };

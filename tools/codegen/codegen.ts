@@ -724,6 +724,7 @@ function renderOperations(service: ServiceName, modelFile: string, model: Model)
     spec.readOnly = isReadOnlyOperation(service, name, op);
     const resources = resourcesOf(service, model, input?.shape as string | undefined, output?.shape as string | undefined);
     if (resources.length) spec.resources = resources;
+    if (op.authtype === "none" || (Array.isArray(op.auth) && op.auth.includes("smithy.api#noAuth"))) spec.noAuth = true;
     ops[name] = spec;
   }
   return [

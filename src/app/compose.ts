@@ -34,6 +34,7 @@ import type { Config } from "./config.ts";
 import { openStore, requireData } from "./open-store.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials, writeServerInfo } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
+import { workloadIdentity } from "./compose-oidc.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { createReadiness } from "./readiness.ts";
 import { createMasterKeyFollower, loadAuditKey } from "./master-key-handoff.ts";
@@ -178,6 +179,7 @@ async function assemble(
     log: logger,
   });
   const sts = createStsService({ store, identity, authorizer, clock });
+  const federation = workloadIdentity(config, { store, identity, authorizer, clock });
   // Before any request: keys sealed by an earlier version get their owner bound into the AAD.
   await identity.sealLegacyAccessKeys();
   const adminKey = await identity.bootstrap(config.accountId);
@@ -223,10 +225,10 @@ async function assemble(
       secretsManagerApi(secrets, rotation),
       ssmApi(parameters),
       kmsApi(keys),
-      iamApi(iam),
-      stsApi(sts),
+      federation.iam(iamApi(iam)),
+      federation.sts(stsApi(sts)),
       cloudTrailApi(createAuditLookup({ store, authorizer })),
-      cofferAdminApi(functions),
+      federation.admin(cofferAdminApi(functions)),
     ],
     lookupCredential: identity.lookupCredential,
     region: config.region,

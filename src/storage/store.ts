@@ -210,8 +210,17 @@ export interface SessionInfo {
   /** Session policies (AssumeRole Policy, and the documents of PolicyArns), as JSON text. */
   policies?: string[];
   policyArns?: string[];
+  /** AssumeRoleWithWebIdentity: the provider, the token's subject and audience (audited with each request). */
+  webIdentity?: WebIdentityInfo;
   /** SHA-256 (hex) of the session token; the token itself is never stored. */
   tokenHash: string;
+}
+
+/** Who a web identity session was issued to: the OIDC provider's ARN, the token's `sub` and `aud`. */
+export interface WebIdentityInfo {
+  providerArn: string;
+  subject: string;
+  audience: string;
 }
 
 /** An IAM user or role. Policies are stored as the JSON text the caller gave. */

@@ -662,6 +662,8 @@ const RESOURCE_MEMBERS: Partial<Record<ServiceName, readonly ResourceRule[]>> = 
   iam: [
     { member: "UserName", type: "AWS::IAM::User" },
     { member: "RoleName", type: "AWS::IAM::Role" },
+    { member: "OpenIDConnectProviderArn", from: "output", type: "AWS::IAM::OIDCProvider" },
+    { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
   ],
   sts: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
 };

@@ -25,6 +25,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { generate } from "selfsigned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure, startCoffer, type Running } from "./harness.ts";
+import { rawCall } from "./raw.ts";
 
 /**
  * Workload identity end to end (docs/workload-identity.md): IAM OIDC providers and STS
@@ -382,5 +383,48 @@ describe("AssumeRoleWithWebIdentity", () => {
     } finally {
       process.env = saved;
     }
+  });
+
+  it("verifies an air-gapped issuer's tokens against keys given inline (Coffer extension), never fetching", async () => {
+    const airGapped = "https://kubernetes.default.svc.cluster.local";
+    const arn = providerArnOf(ACCOUNT, airGapped);
+    await iam(run.credentials).send(new CreateOpenIDConnectProviderCommand({ Url: airGapped, ClientIDList: ["sts.amazonaws.com"] }));
+    await iam(run.credentials).send(
+      new CreateRoleCommand({
+        RoleName: "air-gapped",
+        AssumeRolePolicyDocument: policy({
+          Effect: "Allow",
+          Principal: { Federated: arn },
+          Action: "sts:AssumeRoleWithWebIdentity",
+          Condition: { StringLike: { "kubernetes.default.svc.cluster.local:sub": "system:serviceaccount:prod:*" } },
+        }),
+      }),
+    );
+    const admin = (operation: string, body: object, credentials: Creds = run.credentials) =>
+      rawCall(run.url, { target: `Coffer.${operation}`, body: JSON.stringify(body), credentials, service: "coffer" });
+    const keys = JSON.stringify({ keys: [await publicJwk(ec.publicKey, "cluster-key", "ES256")] });
+    const token = () => mint({ iss: airGapped }, { key: ec.privateKey, kid: "cluster-key", alg: "ES256" });
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/air-gapped`;
+
+    // Before keys are given, the issuer is unreachable: IDPCommunicationError.
+    expect((await failure(assume(await token(), { RoleArn: roleArn }))).name).toBe("IDPCommunicationErrorException");
+
+    const privateKey = JSON.stringify({ keys: [await exportJWK(ec.privateKey)] });
+    const refusedPrivate = await admin("PutOpenIDConnectProviderKeys", { OpenIDConnectProviderArn: arn, Keys: privateKey });
+    expect(refusedPrivate.status).toBe(400);
+    expect(refusedPrivate.body).not.toContain((await exportJWK(ec.privateKey)).d!);
+    const otherRoot = await run.coffer.identity.createAccessKey({ arn: `arn:aws:iam::${OTHER}:root`, accountId: OTHER, kind: "root" });
+    expect((await admin("PutOpenIDConnectProviderKeys", { OpenIDConnectProviderArn: arn, Keys: keys }, otherRoot)).json().__type).toBe("AccessDeniedException");
+
+    expect((await admin("PutOpenIDConnectProviderKeys", { OpenIDConnectProviderArn: arn, Keys: keys })).status).toBe(200);
+    expect((await admin("GetOpenIDConnectProviderKeys", { OpenIDConnectProviderArn: arn })).json().Keys).toBe(keys);
+    const answer = await assume(await token(), { RoleArn: roleArn });
+    expect(answer.Provider).toBe(arn);
+    // A key the inline set lacks is not looked for anywhere.
+    const stray = await failure(assume(await mint({ iss: airGapped }, { key: rsa.privateKey, kid: "rsa-1" }), { RoleArn: roleArn }));
+    expect(stray.name).toBe("InvalidIdentityTokenException");
+
+    expect((await admin("PutOpenIDConnectProviderKeys", { OpenIDConnectProviderArn: arn })).status).toBe(200);
+    expect((await failure(assume(await token(), { RoleArn: roleArn }))).name).toBe("IDPCommunicationErrorException");
   });
 });

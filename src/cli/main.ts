@@ -14,6 +14,7 @@ import { registerBackupCommands } from "./backup-commands.ts";
 import { registerMasterKeyCommands } from "./master-key-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
+import { registerOidcCommands } from "./oidc-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
 import { stopOnSignals } from "./shutdown.ts";
 
@@ -115,6 +116,7 @@ registerIamCommands(program);
 registerAuditCommands(program);
 registerAlertCommands(program);
 registerRotationCommands(program);
+registerOidcCommands(program);
 registerAgentCommand(program);
 registerRunCommand(program);
 registerEnvCommand(program);

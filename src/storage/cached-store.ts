@@ -9,7 +9,6 @@ const CACHED = [
   "getKey",
   "getAlias",
   "getPrincipal",
-  "getOidcProvider",
   "getParameter",
   "getParameterVersion",
   "getParameterVersionByLabel",
@@ -63,7 +62,8 @@ export function withReadCache(
     getKey: reads.getKey,
     getAlias: reads.getAlias,
     getPrincipal: reads.getPrincipal,
-    getOidcProvider: reads.getOidcProvider,
+    // Not cached: `coffer oidc-keys` changes a provider straight on the data directory, beside the server.
+    getOidcProvider: (...a) => store.getOidcProvider(...a),
     listOidcProviders: (...a) => store.listOidcProviders(...a),
     listSecrets: (...a) => store.listSecrets(...a),
     listSecretsDueForPurge: (...a) => store.listSecretsDueForPurge(...a),

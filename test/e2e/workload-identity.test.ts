@@ -26,6 +26,7 @@ import { generate } from "selfsigned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure, startCoffer, type Running } from "./harness.ts";
 import { rawCall } from "./raw.ts";
+import { coffer, finished } from "./cli-process.ts";
 
 /**
  * Workload identity end to end (docs/workload-identity.md): IAM OIDC providers and STS
@@ -426,5 +427,13 @@ describe("AssumeRoleWithWebIdentity", () => {
 
     expect((await admin("PutOpenIDConnectProviderKeys", { OpenIDConnectProviderArn: arn })).status).toBe(200);
     expect((await failure(assume(await token(), { RoleArn: roleArn }))).name).toBe("IDPCommunicationErrorException");
+
+    // The operator's way, on the data directory beside the running server: `coffer oidc-keys put`.
+    writeFileSync(join(dir, "cluster-jwks.json"), keys);
+    const where = ["--data-dir", run.dataDir, ...(run.databaseUrl ? ["--database-url", run.databaseUrl] : [])];
+    const put = await finished(coffer(["oidc-keys", "put", arn, join(dir, "cluster-jwks.json"), ...where], { PATH: process.env.PATH, HOME: dir }));
+    expect(put.stderr).toBe("");
+    expect(put.code).toBe(0);
+    expect((await assume(await token(), { RoleArn: roleArn })).SubjectFromWebIdentityToken).toBe("system:serviceaccount:prod:app");
   });
 });

@@ -6,14 +6,17 @@ import { join } from "node:path";
 import { CloudTrailClient, LookupEventsCommand } from "@aws-sdk/client-cloudtrail";
 import {
   AddClientIDToOpenIDConnectProviderCommand,
+  CreateAccessKeyCommand,
   CreateOpenIDConnectProviderCommand,
   CreateRoleCommand,
+  CreateUserCommand,
   DeleteOpenIDConnectProviderCommand,
   GetOpenIDConnectProviderCommand,
   IAMClient,
   ListOpenIDConnectProvidersCommand,
   ListOpenIDConnectProviderTagsCommand,
   PutRolePolicyCommand,
+  PutUserPolicyCommand,
   RemoveClientIDFromOpenIDConnectProviderCommand,
   TagOpenIDConnectProviderCommand,
   UntagOpenIDConnectProviderCommand,
@@ -178,6 +181,24 @@ describe("IAM OpenID Connect providers", () => {
     const denied = await failure(iam(otherRoot).send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })));
     expect(denied.name).toBe("AccessDenied");
     expect((await iam(otherRoot).send(new ListOpenIDConnectProvidersCommand({}))).OpenIDConnectProviderList ?? []).toEqual([]);
+
+    // A user may do what its policy allows on the provider, and nothing else.
+    await admin.send(new CreateUserCommand({ UserName: "oidc-reader" }));
+    await admin.send(
+      new PutUserPolicyCommand({
+        UserName: "oidc-reader",
+        PolicyName: "read",
+        PolicyDocument: policy({ Effect: "Allow", Action: "iam:GetOpenIDConnectProvider", Resource: arn }),
+      }),
+    );
+    const { AccessKey } = await admin.send(new CreateAccessKeyCommand({ UserName: "oidc-reader" }));
+    const reader = iam({ accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! });
+    expect((await reader.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }))).ClientIDList).toEqual(["my-app"]);
+    expect((await failure(reader.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })))).name).toBe("AccessDenied");
+    expect((await failure(reader.send(new ListOpenIDConnectProvidersCommand({})))).name).toBe("AccessDenied");
+    // Authorised before looked up: a provider that does not exist is AccessDenied too, for this user.
+    const missing = await failure(reader.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: `${arn}-gone` })));
+    expect(missing.name).toBe("AccessDenied");
 
     await admin.send(new DeleteOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn }));
     const gone = await failure(admin.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: arn })));

@@ -348,6 +348,29 @@ describe("AssumeRoleWithWebIdentity", () => {
     expect(answer.SubjectFromWebIdentityToken).toBe("system:serviceaccount:prod:app");
   });
 
+  it("narrows the session by a session policy passed with the call, as AssumeRole does", async () => {
+    const answer = await anonymousSts().send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: `arn:aws:iam::${ACCOUNT}:role/k8s-app`,
+        RoleSessionName: "narrowed",
+        WebIdentityToken: await mint({}),
+        Policy: policy({ Effect: "Allow", Action: "secretsmanager:DescribeSecret", Resource: "*" }),
+        DurationSeconds: 900,
+      }),
+    );
+    expect(answer.PackedPolicySize).toBeGreaterThan(0);
+    const expires = answer.Credentials!.Expiration!.getTime();
+    expect(Math.abs(expires - (now + 900_000))).toBeLessThan(2000);
+    const creds: Creds = {
+      accessKeyId: answer.Credentials!.AccessKeyId!,
+      secretAccessKey: answer.Credentials!.SecretAccessKey!,
+      sessionToken: answer.Credentials!.SessionToken!,
+    };
+    // The role allows the read, the session policy does not: denied.
+    const err = await failure(sm(creds).send(new GetSecretValueCommand({ SecretId: "prod/app/db" })));
+    expect(err.name).toBe("AccessDeniedException");
+  });
+
   it("refuses DurationSeconds beyond the role's MaxSessionDuration and an oversized token", async () => {
     const long = await failure(assume(await mint({}), { DurationSeconds: 7200 }));
     expect(long.name).toBe("ValidationError");

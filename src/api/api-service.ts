@@ -1,3 +1,4 @@
+import type { FederatedCaller } from "../audit/audit-event.ts";
 import type { Principal } from "../services/identity/identity-types.ts";
 import type { ErrorCode } from "../shared/errors.ts";
 import type { OperationSpec, ServiceMetadata, Shapes } from "../shared/shape-types.ts";
@@ -17,6 +18,12 @@ export interface RequestContext {
 
 export type Handler = (principal: Principal, input: any, ctx: RequestContext) => Promise<unknown>;
 
+/**
+ * An operation the model marks unsigned (`noAuth`, e.g. STS AssumeRoleWithWebIdentity): no
+ * principal; the input carries the proof. `identify` records who the caller proved to be.
+ */
+export type PublicHandler = (input: any, ctx: RequestContext & { identify(who: FederatedCaller): void }) => Promise<unknown>;
+
 /** An AWS error name and the HTTP status it is sent with. */
 export interface WireError {
   type: string;
@@ -31,6 +38,8 @@ export interface ApiService {
   shapes: Shapes;
   operations: Readonly<Record<string, OperationSpec>>;
   handlers: Readonly<Record<string, Handler>>;
+  /** Handlers of the operations the model marks unsigned (OperationSpec.noAuth); only these run without a signature. */
+  publicHandlers?: Readonly<Record<string, PublicHandler>>;
   /** AWS error name and HTTP status for each domain error code. */
   errorFor(code: ErrorCode): WireError;
 }

@@ -35,6 +35,7 @@ import type { Config } from "./config.ts";
 import { openStore, requireData } from "./open-store.ts";
 import { acquireServerLock, isLoopback, openMasterKey, prepareDataDir, writeAdminCredentials, writeServerInfo } from "./data-dir.ts";
 import { createScheduler } from "./scheduler.ts";
+import { workloadIdentity } from "./compose-oidc.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { asOperator } from "./operator-audit.ts";
 import { createReadiness } from "./readiness.ts";
@@ -180,6 +181,7 @@ async function assemble(
     log: logger,
   });
   const sts = createStsService({ store, identity, authorizer, clock });
+  const federation = workloadIdentity(config, { store, identity, authorizer, clock });
   // Before any request: keys sealed by an earlier version get their owner bound into the AAD.
   await identity.sealLegacyAccessKeys();
   const adminKey = await identity.bootstrap(config.accountId);
@@ -225,10 +227,10 @@ async function assemble(
       secretsManagerApi(secrets, rotation),
       ssmApi(parameters),
       kmsApi(keys),
-      iamApi(iam),
-      stsApi(sts),
+      federation.iam(iamApi(iam)),
+      federation.sts(stsApi(sts)),
       cloudTrailApi(createAuditLookup({ store, authorizer })),
-      cofferAdminApi(functions, createAuditVerification({ store, key: auditKey, authorizer })),
+      federation.admin(cofferAdminApi(functions, createAuditVerification({ store, key: auditKey, authorizer }))),
     ],
     lookupCredential: identity.lookupCredential,
     region: config.region,

@@ -65,6 +65,12 @@ export interface Config {
   webhookAllowedNetworks: string[];
   /** How long one rotation step (a webhook call, a command run) may take before it fails. */
   rotationStepTimeoutSeconds: number;
+  /** Internal networks (CIDRs) OIDC issuers' discovery and key URLs may be on (docs/workload-identity.md); refused otherwise, as for webhooks. */
+  oidcAllowedNetworks: string[];
+  /** A PEM file of CA certificates trusted for OIDC issuers beside the system's (e.g. a Kubernetes cluster CA). */
+  oidcCaFile?: string;
+  /** "on": http:// issuers are accepted (tests only: their keys could be replaced on the way). */
+  oidcAllowHttp: "on" | "off";
   /** "on": GET /metrics serves Prometheus text (aggregates only, no credentials asked); "off": not served. */
   metrics: "on" | "off";
 }
@@ -100,6 +106,9 @@ const settings = {
   auditRetentionDays: { env: "COFFER_AUDIT_RETENTION_DAYS", parse: Number },
   webhookAllowedNetworks: { env: "COFFER_WEBHOOK_ALLOWED_NETWORKS", parse: String },
   rotationStepTimeoutSeconds: { env: "COFFER_ROTATION_STEP_TIMEOUT_SECONDS", parse: Number },
+  oidcAllowedNetworks: { env: "COFFER_OIDC_ALLOWED_NETWORKS", parse: String },
+  oidcCaFile: { env: "COFFER_OIDC_CA_FILE", parse: String },
+  oidcAllowHttp: { env: "COFFER_OIDC_ALLOW_HTTP", parse: String },
   metrics: { env: "COFFER_METRICS", parse: String },
 } as const;
 
@@ -126,6 +135,8 @@ const defaults = {
   auditRetentionDays: 0,
   webhookAllowedNetworks: "",
   rotationStepTimeoutSeconds: 60,
+  oidcAllowedNetworks: "",
+  oidcAllowHttp: "off",
   metrics: "on",
 };
 
@@ -210,6 +221,9 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     alerts: parseRules(file.alerts),
     webhookAllowedNetworks: cidrList(pick("webhookAllowedNetworks")),
     rotationStepTimeoutSeconds: pick("rotationStepTimeoutSeconds") as number,
+    oidcAllowedNetworks: cidrList(pick("oidcAllowedNetworks"), "oidcAllowedNetworks"),
+    oidcCaFile: pick("oidcCaFile") as string | undefined,
+    oidcAllowHttp: pick("oidcAllowHttp") as Config["oidcAllowHttp"],
     metrics: pick("metrics") as Config["metrics"],
   };
   validate(config);
@@ -227,14 +241,14 @@ export function commandLine(value: unknown, what: string): string[] | undefined 
 }
 
 /** A comma-separated string (flag, environment) or a JSON array (config file) of CIDRs. */
-function cidrList(value: unknown): string[] {
+function cidrList(value: unknown, name = "webhookAllowedNetworks"): string[] {
   const list = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
-  if (!list || list.some((c) => typeof c !== "string")) throw new ConfigError("webhookAllowedNetworks must be a list of CIDRs.");
+  if (!list || list.some((c) => typeof c !== "string")) throw new ConfigError(`${name} must be a list of CIDRs.`);
   const cidrs = (list as string[]).map((c) => c.trim()).filter((c) => c !== "");
   try {
     webhookNetworks(cidrs);
   } catch (err) {
-    throw new ConfigError(`webhookAllowedNetworks: ${(err as Error).message}`);
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
   }
   return cidrs;
 }
@@ -278,6 +292,7 @@ function validate(c: Config): void {
   if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");
   if (!(c.rotationStepTimeoutSeconds > 0)) throw new ConfigError("The rotation step timeout must be a positive number of seconds.");
   if (c.audit !== "on" && c.audit !== "off") throw new ConfigError(`audit must be "on" or "off", not "${c.audit}".`);
+  if (c.oidcAllowHttp !== "on" && c.oidcAllowHttp !== "off") throw new ConfigError(`oidcAllowHttp must be "on" or "off", not "${c.oidcAllowHttp}".`);
   if (c.metrics !== "on" && c.metrics !== "off") throw new ConfigError(`metrics must be "on" or "off", not "${c.metrics}".`);
   if (!Number.isInteger(c.auditRetentionDays) || c.auditRetentionDays < 0) {
     throw new ConfigError("The audit retention must be a whole number of days (0 keeps events forever).");

@@ -4,6 +4,15 @@ import { isArn, iamArn, kmsAliasArn, kmsKeyArn, parameterArn, parseArn, secretAr
 import type { Principal } from "../services/identity/identity-types.ts";
 import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
 
+/** Who an unsigned request turned out to be, once its own proof (a web identity token) verified. */
+export interface FederatedCaller {
+  /** The account the caller federated into (the role's). */
+  accountId: string;
+  providerArn: string;
+  subject: string;
+  audience: string;
+}
+
 /** What the server knows about a finished (or refused) request. */
 export interface RequestFacts {
   requestId: string;
@@ -19,6 +28,8 @@ export interface RequestFacts {
   sourceIp: string;
   userAgent: string;
   principal?: Principal;
+  /** An unsigned request (AssumeRoleWithWebIdentity) whose token verified: recorded as a WebIdentityUser. */
+  federated?: FederatedCaller;
   /** Access key id named by an unverified signature. */
   claimedAccessKeyId?: string;
   shapes?: Shapes;
@@ -87,6 +98,13 @@ function lowerFirst(name: string): string {
 
 function userIdentity(facts: RequestFacts): UserIdentity {
   const p = facts.principal;
+  const f = facts.federated;
+  // As CloudTrail records AssumeRoleWithWebIdentity: the provider, the token's audience and subject.
+  if (!p && f) {
+    // Verified, but the issuer chose them: bounded like other request-controlled text.
+    const subject = bounded(f.subject, FIELD_LIMITS.errorMessage);
+    return { type: "WebIdentityUser", principalId: `${f.providerArn}:${bounded(f.audience, FIELD_LIMITS.errorMessage)}:${subject}`, userName: subject, identityProvider: f.providerArn };
+  }
   if (!p) return { type: "Unknown", accessKeyId: facts.claimedAccessKeyId };
   if (p.kind === "root") return { type: "Root", principalId: p.accountId, arn: p.arn, accountId: p.accountId, accessKeyId: p.accessKeyId };
   if (p.kind === "user") {
@@ -101,6 +119,10 @@ function userIdentity(facts: RequestFacts): UserIdentity {
     accessKeyId: p.accessKeyId,
     sessionContext: {
       sessionIssuer: { type: "Role", arn: p.roleArn ?? "", accountId: p.accountId, userName: roleName },
+      // A web identity session: the provider, as CloudTrail names it, and the token's subject and audience.
+      ...(p.webIdentity
+        ? { webIdFederationData: { federatedProvider: p.webIdentity.providerArn, attributes: { sub: p.webIdentity.subject, aud: p.webIdentity.audience } } }
+        : {}),
       attributes: { mfaAuthenticated: "false" },
     },
   };
@@ -111,6 +133,7 @@ export function usernameOf(identity: UserIdentity): string | undefined {
   if (identity.type === "Root") return "root";
   if (identity.type === "IAMUser") return identity.userName;
   if (identity.type === "AssumedRole") return identity.principalId?.split(":")[1];
+  if (identity.type === "WebIdentityUser") return identity.userName;
   return undefined;
 }
 
@@ -133,6 +156,7 @@ const SERVICE_OF: Record<string, string> = {
   "AWS::KMS::Key": "kms",
   "AWS::IAM::User": "iam",
   "AWS::IAM::Role": "iam",
+  "AWS::IAM::OIDCProvider": "iam",
 };
 
 function arnOfInput(text: string, type: string, region: string, accountId: string): string {
@@ -233,7 +257,7 @@ export function bounded(text: string, max: number): string {
 export function buildEvent(facts: RequestFacts): CloudTrailEvent {
   const identity = userIdentity(facts);
   if (identity.accessKeyId !== undefined) identity.accessKeyId = bounded(identity.accessKeyId, FIELD_LIMITS.accessKeyId);
-  const accountId = facts.principal?.accountId ?? facts.defaultAccountId;
+  const accountId = facts.principal?.accountId ?? facts.federated?.accountId ?? facts.defaultAccountId;
   // A request that named no known operation changed nothing, but is filed with the writes, where it is looked for.
   const readOnly = facts.spec?.readOnly ?? false;
   const { parameters, named } = readInput(facts, accountId);

@@ -5,15 +5,19 @@
  * shape is sensitive are left out, as CloudTrail leaves them out.
  */
 export interface UserIdentity {
-  type: "Root" | "IAMUser" | "AssumedRole" | "AWSService" | "Unknown";
+  type: "Root" | "IAMUser" | "AssumedRole" | "AWSService" | "WebIdentityUser" | "Unknown";
   principalId?: string;
   arn?: string;
   accountId?: string;
   accessKeyId?: string;
   userName?: string;
   invokedBy?: string;
+  /** WebIdentityUser: the OIDC provider's ARN. */
+  identityProvider?: string;
   sessionContext?: {
     sessionIssuer: { type: "Role"; principalId?: string; arn: string; accountId: string; userName: string };
+    /** Sessions from AssumeRoleWithWebIdentity. */
+    webIdFederationData?: { federatedProvider: string; attributes: Record<string, string> };
     attributes: { creationDate?: string; mfaAuthenticated: "false" };
   };
 }

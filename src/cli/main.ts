@@ -15,6 +15,7 @@ import { registerMasterKeyCommands } from "./master-key-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerImportCommand } from "./import-command.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
+import { registerOidcCommands } from "./oidc-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
 import { stopOnSignals } from "./shutdown.ts";
 
@@ -116,6 +117,7 @@ registerIamCommands(program);
 registerAuditCommands(program);
 registerAlertCommands(program);
 registerRotationCommands(program);
+registerOidcCommands(program);
 registerAgentCommand(program);
 registerRunCommand(program);
 registerEnvCommand(program);

@@ -124,13 +124,27 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
         throw new CofferError("Internal", "The request could not be served: the database is unreachable.");
       });
     }
+    const ctx: RequestContext = { requestId: req.requestId, sourceIp: req.sourceIp, userAgent: req.userAgent, secureTransport: options.secureTransport };
+    // Unsigned by the model (AssumeRoleWithWebIdentity): any signature is ignored, the input is the proof.
+    if (spec.noAuth) {
+      const publicHandler = service.publicHandlers?.[operation];
+      if (!publicHandler) throw new CofferError("UnknownOperation", `The operation ${operation} is not yet supported by Coffer.`);
+      facts.input = codec.decode(req, service, spec);
+      if (auditor && !spec.readOnly) {
+        await auditor.intent(facts).catch(() => {
+          throw new CofferError("Internal", "The request could not be recorded in the audit trail, so it was not carried out.");
+        });
+      }
+      const output = await publicHandler(facts.input, { ...ctx, identify: (who) => (facts.federated = who) });
+      facts.output = output;
+      return codec.encodeResult(req, service, operation, spec, output);
+    }
     const credential = await authenticate(req, {
       service: service.metadata.signingName,
       region: options.region,
       now: options.clock.now(),
       lookup: options.lookupCredential,
     });
-    const ctx: RequestContext = { requestId: req.requestId, sourceIp: req.sourceIp, userAgent: req.userAgent, secureTransport: options.secureTransport };
     const principal = { ...credential.principal, sourceIp: ctx.sourceIp, secureTransport: ctx.secureTransport };
     facts.principal = principal;
     const handler = service.handlers[operation];
@@ -151,7 +165,7 @@ export function createDispatcher(options: DispatchOptions): Dispatcher {
    * written the caller gets an error instead (fail closed).
    */
   async function finish(req: ParsedRequest, codec: ProtocolCodec, facts: RequestFacts, reply: Reply, service: ApiService | undefined): Promise<Reply> {
-    if (!facts.principal && facts.error) {
+    if (!facts.principal && !facts.federated && facts.error) {
       const verdict = failures.fail(facts.sourceIp);
       if (verdict.throttled) {
         if (verdict.summarize) await recordSummary(facts, verdict.summarize);

@@ -50,6 +50,11 @@ export type ErrorCode =
   | "IncompatiblePolicy" // parameter policies that conflict (two of a kind, a notification without an expiration)
   | "PoliciesLimitExceeded" // more parameter policies than allowed
   | "TypeMismatch" // a new version of a resource would change its type (Parameter Store: HierarchyTypeMismatchException)
+  // AssumeRoleWithWebIdentity (docs/workload-identity.md):
+  | "InvalidIdentityToken" // a web identity token that is malformed, wrongly signed, or for another issuer or audience
+  | "ExpiredIdentityToken" // a web identity token past its expiry
+  | "IdpRejectedClaim" // a web identity token lacks a claim Coffer needs (sub, exp)
+  | "IdpCommunicationError" // the identity provider's keys could not be fetched
   | "Internal";
 
 export class CofferError extends Error {

@@ -189,6 +189,8 @@ export interface OperationSpec {
   readonly readOnly?: boolean;
   /** The members that name the resources the operation is about (CloudTrail's `resources`). */
   readonly resources?: readonly ResourceRef[];
+  /** The model says the operation is not signed (`authtype: none`): the caller proves who it is in the input (a token). */
+  readonly noAuth?: boolean;
 }
 
 /**

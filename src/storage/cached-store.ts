@@ -62,6 +62,9 @@ export function withReadCache(
     getKey: reads.getKey,
     getAlias: reads.getAlias,
     getPrincipal: reads.getPrincipal,
+    // Not cached: `coffer oidc-keys` changes a provider straight on the data directory, beside the server.
+    getOidcProvider: (...a) => store.getOidcProvider(...a),
+    listOidcProviders: (...a) => store.listOidcProviders(...a),
     listSecrets: (...a) => store.listSecrets(...a),
     listSecretsDueForPurge: (...a) => store.listSecretsDueForPurge(...a),
     listSecretsDueForRotation: (...a) => store.listSecretsDueForRotation(...a),

@@ -2,6 +2,7 @@ import { exerciseAuditStore } from "./conformance/audit-conformance.ts";
 import type { MakeStore } from "./conformance/conformance-fixtures.ts";
 import { exerciseIdentityStore } from "./conformance/identity-conformance.ts";
 import { exerciseKeyStore } from "./conformance/keys-conformance.ts";
+import { exerciseOidcProviderStore } from "./conformance/oidc-conformance.ts";
 import { exerciseParameterStore } from "./conformance/parameters-conformance.ts";
 import { exerciseSecretStore } from "./conformance/secrets-conformance.ts";
 import { exerciseSettingStore } from "./conformance/settings-conformance.ts";
@@ -11,6 +12,7 @@ export {
   exerciseAuditStore,
   exerciseIdentityStore,
   exerciseKeyStore,
+  exerciseOidcProviderStore,
   exerciseParameterStore,
   exerciseSecretStore,
   exerciseSettingStore,
@@ -30,6 +32,7 @@ export function exerciseStore(name: string, makeStore: MakeStore): void {
   exerciseParameterStore(name, makeStore);
   exerciseIdentityStore(name, makeStore);
   exerciseKeyStore(name, makeStore);
+  exerciseOidcProviderStore(name, makeStore);
   exerciseAuditStore(name, makeStore);
   exerciseSettingStore(name, makeStore);
 }

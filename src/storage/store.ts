@@ -210,8 +210,17 @@ export interface SessionInfo {
   /** Session policies (AssumeRole Policy, and the documents of PolicyArns), as JSON text. */
   policies?: string[];
   policyArns?: string[];
+  /** AssumeRoleWithWebIdentity: the provider, the token's subject and audience (audited with each request). */
+  webIdentity?: WebIdentityInfo;
   /** SHA-256 (hex) of the session token; the token itself is never stored. */
   tokenHash: string;
+}
+
+/** Who a web identity session was issued to: the OIDC provider's ARN, the token's `sub` and `aud`. */
+export interface WebIdentityInfo {
+  providerArn: string;
+  subject: string;
+  audience: string;
 }
 
 /** An IAM user or role. Policies are stored as the JSON text the caller gave. */
@@ -470,11 +479,46 @@ export interface SettingWrites {
 export interface SettingTx extends SettingReads, SettingWrites {}
 export interface SettingStore extends SettingReads, Transactional<SettingTx> {}
 
+/**
+ * An IAM OpenID Connect identity provider of an account (docs/workload-identity.md). Its ARN is
+ * arn:aws:iam::<account>:oidc-provider/<url without https://>, unique per account.
+ */
+export interface OidcProviderRecord {
+  arn: string;
+  accountId: string;
+  /** The issuer URL as registered ("https://host/path"); tokens' `iss` must equal it. */
+  url: string;
+  /** Audiences a token may carry (`aud`); at least one must match. */
+  clientIds: string[];
+  /** SHA-1 thumbprints as the caller gave them (kept for IAM compatibility). */
+  thumbprints: string[];
+  tags: Tag[];
+  createdAt: number;
+  /** Coffer extension: the issuer's public keys (a JWKS, JSON text) given inline; keys are then never fetched. */
+  inlineKeys?: string;
+}
+
+/** OIDC identity providers. */
+export interface OidcProviderReads {
+  getOidcProvider(arn: string): Promise<OidcProviderRecord | undefined>;
+  /** An account's providers, ordered by ARN. */
+  listOidcProviders(accountId: string): Promise<OidcProviderRecord[]>;
+}
+
+export interface OidcProviderWrites {
+  /** Inserts or replaces the provider with this ARN. */
+  putOidcProvider(provider: OidcProviderRecord): Promise<void>;
+  deleteOidcProvider(arn: string): Promise<void>;
+}
+
+export interface OidcProviderTx extends OidcProviderReads, OidcProviderWrites {}
+export interface OidcProviderStore extends OidcProviderReads, Transactional<OidcProviderTx> {}
+
 /** Every domain's reads. Outside a transaction they see only committed data. */
-export interface StoreReader extends SecretReads, ParameterReads, IdentityReads, KeyReads, AuditReads, SettingReads {}
+export interface StoreReader extends SecretReads, ParameterReads, IdentityReads, KeyReads, AuditReads, SettingReads, OidcProviderReads {}
 
 /** Every domain's writes, which happen only inside a transaction; reads there see the transaction's own writes. */
-export interface StoreTx extends StoreReader, SecretWrites, ParameterWrites, IdentityWrites, KeyWrites, AuditWrites, SettingWrites {}
+export interface StoreTx extends StoreReader, SecretWrites, ParameterWrites, IdentityWrites, KeyWrites, AuditWrites, SettingWrites, OidcProviderWrites {}
 
 /**
  * Writes that never change what a node keeps in memory: the audit chain, the

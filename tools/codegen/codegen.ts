@@ -662,6 +662,8 @@ const RESOURCE_MEMBERS: Partial<Record<ServiceName, readonly ResourceRule[]>> = 
   iam: [
     { member: "UserName", type: "AWS::IAM::User" },
     { member: "RoleName", type: "AWS::IAM::Role" },
+    { member: "OpenIDConnectProviderArn", from: "output", type: "AWS::IAM::OIDCProvider" },
+    { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
   ],
   sts: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
 };
@@ -724,6 +726,7 @@ function renderOperations(service: ServiceName, modelFile: string, model: Model)
     spec.readOnly = isReadOnlyOperation(service, name, op);
     const resources = resourcesOf(service, model, input?.shape as string | undefined, output?.shape as string | undefined);
     if (resources.length) spec.resources = resources;
+    if (op.authtype === "none" || (Array.isArray(op.auth) && op.auth.includes("smithy.api#noAuth"))) spec.noAuth = true;
     ops[name] = spec;
   }
   return [

@@ -52,6 +52,10 @@ export const secretsManagerErrors: Record<ErrorCode, { type: string; status: num
   IncompatiblePolicy: { type: "InvalidParameterException", status: 400 },
   PoliciesLimitExceeded: { type: "LimitExceededException", status: 400 },
   TypeMismatch: { type: "InvalidParameterException", status: 400 },
+  InvalidIdentityToken: { type: "InvalidRequestException", status: 400 },
+  ExpiredIdentityToken: { type: "InvalidRequestException", status: 400 },
+  IdpRejectedClaim: { type: "InvalidRequestException", status: 400 },
+  IdpCommunicationError: { type: "InvalidRequestException", status: 400 },
   Internal: { type: "InternalServiceError", status: 500 },
 };
 

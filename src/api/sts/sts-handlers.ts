@@ -10,6 +10,10 @@ const stsErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = 
   MalformedPolicy: { type: "MalformedPolicyDocument", status: 400 },
   InvalidParameter: { type: "InvalidParameterValue", status: 400 },
   LimitExceeded: { type: "PackedPolicyTooLarge", status: 400 },
+  InvalidIdentityToken: { type: "InvalidIdentityToken", status: 400 },
+  ExpiredIdentityToken: { type: "ExpiredTokenException", status: 400 },
+  IdpRejectedClaim: { type: "IDPRejectedClaim", status: 403 },
+  IdpCommunicationError: { type: "IDPCommunicationError", status: 400 },
 };
 
 export const stsError = errorMapper(stsErrors, "query");

@@ -154,6 +154,7 @@ export function createIdentityService({ store, keyring, clock, onCacheLookup }: 
       principal.sessionTags = session.tags;
       if (session.transitiveTagKeys?.length) principal.transitiveTagKeys = session.transitiveTagKeys;
       if (session.policies) principal.sessionPolicies = session.policies;
+      if (session.webIdentity) principal.webIdentity = session.webIdentity;
     }
     return principal;
   }

@@ -15,6 +15,8 @@ export interface Principal {
   transitiveTagKeys?: string[];
   /** Session policies (JSON text): the session may do only what these and the role's policies allow. */
   sessionPolicies?: string[];
+  /** Sessions from AssumeRoleWithWebIdentity: the provider and the token's subject and audience. */
+  webIdentity?: { providerArn: string; subject: string; audience: string };
   /** Facts of the current request, added by the server for policy conditions. */
   sourceIp?: string;
   secureTransport?: boolean;

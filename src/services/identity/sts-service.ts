@@ -57,7 +57,7 @@ function sessionTagsFor(caller: Principal, input: AssumeRoleInput): { tags: Tag[
 }
 
 /** The session policies' documents; a malformed policy or an unknown managed policy is an error, as on AWS. */
-function sessionPoliciesFor(input: AssumeRoleInput): string[] | undefined {
+export function sessionPoliciesFor(input: Pick<AssumeRoleInput, "policy" | "policyArns">): string[] | undefined {
   if (input.policy === undefined && input.policyArns === undefined) return undefined;
   // Coffer has no managed policies: every ARN names a policy that does not exist here.
   for (const arn of input.policyArns ?? []) {
@@ -74,7 +74,7 @@ function sessionPoliciesFor(input: AssumeRoleInput): string[] | undefined {
 }
 
 /** PackedPolicySize: the larger share of either budget, in percent; over 100 is PackedPolicyTooLarge. */
-function packedSize(input: AssumeRoleInput, tags: Tag[]): number | undefined {
+export function packedSize(input: Pick<AssumeRoleInput, "policy" | "policyArns">, tags: Tag[]): number | undefined {
   const policyChars = (input.policy ?? "").replace(/\s/g, "").length + (input.policyArns ?? []).reduce((n, a) => n + a.length, 0);
   const tagBytes = tags.reduce((n, t) => n + Buffer.byteLength(t.key) + Buffer.byteLength(t.value), 0);
   const policyPct = Math.ceil((100 * policyChars) / PACKED_POLICY_CHARS);

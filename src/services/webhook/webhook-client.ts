@@ -33,7 +33,7 @@ export interface WebhookPost {
   timeoutMs: number;
 }
 
-type Resolver = (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type Resolver = (hostname: string, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 const systemResolver: Resolver = (hostname, callback) => dnsLookup(hostname, { all: true, verbatim: true }, callback);
 
@@ -44,19 +44,20 @@ export interface WebhookClient {
   checkLiteralHost(url: string): void;
 }
 
-export function createWebhookClient(networks: WebhookNetworks, resolver: Resolver = systemResolver): WebhookClient {
-  const blocked = (address: string) =>
-    new WebhookError(`the address ${address} is not allowed for webhooks (an operator can allow it with webhookAllowedNetworks)`);
-
-  /** net's lookup hook: resolves, refuses if any address is forbidden, hands the checked addresses to connect(). */
-  const lookup: LookupFunction = (hostname, options, callback) => {
+/**
+ * net's lookup hook for an outbound connection: resolves, refuses if any address is forbidden
+ * (naming `setting`, the operator's allow-list), and hands the checked addresses to connect().
+ * Shared by every outbound request a tenant can aim (webhooks, OIDC issuers).
+ */
+export function guardedLookup(networks: WebhookNetworks, resolver: Resolver = systemResolver, setting = "webhookAllowedNetworks"): LookupFunction {
+  return (hostname, options, callback) => {
     resolver(hostname, (err, addresses) => {
       if (err) return callback(err, "", 4);
       const family = options.family === 4 || options.family === 6 ? options.family : undefined;
       const usable = addresses.filter((a) => family === undefined || a.family === family);
       const bad = usable.find((a) => !networks.allows(a.address));
       if (bad || usable.length === 0) {
-        const e = (bad ? blocked(bad.address) : new WebhookError("the host name has no usable address")) as Error & { code?: string };
+        const e = (bad ? blockedAddress(bad.address, setting) : new WebhookError("the host name has no usable address")) as Error & { code?: string };
         e.code = bad ? "EWEBHOOKBLOCKED" : "ENOTFOUND";
         return callback(e, "", 4);
       }
@@ -64,6 +65,17 @@ export function createWebhookClient(networks: WebhookNetworks, resolver: Resolve
       callback(null, usable[0].address, usable[0].family);
     });
   };
+}
+
+export function blockedAddress(address: string, setting = "webhookAllowedNetworks"): WebhookError {
+  return new WebhookError(`the address ${address} is not allowed for ${setting === "webhookAllowedNetworks" ? "webhooks" : "this request"} (an operator can allow it with ${setting})`);
+}
+
+export function createWebhookClient(networks: WebhookNetworks, resolver: Resolver = systemResolver): WebhookClient {
+  const blocked = (address: string) => blockedAddress(address);
+
+  /** net's lookup hook: resolves, refuses if any address is forbidden, hands the checked addresses to connect(). */
+  const lookup: LookupFunction = guardedLookup(networks, resolver);
 
   function checkLiteralHost(url: string): void {
     const host = hostOf(url);
@@ -121,7 +133,7 @@ export function createWebhookClient(networks: WebhookNetworks, resolver: Resolve
   };
 }
 
-function hostOf(url: string): string | undefined {
+export function hostOf(url: string): string | undefined {
   try {
     const host = new URL(url).hostname;
     return host.startsWith("[") ? host.slice(1, -1) : host;
@@ -131,7 +143,7 @@ function hostOf(url: string): string | undefined {
 }
 
 /** A fixed, short reason for a transport failure: an error code, never text from the receiver. */
-function reasonOf(err: unknown): string {
+export function reasonOf(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (typeof e?.code === "string" && e.code.startsWith("HPE_")) return "the receiver's answer is not valid HTTP";
   if (typeof e?.code === "string" && /^[A-Z0-9_]{2,40}$/.test(e.code)) return e.code;

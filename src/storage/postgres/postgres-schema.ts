@@ -140,6 +140,13 @@ const steps: string[] = [
    -- the counter is the sum of the rows, one per shard, so concurrent writers rarely touch the same row.
    CREATE TABLE coffer_changes (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);
    INSERT INTO coffer_changes VALUES (0, 0);`,
+  // IAM OpenID Connect identity providers (docs/workload-identity.md).
+  `CREATE TABLE oidc_providers (
+     arn TEXT COLLATE "C" PRIMARY KEY,
+     account_id TEXT COLLATE "C" NOT NULL,
+     doc TEXT NOT NULL
+   );
+   CREATE INDEX oidc_providers_by_account ON oidc_providers (account_id, arn);`,
 ];
 
 /** The schema version this Coffer writes. */

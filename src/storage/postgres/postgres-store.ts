@@ -17,6 +17,7 @@ import {
 } from "../sql-rows.ts";
 import { UNCACHED_WRITES, type AlertDelivery, type ParameterRecord, type PrincipalRecord, type Store, type StoreReader, type StoreTx } from "../store.ts";
 import { migrate } from "./postgres-schema.ts";
+import { postgresOidcReads, postgresOidcWrites } from "./postgres-oidc.ts";
 
 const POSTGRES: Dialect = { position: "strpos" };
 const AUDIT_WORKER = new URL("./postgres-audit-worker.mjs", import.meta.url);
@@ -200,6 +201,7 @@ function postgresReader(exec: Exec, lock = false): StoreReader {
   };
 
   return {
+    ...postgresOidcReads(exec, lock),
     async getSecret(arn) {
       return toSecret(await one(`SELECT doc FROM secrets WHERE arn = $1${forUpdate}`, [arn]));
     },
@@ -485,6 +487,7 @@ function postgresTx(conn: pg.PoolClient, counted: () => void): StoreTx {
       await run("DELETE FROM parameter_labels WHERE parameter_arn = $1 AND version = $2", [parameterArn, v]);
       await run("DELETE FROM parameter_versions WHERE parameter_arn = $1 AND version = $2", [parameterArn, v]);
     },
+    ...postgresOidcWrites(exec),
   };
   for (const [name, write] of Object.entries(writes) as [string, (...a: unknown[]) => Promise<void>][]) {
     if (UNCACHED_WRITES.has(name)) continue;

@@ -134,6 +134,13 @@ const steps: string[] = [
      FOREIGN KEY (parameter_arn, version) REFERENCES parameter_versions (parameter_arn, version)
    );
    CREATE INDEX parameter_labels_by_version ON parameter_labels (parameter_arn, version);`,
+  // IAM OpenID Connect identity providers (docs/workload-identity.md).
+  `CREATE TABLE oidc_providers (
+     arn TEXT PRIMARY KEY,
+     account_id TEXT NOT NULL,
+     doc TEXT NOT NULL
+   );
+   CREATE INDEX oidc_providers_by_account ON oidc_providers (account_id, arn);`,
 ];
 
 export function migrate(db: Database.Database): void {

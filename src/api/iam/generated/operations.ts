@@ -28,6 +28,9 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    ],
   },
   AddRoleToInstanceProfile: {
     input: "AddRoleToInstanceProfileRequest",
@@ -188,6 +191,9 @@ export const operations = {
       "OpenIdIdpCommunicationErrorException",
     ],
     readOnly: false,
+    resources: [
+      { member: "OpenIDConnectProviderArn", from: "output", type: "AWS::IAM::OIDCProvider" },
+    ],
   },
   CreatePolicy: {
     input: "CreatePolicyRequest",
@@ -364,6 +370,9 @@ export const operations = {
     input: "DeleteOpenIDConnectProviderRequest",
     errors: ["InvalidInputException", "NoSuchEntityException", "ServiceFailureException"],
     readOnly: false,
+    resources: [
+      { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    ],
   },
   DeletePolicy: {
     input: "DeletePolicyRequest",
@@ -735,6 +744,9 @@ export const operations = {
     resultWrapper: "GetOpenIDConnectProviderResult",
     errors: ["InvalidInputException", "NoSuchEntityException", "ServiceFailureException"],
     readOnly: true,
+    resources: [
+      { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    ],
   },
   GetOrganizationsAccessReport: {
     input: "GetOrganizationsAccessReportRequest",
@@ -955,6 +967,9 @@ export const operations = {
     resultWrapper: "ListOpenIDConnectProviderTagsResult",
     errors: ["NoSuchEntityException", "ServiceFailureException", "InvalidInputException"],
     readOnly: true,
+    resources: [
+      { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    ],
   },
   ListOpenIDConnectProviders: {
     input: "ListOpenIDConnectProvidersRequest",
@@ -1183,6 +1198,9 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    ],
   },
   RemoveRoleFromInstanceProfile: {
     input: "RemoveRoleFromInstanceProfileRequest",
@@ -1292,6 +1310,9 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    ],
   },
   TagPolicy: {
     input: "TagPolicyRequest",
@@ -1379,6 +1400,9 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    ],
   },
   UntagPolicy: {
     input: "UntagPolicyRequest",
@@ -1496,6 +1520,9 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    ],
   },
   UpdateRole: {
     input: "UpdateRoleRequest",

@@ -40,6 +40,7 @@ export const operations = {
     ],
     readOnly: false,
     resources: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
+    noAuth: true,
   },
   AssumeRoleWithWebIdentity: {
     input: "AssumeRoleWithWebIdentityRequest",
@@ -56,6 +57,7 @@ export const operations = {
     ],
     readOnly: false,
     resources: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
+    noAuth: true,
   },
   AssumeRoot: {
     input: "AssumeRootRequest",

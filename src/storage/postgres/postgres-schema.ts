@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { iamPolicyTables } from "../sql-iam-policies.ts";
 
 /**
  * Schema migrations, applied in order and recorded in coffer_migrations.
@@ -140,6 +141,8 @@ const steps: string[] = [
    -- the counter is the sum of the rows, one per shard, so concurrent writers rarely touch the same row.
    CREATE TABLE coffer_changes (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);
    INSERT INTO coffer_changes VALUES (0, 0);`,
+  // IAM customer managed policies and groups (src/storage/sql-iam-policies.ts).
+  iamPolicyTables(' COLLATE "C"'),
 ];
 
 /** The schema version this Coffer writes. */

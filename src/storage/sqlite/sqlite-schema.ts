@@ -1,3 +1,4 @@
+import { iamPolicyTables } from "../sql-iam-policies.ts";
 import type Database from "better-sqlite3";
 
 /**
@@ -134,6 +135,8 @@ const steps: string[] = [
      FOREIGN KEY (parameter_arn, version) REFERENCES parameter_versions (parameter_arn, version)
    );
    CREATE INDEX parameter_labels_by_version ON parameter_labels (parameter_arn, version);`,
+  // IAM customer managed policies and groups (src/storage/sql-iam-policies.ts).
+  iamPolicyTables(""),
 ];
 
 export function migrate(db: Database.Database): void {

@@ -17,6 +17,7 @@ import { sqliteAuditReads, sqliteAuditWrites } from "./sqlite-audit-tables.ts";
 import { makePrivate } from "./sqlite-files.ts";
 import { createTurnWord, giveMainTurn, takeMainTurn, threadGone } from "./sqlite-write-turn.mjs";
 import { migrate } from "./sqlite-schema.ts";
+import { sqlIamPolicyReads, sqlIamPolicyWrites } from "../sql-iam-policies.ts";
 
 type Db = Database.Database;
 const SQLITE: Dialect = { position: "instr" };
@@ -212,6 +213,7 @@ function sqliteReader(db: Db): StoreReader {
       return (sql("SELECT * FROM access_keys ORDER BY access_key_id").all() as Row[]).map((r) => toAccessKey(r)!);
     },
     ...sqliteAuditReads(db, sql),
+    ...sqlIamPolicyReads({ all: async (text, args) => sql(text).all(...args) as Row[] }),
     async getSetting(name) {
       const row = sql("SELECT value FROM settings WHERE name = ?").get(name) as Row | undefined;
       return row?.value as string | undefined;
@@ -349,6 +351,7 @@ function sqliteTx(db: Db): StoreTx {
       sql("DELETE FROM principals WHERE arn = ?").run(arn);
     },
     ...sqliteAuditWrites(sql),
+    ...sqlIamPolicyWrites({ run: async (text, args) => void sql(text).run(...args) }),
     async putParameter(p) {
       sql(
         `INSERT INTO parameters (arn, account_id, name, due_at, doc) VALUES (?, ?, ?, ?, ?)

@@ -50,13 +50,13 @@ function uniqueId(kind: PrincipalKind): string {
   return id;
 }
 
-function checkPath(path: string): void {
+export function checkPath(path: string): void {
   if (!/^\/([\x21-\x7e]*\/)?$/.test(path) || path.length > 512) {
     throw new CofferError("InvalidParameter", "The specified value for path is invalid. It must begin and end with / and contain only printable ASCII characters.");
   }
 }
 
-function checkPolicyText(text: string, kind: "identity" | "trust"): void {
+export function checkPolicyText(text: string, kind: "identity" | "trust"): void {
   try {
     parsePolicy(text, kind);
   } catch (err) {
@@ -65,7 +65,7 @@ function checkPolicyText(text: string, kind: "identity" | "trust"): void {
   }
 }
 
-function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
+export function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
   const merged = new Map(existing.map((t) => [t.key, t.value]));
   for (const t of added) merged.set(t.key, t.value);
   if (merged.size > MAX_TAGS) throw new CofferError("LimitExceeded", `A user or role can have at most ${MAX_TAGS} tags.`);
@@ -74,7 +74,7 @@ function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
 
 const noun = (kind: PrincipalKind) => (kind === "user" ? "user" : "role");
 
-function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
+export function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
   const start = marker ? decodePageToken(marker, "number") : 0;
   if (start === undefined) throw new CofferError("InvalidParameter", "Invalid Marker.");
   const page: Page<T> = { items: items.slice(start, start + maxItems) };
@@ -200,6 +200,8 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
         if (Object.keys(found.inlinePolicies).length > 0) {
           throw new CofferError("Conflict", `Cannot delete entity, must delete policies first.`);
         }
+        if (found.attachedPolicyArns?.length) throw new CofferError("Conflict", "Cannot delete entity, must detach all policies first.");
+        if (found.groupArns?.length) throw new CofferError("Conflict", "Cannot delete entity, must remove users from group first.");
         if (kind === "user" && (await tx.listAccessKeys(found.arn)).length > 0) {
           throw new CofferError("Conflict", "Cannot delete entity, must delete access keys first.");
         }

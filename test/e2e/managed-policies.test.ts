@@ -49,6 +49,7 @@ import {
 } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand, PutResourcePolicyCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure, startCoffer, type Running } from "./harness.ts";
@@ -268,6 +269,29 @@ describe("managed policies, groups and boundaries: the access matrix", () => {
     expect(await outcomes(c)).toEqual({ prod: "ok", dev: "ok", param: "no" });
     await admin().send(new DetachUserPolicyCommand({ UserName: "bounded", PolicyArn: aws("SecretsManagerReadWrite") }));
     expect(await outcomes(c)).toEqual({ prod: "no", dev: "no", param: "no" });
+  });
+
+  it("a customer key's IAM-delegation statement honours managed policies and the boundary", async () => {
+    const { KeyMetadata } = await new KMSClient(opts(run.credentials)).send(new CreateKeyCommand({}));
+    await sm(run.credentials).send(new CreateSecretCommand({ Name: "cmk/a", SecretString: "under a customer key", KmsKeyId: KeyMetadata!.Arn }));
+    await admin().send(new CreateUserCommand({ UserName: "cmk-user" }));
+    const c = await keyFor("cmk-user");
+    const read = () => sm(c).send(new GetSecretValueCommand({ SecretId: "cmk/a" }));
+    await admin().send(
+      new CreatePolicyCommand({
+        PolicyName: "read-cmk",
+        PolicyDocument: doc({ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource: "*" }, { Effect: "Allow", Action: "kms:Decrypt", Resource: KeyMetadata!.Arn }),
+      }),
+    );
+    await admin().send(new CreatePolicyCommand({ PolicyName: "secrets-only", PolicyDocument: doc({ Effect: "Allow", Action: "secretsmanager:*", Resource: "*" }) }));
+    await attach("cmk-user", local("secrets-only"));
+    const noKms = await failure(read());
+    expect(noKms.message).toContain("kms:Decrypt");
+    await attach("cmk-user", local("read-cmk"));
+    expect((await read()).SecretString).toBe("under a customer key");
+    await boundary("cmk-user", local("secrets-only"));
+    const bounded = await failure(read());
+    expect(bounded.message).toMatch(/kms:Decrypt .*because no permissions boundary allows/);
   });
 
   it("group membership changes access at once", async () => {

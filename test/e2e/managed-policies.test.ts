@@ -461,6 +461,21 @@ describe("IAM API shapes, listings and conflicts", () => {
     await admin().send(new DeleteRolePermissionsBoundaryCommand({ RoleName: "bounded-role" }));
     expect((await admin().send(new GetRoleCommand({ RoleName: "bounded-role" }))).Role!.PermissionsBoundary).toBeUndefined();
 
+    // CreateUser and CreateRole take a boundary too (Terraform's permissions_boundary).
+    const created = await admin().send(new CreateUserCommand({ UserName: "born-bounded", PermissionsBoundary: aws("AmazonSSMReadOnlyAccess") }));
+    expect(created.User!.PermissionsBoundary?.PermissionsBoundaryArn).toBe(aws("AmazonSSMReadOnlyAccess"));
+    const role = await admin().send(
+      new CreateRoleCommand({
+        RoleName: "born-bounded-role",
+        PermissionsBoundary: local("read-prod"),
+        AssumeRolePolicyDocument: doc({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: "sts:AssumeRole" }),
+      }),
+    );
+    expect(role.Role!.PermissionsBoundary?.PermissionsBoundaryArn).toBe(local("read-prod"));
+    const noSuch = await failure(admin().send(new CreateUserCommand({ UserName: "never", PermissionsBoundary: local("no-such-policy") })));
+    expect(noSuch.name).toBe("NoSuchEntityException");
+    expect((await failure(admin().send(new GetUserCommand({ UserName: "never" })))).name).toBe("NoSuchEntityException");
+
     await admin().send(new TagPolicyCommand({ PolicyArn: local("read-prod"), Tags: [{ Key: "team", Value: "a" }, { Key: "env", Value: "prod" }] }));
     await admin().send(new UntagPolicyCommand({ PolicyArn: local("read-prod"), TagKeys: ["env"] }));
     expect((await admin().send(new ListPolicyTagsCommand({ PolicyArn: local("read-prod") }))).Tags).toEqual([{ Key: "team", Value: "a" }]);

@@ -64,7 +64,8 @@ export function iamApi(iam: IamService, more: Record<string, Handler> = {}): Api
   const rolePolicies = inlinePolicyHandlers(iam, "role", "RoleName");
   const handlers: Record<string, Handler> = {
     async CreateUser(p, i: T.CreateUserRequest): Promise<T.CreateUserResponse> {
-      return { User: userOut(await iam.create(p, "user", { name: i.UserName, path: i.Path, tags: tagsIn(i.Tags) })) };
+      const user = await iam.create(p, "user", { name: i.UserName, path: i.Path, tags: tagsIn(i.Tags), permissionsBoundary: i.PermissionsBoundary });
+      return { User: userOut(user) };
     },
     async GetUser(p, i: T.GetUserRequest): Promise<T.GetUserResponse> {
       return { User: userOut(await iam.get(p, "user", i.UserName)) };
@@ -84,6 +85,7 @@ export function iamApi(iam: IamService, more: Record<string, Handler> = {}): Api
         description: i.Description,
         trustPolicy: i.AssumeRolePolicyDocument,
         maxSessionDuration: i.MaxSessionDuration,
+        permissionsBoundary: i.PermissionsBoundary,
       });
       return { Role: roleOut(role) };
     },

@@ -1,7 +1,8 @@
 import { randomInt } from "node:crypto";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { IdentityReads, IdentityStore, PrincipalRecord, Tag } from "../../storage/store.ts";
+import type { IamPolicyStore, IdentityReads, PrincipalRecord, Tag } from "../../storage/store.ts";
+import { managedPolicyDocument } from "./managed-policy-documents.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
@@ -34,7 +35,8 @@ export interface Page<T> {
 }
 
 interface IamDeps {
-  store: IdentityStore;
+  /** Identity, and managed policies (a boundary given to CreateUser or CreateRole must exist). */
+  store: IamPolicyStore;
   identity: IdentityService;
   authorizer: Authorizer;
   clock: { now(): number };
@@ -90,13 +92,14 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
    * not when the cache ages out. (Policies are read through the store's read
    * cache, which every committed write empties.)
    */
-  const write: IdentityStore["transaction"] = (fn) => store.transaction(fn).finally(() => identity.invalidate());
+  const write: IamPolicyStore["transaction"] = (fn) => store.transaction(fn).finally(() => identity.invalidate());
 
-  async function authorize(caller: Principal, action: string, kind: PrincipalKind, name: string, path = "/") {
+  async function authorize(caller: Principal, action: string, kind: PrincipalKind, name: string, path = "/", context?: Record<string, string>) {
     await authorizer.authorize({
       principal: caller,
       action,
       resource: principalArn(caller.accountId, kind, path, name),
+      ...(context ? { context } : {}),
     });
   }
 
@@ -121,11 +124,20 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
   async function create(
     caller: Principal,
     kind: PrincipalKind,
-    input: { name: string; path?: string; tags?: Tag[]; description?: string; trustPolicy?: string; maxSessionDuration?: number },
+    input: {
+      name: string;
+      path?: string;
+      tags?: Tag[];
+      description?: string;
+      trustPolicy?: string;
+      maxSessionDuration?: number;
+      permissionsBoundary?: string;
+    },
   ): Promise<PrincipalRecord> {
     const path = input.path ?? "/";
     checkPath(path);
-    await authorize(caller, kind === "user" ? "iam:CreateUser" : "iam:CreateRole", kind, input.name, path);
+    const boundary = input.permissionsBoundary;
+    await authorize(caller, kind === "user" ? "iam:CreateUser" : "iam:CreateRole", kind, input.name, path, boundary ? { "iam:PermissionsBoundary": boundary } : undefined);
     if (input.trustPolicy !== undefined) checkPolicyText(input.trustPolicy, "trust");
     const maxSessionDuration = input.maxSessionDuration ?? (kind === "role" ? 3600 : undefined);
     if (maxSessionDuration !== undefined && (maxSessionDuration < 3600 || maxSessionDuration > 43200)) {
@@ -151,6 +163,13 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
       if (input.description !== undefined) record.description = input.description;
       if (input.trustPolicy !== undefined) record.trustPolicy = input.trustPolicy;
       if (maxSessionDuration !== undefined) record.maxSessionDuration = maxSessionDuration;
+      if (boundary !== undefined) {
+        const own = boundary.startsWith("arn:aws:iam::aws:") || boundary.split(":")[4] === caller.accountId;
+        if (!own || (await managedPolicyDocument(tx, boundary)) === undefined) {
+          throw new CofferError("NotFound", `Policy ${boundary} does not exist or is not attachable.`);
+        }
+        record.permissionsBoundary = boundary;
+      }
       await tx.putPrincipal(record);
       return record;
     });

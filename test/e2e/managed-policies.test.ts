@@ -50,6 +50,7 @@ import {
 import { CreateSecretCommand, GetSecretValueCommand, PutResourcePolicyCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { CloudTrailClient, LookupEventsCommand } from "@aws-sdk/client-cloudtrail";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure, startCoffer, type Running } from "./harness.ts";
@@ -521,6 +522,24 @@ describe("IAM API shapes, listings and conflicts", () => {
     expect(missing.name).toBe("NoSuchEntityException");
     expect((await failure(admin().send(new DetachUserPolicyCommand({ UserName: "boundary-holder", PolicyArn: aws("AdministratorAccess") })))).name).toBe("NoSuchEntityException");
     expect((await failure(admin().send(new GetGroupCommand({ GroupName: "no-such-group" })))).name).toBe("NoSuchEntityException");
+  });
+
+  it("audits policy, group and boundary changes with the policy, group and user as resources", async () => {
+    const trail = new CloudTrailClient(opts(run.credentials));
+    const events = async (name: string) =>
+      (await trail.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: "EventName", AttributeValue: name }] }))).Events!;
+    const [attachEvent] = await events("AttachUserPolicy");
+    expect(attachEvent.Resources).toEqual(
+      expect.arrayContaining([expect.objectContaining({ ResourceType: "AWS::IAM::Policy" }), expect.objectContaining({ ResourceType: "AWS::IAM::User" })]),
+    );
+    const [createEvent] = await events("CreatePolicy");
+    expect(createEvent.Resources?.[0]).toMatchObject({ ResourceType: "AWS::IAM::Policy" });
+    expect(createEvent.Resources![0].ResourceName).toMatch(new RegExp(`^arn:aws:iam::${account}:policy/`));
+    const [groupEvent] = await events("AddUserToGroup");
+    expect(groupEvent.Resources!.map((r) => r.ResourceType).sort()).toEqual(["AWS::IAM::Group", "AWS::IAM::User"]);
+    const [boundaryEvent] = await events("PutUserPermissionsBoundary");
+    expect(boundaryEvent.Resources!.map((r) => r.ResourceType).sort()).toEqual(["AWS::IAM::Policy", "AWS::IAM::User"]);
+    trail.destroy();
   });
 
   it("allows at most 10 managed policies per entity (LimitExceeded)", async () => {

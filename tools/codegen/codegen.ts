@@ -662,6 +662,10 @@ const RESOURCE_MEMBERS: Partial<Record<ServiceName, readonly ResourceRule[]>> = 
   iam: [
     { member: "UserName", type: "AWS::IAM::User" },
     { member: "RoleName", type: "AWS::IAM::Role" },
+    { member: "Policy.Arn", from: "output", type: "AWS::IAM::Policy" },
+    { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    { member: "PermissionsBoundary", type: "AWS::IAM::Policy", shape: "arnType" },
+    { member: "GroupName", type: "AWS::IAM::Group" },
   ],
   sts: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
 };

@@ -45,7 +45,10 @@ export const operations = {
     input: "AddUserToGroupRequest",
     errors: ["NoSuchEntityException", "LimitExceededException", "ServiceFailureException"],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "GroupName", type: "AWS::IAM::Group" },
+    ],
   },
   AssociateDelegationRequest: {
     input: "AssociateDelegationRequestRequest",
@@ -67,6 +70,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+      { member: "GroupName", type: "AWS::IAM::Group" },
+    ],
   },
   AttachRolePolicy: {
     input: "AttachRolePolicyRequest",
@@ -79,7 +86,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "RoleName", type: "AWS::IAM::Role" }],
+    resources: [
+      { member: "RoleName", type: "AWS::IAM::Role" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   AttachUserPolicy: {
     input: "AttachUserPolicyRequest",
@@ -91,7 +101,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   ChangePassword: {
     input: "ChangePasswordRequest",
@@ -147,6 +160,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   CreateInstanceProfile: {
     input: "CreateInstanceProfileRequest",
@@ -202,6 +216,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "Policy.Arn", from: "output", type: "AWS::IAM::Policy" }],
   },
   CreatePolicyVersion: {
     input: "CreatePolicyVersionRequest",
@@ -215,6 +230,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   CreateRole: {
     input: "CreateRoleRequest",
@@ -229,7 +245,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "RoleName", type: "AWS::IAM::Role" }],
+    resources: [
+      { member: "RoleName", type: "AWS::IAM::Role" },
+      { member: "PermissionsBoundary", type: "AWS::IAM::Policy" },
+    ],
   },
   CreateSAMLProvider: {
     input: "CreateSAMLProviderRequest",
@@ -277,7 +296,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "PermissionsBoundary", type: "AWS::IAM::Policy" },
+    ],
   },
   CreateVirtualMFADevice: {
     input: "CreateVirtualMFADeviceRequest",
@@ -333,11 +355,13 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   DeleteGroupPolicy: {
     input: "DeleteGroupPolicyRequest",
     errors: ["NoSuchEntityException", "LimitExceededException", "ServiceFailureException"],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   DeleteInstanceProfile: {
     input: "DeleteInstanceProfileRequest",
@@ -375,6 +399,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   DeletePolicyVersion: {
     input: "DeletePolicyVersionRequest",
@@ -386,6 +411,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   DeleteRole: {
     input: "DeleteRoleRequest",
@@ -512,6 +538,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+      { member: "GroupName", type: "AWS::IAM::Group" },
+    ],
   },
   DetachRolePolicy: {
     input: "DetachRolePolicyRequest",
@@ -523,7 +553,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "RoleName", type: "AWS::IAM::Role" }],
+    resources: [
+      { member: "RoleName", type: "AWS::IAM::Role" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   DetachUserPolicy: {
     input: "DetachUserPolicyRequest",
@@ -534,7 +567,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   DisableOrganizationsRootCredentialsManagement: {
     input: "DisableOrganizationsRootCredentialsManagementRequest",
@@ -691,6 +727,7 @@ export const operations = {
     resultWrapper: "GetGroupResult",
     errors: ["NoSuchEntityException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   GetGroupPolicy: {
     input: "GetGroupPolicyRequest",
@@ -698,6 +735,7 @@ export const operations = {
     resultWrapper: "GetGroupPolicyResult",
     errors: ["NoSuchEntityException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   GetHumanReadableSummary: {
     input: "GetHumanReadableSummaryRequest",
@@ -755,6 +793,10 @@ export const operations = {
     resultWrapper: "GetPolicyResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [
+      { member: "Policy.Arn", from: "output", type: "AWS::IAM::Policy" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   GetPolicyVersion: {
     input: "GetPolicyVersionRequest",
@@ -762,6 +804,7 @@ export const operations = {
     resultWrapper: "GetPolicyVersionResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   GetRole: {
     input: "GetRoleRequest",
@@ -859,6 +902,7 @@ export const operations = {
     resultWrapper: "ListAttachedGroupPoliciesResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   ListAttachedRolePolicies: {
     input: "ListAttachedRolePoliciesRequest",
@@ -889,6 +933,7 @@ export const operations = {
     resultWrapper: "ListEntitiesForPolicyResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   ListGroupPolicies: {
     input: "ListGroupPoliciesRequest",
@@ -896,6 +941,7 @@ export const operations = {
     resultWrapper: "ListGroupPoliciesResult",
     errors: ["NoSuchEntityException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   ListGroups: {
     input: "ListGroupsRequest",
@@ -995,6 +1041,7 @@ export const operations = {
     resultWrapper: "ListPolicyTagsResult",
     errors: ["NoSuchEntityException", "ServiceFailureException", "InvalidInputException"],
     readOnly: true,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   ListPolicyVersions: {
     input: "ListPolicyVersionsRequest",
@@ -1002,6 +1049,7 @@ export const operations = {
     resultWrapper: "ListPolicyVersionsResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   ListRolePolicies: {
     input: "ListRolePoliciesRequest",
@@ -1117,6 +1165,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   PutRolePermissionsBoundary: {
     input: "PutRolePermissionsBoundaryRequest",
@@ -1128,7 +1177,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "RoleName", type: "AWS::IAM::Role" }],
+    resources: [
+      { member: "RoleName", type: "AWS::IAM::Role" },
+      { member: "PermissionsBoundary", type: "AWS::IAM::Policy" },
+    ],
   },
   PutRolePolicy: {
     input: "PutRolePolicyRequest",
@@ -1151,7 +1203,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "PermissionsBoundary", type: "AWS::IAM::Policy" },
+    ],
   },
   PutUserPolicy: {
     input: "PutUserPolicyRequest",
@@ -1199,7 +1254,10 @@ export const operations = {
     input: "RemoveUserFromGroupRequest",
     errors: ["NoSuchEntityException", "LimitExceededException", "ServiceFailureException"],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "GroupName", type: "AWS::IAM::Group" },
+    ],
   },
   ResetServiceSpecificCredential: {
     input: "ResetServiceSpecificCredentialRequest",
@@ -1240,6 +1298,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   SetSecurityTokenServicePreferences: {
     input: "SetSecurityTokenServicePreferencesRequest",
@@ -1303,6 +1362,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   TagRole: {
     input: "TagRoleRequest",
@@ -1389,6 +1449,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   UntagRole: {
     input: "UntagRoleRequest",
@@ -1474,6 +1535,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   UpdateLoginProfile: {
     input: "UpdateLoginProfileRequest",

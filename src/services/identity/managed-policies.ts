@@ -248,12 +248,13 @@ export function createManagedPolicyService({ store, authorizer, clock }: Deps) {
         ...(scope === "AWS" ? [] : await store.listManagedPolicies(caller.accountId)).map((p) => viewOf(p, usage)),
       ];
       const prefix = input.pathPrefix ?? "/";
+      // OnlyAttached: attached as a permissions policy; with PolicyUsageFilter PermissionsBoundary, used as a boundary.
+      const boundaries = input.usageFilter === "PermissionsBoundary";
       const chosen = all.filter(
         (p) =>
           p.path.startsWith(prefix) &&
-          (!input.onlyAttached || p.attachmentCount > 0 || p.boundaryUsageCount > 0) &&
-          (input.usageFilter !== "PermissionsPolicy" || !input.onlyAttached || p.attachmentCount > 0) &&
-          (input.usageFilter !== "PermissionsBoundary" || p.boundaryUsageCount > 0),
+          (!boundaries || p.boundaryUsageCount > 0) &&
+          (!input.onlyAttached || boundaries || p.attachmentCount > 0),
       );
       return paginate(chosen, input.maxItems, input.marker);
     },

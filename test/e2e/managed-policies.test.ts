@@ -636,5 +636,19 @@ describe("roles and sessions", () => {
     expect(await outcomes(c)).toEqual({ prod: "ok", dev: "no", param: "ok" });
     const unknown = await failure(sts(run.credentials).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "unknown", PolicyArns: [{ arn: local("no-such") }] })));
     expect(unknown.name).toBe("InvalidParameterValue");
+    // A caller who may not assume the role learns nothing of which policies exist.
+    await admin().send(new CreateUserCommand({ UserName: "outsider" }));
+    const outsider = await keyFor("outsider");
+    for (const arn of [local("no-such"), local("read-prod-kms")]) {
+      const err = await failure(sts(outsider).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "probe", PolicyArns: [{ arn }] })));
+      expect([err.name, err.message]).toEqual(["AccessDenied", `User: arn:aws:iam::${account}:user/outsider is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`]);
+    }
+    // A trust policy naming the account root delegates to the caller's policies: a group's managed policy counts.
+    await admin().send(new CreatePolicyCommand({ PolicyName: "assume-wide", PolicyDocument: doc({ Effect: "Allow", Action: "sts:AssumeRole", Resource: roleArn }) }));
+    await admin().send(new CreateGroupCommand({ GroupName: "assumers" }));
+    await admin().send(new AttachGroupPolicyCommand({ GroupName: "assumers", PolicyArn: local("assume-wide") }));
+    await admin().send(new AddUserToGroupCommand({ GroupName: "assumers", UserName: "outsider" }));
+    const assumed = await sts(outsider).send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: "insider" }));
+    expect(assumed.AssumedRoleUser!.Arn).toBe(`arn:aws:sts::${account}:assumed-role/wide/insider`);
   });
 });

@@ -159,8 +159,10 @@ describe.skipIf(unavailable !== undefined)(`several nodes on one PostgreSQL${una
     await iam.send(new CreateUserCommand({ UserName: "managed-app" }));
     const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: "managed-app" }));
     const onC = sm("node-c", { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! });
+    // A secret of its own: the audit-trail test below counts shared/db's events.
+    await sm("node-a").send(new CreateSecretCommand({ Name: "managed/db", SecretString: "managed" }));
     const reads = async () =>
-      onC.send(new GetSecretValueCommand({ SecretId: "shared/db" })).then(
+      onC.send(new GetSecretValueCommand({ SecretId: "managed/db" })).then(
         () => "ok",
         (err: Error) => err.name,
       );

@@ -123,7 +123,6 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
      */
     async assumeRole(caller: Principal, input: AssumeRoleInput): Promise<AssumedRole> {
       const { tags, transitive } = sessionTagsFor(caller, input);
-      const policies = await sessionPoliciesFor(input, store, input.roleArn.split(":")[4] ?? "");
       const packedPolicySize = packedSize(input, tags);
       const role = await store.getPrincipal(input.roleArn);
       // aws:RequestTag/* and aws:TagKeys are the tags passed in this request, for both checks.
@@ -156,6 +155,8 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
       await check("sts:AssumeRole");
       // A session that carries tags (passed now, or passed on from the calling session) needs sts:TagSession too.
       if (tags.length > 0 || transitive.length > 0) await check("sts:TagSession");
+      // After the trust check: which managed policies exist is not for a caller who may not assume the role.
+      const policies = await sessionPoliciesFor(input, store, input.roleArn.split(":")[4] ?? "");
       if (!role || role.kind !== "role") {
         // Only reached by a caller allowed to assume it, so naming the missing role reveals nothing new.
         throw new CofferError("AccessDenied", `Roles may not be assumed: ${input.roleArn} does not exist.`);

@@ -18,6 +18,9 @@ import { cofferAdminApi } from "../api/coffer/coffer-handlers.ts";
 import { ssmApi } from "../api/ssm/ssm-handlers.ts";
 import { stsApi } from "../api/sts/sts-handlers.ts";
 import { createIamService } from "../services/identity/iam-service.ts";
+import { createGroupService } from "../services/identity/iam-groups.ts";
+import { createManagedPolicyService } from "../services/identity/managed-policies.ts";
+import { managedPolicyHandlers } from "../api/iam/managed-policy-handlers.ts";
 import { createIdentityService, type NewAccessKey } from "../services/identity/identity-service.ts";
 import { createPolicyAuthorizer } from "../services/identity/policy-authorizer.ts";
 import { createStsService } from "../services/identity/sts-service.ts";
@@ -227,7 +230,7 @@ async function assemble(
       secretsManagerApi(secrets, rotation),
       ssmApi(parameters),
       kmsApi(keys),
-      federation.iam(iamApi(iam)),
+      federation.iam(iamApi(iam, managedPolicyHandlers(createManagedPolicyService({ store, authorizer, clock }), createGroupService({ store, authorizer, clock })))),
       federation.sts(stsApi(sts)),
       cloudTrailApi(createAuditLookup({ store, authorizer })),
       federation.admin(cofferAdminApi(functions, createAuditVerification({ store, key: auditKey, authorizer }))),

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { OperationSpec, ResourceRef, Shapes } from "../shared/shape-types.ts";
-import { isArn, iamArn, kmsAliasArn, kmsKeyArn, parameterArn, parseArn, secretArn } from "../shared/arn.ts";
+import { formatArn, isArn, iamArn, kmsAliasArn, kmsKeyArn, parameterArn, parseArn, secretArn } from "../shared/arn.ts";
 import type { Principal } from "../services/identity/identity-types.ts";
 import type { CloudTrailEvent, UserIdentity } from "./audit-types.ts";
 
@@ -147,6 +147,7 @@ const ARN_OF: Record<string, (name: string, region: string, accountId: string) =
   "AWS::KMS::Key": (id, region, account) => (id.startsWith("alias/") ? kmsAliasArn(region, account, id) : kmsKeyArn(region, account, id)),
   "AWS::IAM::User": (name, _region, account) => iamArn(account, "user", name),
   "AWS::IAM::Role": (name, _region, account) => iamArn(account, "role", name),
+  "AWS::IAM::Group": (name, _region, account) => formatArn({ service: "iam", region: "", accountId: account, resource: `group/${name}` }),
 };
 
 /** The service an ARN of each type belongs to: an answer's ARN counts only for its own type. */
@@ -157,6 +158,8 @@ const SERVICE_OF: Record<string, string> = {
   "AWS::IAM::User": "iam",
   "AWS::IAM::Role": "iam",
   "AWS::IAM::OIDCProvider": "iam",
+  "AWS::IAM::Policy": "iam",
+  "AWS::IAM::Group": "iam",
 };
 
 function arnOfInput(text: string, type: string, region: string, accountId: string): string {

@@ -78,7 +78,9 @@ type Expect =
   | "implicit:key"
   | "implicit:trust"
   | "deny:session"
-  | "implicit:session";
+  | "implicit:session"
+  | "deny:boundary"
+  | "implicit:boundary";
 
 interface Row {
   rule: string;
@@ -651,6 +653,56 @@ describe("evaluate: session policies (AssumeRole Policy / PolicyArns)", () => {
     expect(accessDeniedMessage(r, { effect: "Deny", explicit: true, by: "session" })).toMatch(/with an explicit deny in a session policy$/);
     expect(accessDeniedMessage(r, { effect: "Deny", explicit: false, missing: "session" })).toMatch(
       /because no session policy allows the secretsmanager:GetSecretValue action$/,
+    );
+  });
+});
+
+describe("evaluate: permissions boundaries (access_policies_boundaries)", () => {
+  const p = (d: Doc, kind: PolicyKind = "identity") => parsePolicy(JSON.stringify(d), kind);
+  const ask = (input: Parameters<typeof evaluate>[0], who: Who = ALICE, resource = SECRET, mode?: "key") =>
+    show(evaluate({ ...input, ...(mode ? { mode } : {}) }, { principal: who, action: mode ? "kms:Decrypt" : GET, resource, context: {} }));
+  const all = [p(doc(A("*", "*")))];
+
+  it("identity-based permissions need the boundary's allow too; the boundary alone grants nothing", () => {
+    const boundary = [p(doc(A(GET, SECRET)))];
+    expect(ask({ identityPolicies: all, permissionsBoundary: boundary })).toBe("allow");
+    expect(ask({ identityPolicies: all, permissionsBoundary: boundary }, ALICE, OTHER_SECRET)).toBe("implicit:boundary");
+    expect(ask({ identityPolicies: [], permissionsBoundary: boundary })).toBe("implicit:identity");
+    expect(ask({ identityPolicies: all, permissionsBoundary: [] })).toBe("implicit:boundary");
+  });
+  it("an explicit deny in the boundary wins over every allow, a resource policy's too", () => {
+    const boundary = [p(doc(A("*", "*"), D(GET, SECRET)))];
+    const toAlice = p(doc(RA({ AWS: ALICE.arn })), "resource");
+    expect(ask({ identityPolicies: all, permissionsBoundary: boundary, resourcePolicy: toAlice })).toBe("deny:boundary");
+  });
+  it("does not limit a resource policy naming the user or the session; does limit one naming the role", () => {
+    const boundary = [p(doc(A(GET, OTHER_SECRET)))];
+    expect(ask({ identityPolicies: [], permissionsBoundary: boundary, resourcePolicy: p(doc(RA({ AWS: ALICE.arn })), "resource") })).toBe("allow");
+    expect(ask({ identityPolicies: [], permissionsBoundary: boundary, resourcePolicy: p(doc(RA({ AWS: APP.arn })), "resource") }, APP)).toBe("allow");
+    expect(ask({ identityPolicies: [], permissionsBoundary: boundary, resourcePolicy: p(doc(RA({ AWS: ROLE })), "resource") }, APP)).toBe(
+      "implicit:identity",
+    );
+    expect(ask({ identityPolicies: [], resourcePolicy: p(doc(RA({ AWS: ROLE })), "resource") }, APP)).toBe("allow");
+  });
+  it("a grant to the account root delegates to identity policies, which the boundary limits", () => {
+    const toAccount = p(doc(RA({ AWS: `arn:aws:iam::${ACCT}:root` })), "resource");
+    const boundary = [p(doc(A(GET, OTHER_SECRET)))];
+    expect(ask({ identityPolicies: all, resourcePolicy: toAccount })).toBe("allow");
+    expect(ask({ identityPolicies: all, permissionsBoundary: boundary, resourcePolicy: toAccount })).toBe("implicit:boundary");
+  });
+  it("key policies: the IAM-delegation statement needs the boundary; a grant to the user's own ARN does not", () => {
+    const boundary = [p(doc(A(GET)))];
+    const delegate = p(doc({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCT}:root` }, Action: "kms:*", Resource: "*" }), "key");
+    const direct = p(doc({ Effect: "Allow", Principal: { AWS: ALICE.arn }, Action: "kms:Decrypt", Resource: "*" }), "key");
+    expect(ask({ identityPolicies: all, resourcePolicy: delegate }, ALICE, KEY, "key")).toBe("allow");
+    expect(ask({ identityPolicies: all, permissionsBoundary: boundary, resourcePolicy: delegate }, ALICE, KEY, "key")).toBe("implicit:boundary");
+    expect(ask({ identityPolicies: [], permissionsBoundary: boundary, resourcePolicy: direct }, ALICE, KEY, "key")).toBe("allow");
+  });
+  it("words the denials as AWS does", () => {
+    const r: RequestContext = { principal: ALICE, action: GET, resource: SECRET, context: {} };
+    expect(accessDeniedMessage(r, { effect: "Deny", explicit: true, by: "boundary" })).toMatch(/with an explicit deny in a permissions boundary$/);
+    expect(accessDeniedMessage(r, { effect: "Deny", explicit: false, missing: "boundary" })).toMatch(
+      /because no permissions boundary allows the secretsmanager:GetSecretValue action$/,
     );
   });
 });

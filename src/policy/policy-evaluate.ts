@@ -18,6 +18,13 @@ export interface EvaluationInput {
    * is limited the same way, as AWS documents.
    */
   sessionPolicies?: Policy[];
+  /**
+   * The caller's permissions boundary (a user's or, for a session, its role's), when it has one.
+   * Like a session policy it only narrows, as AWS documents: identity-based permissions need its
+   * Allow too, a resource policy's grant to a role (or "*" for a session) is limited by it, and a
+   * grant to the caller's own ARN (a user, a session) is not; an explicit Deny in it always wins.
+   */
+  permissionsBoundary?: Policy[];
   /** The secret's resource policy, the key policy (mode "key") or the role's trust policy (mode "trust"). */
   resourcePolicy?: Policy;
   mode?: "default" | "key" | "trust";
@@ -61,6 +68,18 @@ export function evaluate(input: EvaluationInput, request: RequestContext): Decis
     }
   }
 
+  let boundaryAllows = true;
+  if (input.permissionsBoundary) {
+    boundaryAllows = false;
+    for (const policy of input.permissionsBoundary) {
+      for (const st of policy.statements) {
+        if (!appliesTo(st, policy.version, request, ctx, false)) continue;
+        if (st.effect === "Deny") return { effect: "Deny", explicit: true, by: "boundary" };
+        boundaryAllows = true;
+      }
+    }
+  }
+
   let grant: Grant = "none";
   const rp = input.resourcePolicy;
   if (rp) {
@@ -74,19 +93,26 @@ export function evaluate(input: EvaluationInput, request: RequestContext): Decis
       if (rank[covered] > rank[grant]) grant = covered;
     }
   }
-  if (grant === "role") grant = sessionAllows ? "specific" : "account";
+  if (grant === "role") grant = sessionAllows && boundaryAllows ? "specific" : "account";
 
   const resourceAccount =
     request.resourceAccount ?? (request.resource === "*" ? undefined : splitArn(request.resource)?.[4] || undefined);
   const sameAccount = resourceAccount === undefined || resourceAccount === principal.accountId;
   // AWS services have no identity policies: only a resource policy naming them can grant.
   const isService = !principal.arn.startsWith("arn:");
-  const identityOk = (principal.isRoot || identityAllows) && sessionAllows;
+  const identityOk = (principal.isRoot || identityAllows) && sessionAllows && boundaryAllows;
   const allow: Decision = { effect: "Allow" };
   const missing = (m: PolicyRole): Decision => ({
     effect: "Deny",
     explicit: false,
-    missing: m === "identity" && !sessionAllows && (principal.isRoot || identityAllows) ? "session" : m,
+    missing:
+      m === "identity" && (principal.isRoot || identityAllows)
+        ? !boundaryAllows
+          ? "boundary"
+          : !sessionAllows
+            ? "session"
+            : m
+        : m,
   });
 
   if (isService) return grant === "specific" ? allow : missing(role);
@@ -107,9 +133,10 @@ export function accessDeniedMessage(request: RequestContext, decision: Decision)
   const on = request.resource === "*" ? "" : ` on resource: ${request.resource}`;
   const head = `User: ${request.principal.arn} is not authorized to perform: ${request.action}${on}`;
   if (decision.effect === "Allow") return head;
-  const kind = (r: PolicyRole): string => (r === "identity" ? "identity-based" : r === "session" ? "session" : "resource-based");
-  if (decision.explicit) return `${head} with an explicit deny in ${decision.by === "identity" ? "an" : "a"} ${kind(decision.by)} policy`;
-  return `${head} because no ${kind(decision.missing)} policy allows the ${request.action} action`;
+  const kind = (r: PolicyRole): string =>
+    r === "identity" ? "identity-based policy" : r === "session" ? "session policy" : r === "boundary" ? "permissions boundary" : "resource-based policy";
+  if (decision.explicit) return `${head} with an explicit deny in ${decision.by === "identity" ? "an" : "a"} ${kind(decision.by)}`;
+  return `${head} because no ${kind(decision.missing)} allows the ${request.action} action`;
 }
 
 /** Action, resource and condition of an identity-policy statement (no principal there). */

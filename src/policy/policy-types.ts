@@ -93,9 +93,9 @@ export interface RequestContext {
 
 /**
  * Which policy denied: the resource policy is "resource", "key" or "trust" by evaluation mode;
- * "session" is an assumed-role session's session policy.
+ * "session" is an assumed-role session's session policy, "boundary" the caller's permissions boundary.
  */
-export type PolicyRole = "identity" | "session" | "resource" | "key" | "trust";
+export type PolicyRole = "identity" | "session" | "boundary" | "resource" | "key" | "trust";
 
 export type Decision =
   | { effect: "Allow" }

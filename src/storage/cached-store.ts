@@ -12,6 +12,8 @@ const CACHED = [
   "getParameter",
   "getParameterVersion",
   "getParameterVersionByLabel",
+  "getManagedPolicy",
+  "getGroup",
 ] as const;
 type CachedRead = (typeof CACHED)[number];
 
@@ -88,6 +90,10 @@ export function withReadCache(
     getParameterVersion: reads.getParameterVersion,
     getParameterVersionByLabel: reads.getParameterVersionByLabel,
     listParameterVersions: (...a) => store.listParameterVersions(...a),
+    getManagedPolicy: reads.getManagedPolicy,
+    listManagedPolicies: (...a) => store.listManagedPolicies(...a),
+    getGroup: reads.getGroup,
+    listGroups: (...a) => store.listGroups(...a),
     async transaction(fn) {
       generation++;
       let dirty = false;

@@ -1,6 +1,7 @@
 import { exerciseAuditStore } from "./conformance/audit-conformance.ts";
 import type { MakeStore } from "./conformance/conformance-fixtures.ts";
 import { exerciseIdentityStore } from "./conformance/identity-conformance.ts";
+import { exerciseIamPolicyStore } from "./conformance/iam-policies-conformance.ts";
 import { exerciseKeyStore } from "./conformance/keys-conformance.ts";
 import { exerciseOidcProviderStore } from "./conformance/oidc-conformance.ts";
 import { exerciseParameterStore } from "./conformance/parameters-conformance.ts";
@@ -11,6 +12,7 @@ import { exerciseTransactions } from "./conformance/transactions-conformance.ts"
 export {
   exerciseAuditStore,
   exerciseIdentityStore,
+  exerciseIamPolicyStore,
   exerciseKeyStore,
   exerciseOidcProviderStore,
   exerciseParameterStore,
@@ -31,6 +33,7 @@ export function exerciseStore(name: string, makeStore: MakeStore): void {
   exerciseSecretStore(name, makeStore);
   exerciseParameterStore(name, makeStore);
   exerciseIdentityStore(name, makeStore);
+  exerciseIamPolicyStore(name, makeStore);
   exerciseKeyStore(name, makeStore);
   exerciseOidcProviderStore(name, makeStore);
   exerciseAuditStore(name, makeStore);

@@ -239,6 +239,10 @@ export interface PrincipalRecord {
   maxSessionDuration?: number;
   inlinePolicies: Record<string, string>;
   tags: Tag[];
+  /** Managed policies attached (ARNs, in attachment order), the groups a user is in (ARNs), and the permissions boundary's policy ARN. */
+  attachedPolicyArns?: string[];
+  groupArns?: string[];
+  permissionsBoundary?: string;
 }
 
 /**
@@ -514,11 +518,74 @@ export interface OidcProviderWrites {
 export interface OidcProviderTx extends OidcProviderReads, OidcProviderWrites {}
 export interface OidcProviderStore extends OidcProviderReads, Transactional<OidcProviderTx> {}
 
+/** One version of a managed policy: its document as the caller gave it (JSON text). */
+export interface ManagedPolicyVersion {
+  /** "v1", "v2", ...: never reused within the policy. */
+  versionId: string;
+  document: string;
+  createdAt: number;
+}
+
+/** A customer managed policy: up to five versions, one of them the default (the one evaluated). */
+export interface ManagedPolicyRecord {
+  arn: string;
+  accountId: string;
+  name: string;
+  path: string;
+  /** ANPA..., as IAM's policy ids look. */
+  id: string;
+  description?: string;
+  createdAt: number;
+  updatedAt: number;
+  defaultVersionId: string;
+  /** The number the next version gets. */
+  nextVersion: number;
+  /** Newest first. */
+  versions: ManagedPolicyVersion[];
+  tags: Tag[];
+}
+
+/** An IAM group: its inline and attached policies. Members are the users whose groupArns name it. */
+export interface GroupRecord {
+  arn: string;
+  accountId: string;
+  name: string;
+  path: string;
+  /** AGPA..., as IAM's group ids look. */
+  id: string;
+  createdAt: number;
+  inlinePolicies: Record<string, string>;
+  attachedPolicyArns: string[];
+}
+
+/** Customer managed policies and IAM groups, per account. */
+export interface IamPolicyReads {
+  getManagedPolicy(arn: string): Promise<ManagedPolicyRecord | undefined>;
+  /** An account's customer managed policies, ordered by name. */
+  listManagedPolicies(accountId: string): Promise<ManagedPolicyRecord[]>;
+  getGroup(arn: string): Promise<GroupRecord | undefined>;
+  /** An account's groups, ordered by name. */
+  listGroups(accountId: string): Promise<GroupRecord[]>;
+}
+
+export interface IamPolicyWrites {
+  /** Inserts or replaces the policy with this ARN; an (account, name) another ARN holds is an error. */
+  putManagedPolicy(policy: ManagedPolicyRecord): Promise<void>;
+  deleteManagedPolicy(arn: string): Promise<void>;
+  /** Inserts or replaces the group with this ARN; an (account, name) another ARN holds is an error. */
+  putGroup(group: GroupRecord): Promise<void>;
+  deleteGroup(arn: string): Promise<void>;
+}
+
+export interface IamPolicyTx extends IamPolicyReads, IamPolicyWrites, IdentityReads, IdentityWrites {}
+/** Managed policies and groups change with the users and roles they attach to, in one transaction. */
+export interface IamPolicyStore extends IamPolicyReads, IdentityReads, Transactional<IamPolicyTx> {}
+
 /** Every domain's reads. Outside a transaction they see only committed data. */
-export interface StoreReader extends SecretReads, ParameterReads, IdentityReads, KeyReads, AuditReads, SettingReads, OidcProviderReads {}
+export interface StoreReader extends SecretReads, ParameterReads, IdentityReads, IamPolicyReads, KeyReads, AuditReads, SettingReads, OidcProviderReads {}
 
 /** Every domain's writes, which happen only inside a transaction; reads there see the transaction's own writes. */
-export interface StoreTx extends StoreReader, SecretWrites, ParameterWrites, IdentityWrites, KeyWrites, AuditWrites, SettingWrites, OidcProviderWrites {}
+export interface StoreTx extends StoreReader, SecretWrites, ParameterWrites, IdentityWrites, IamPolicyWrites, KeyWrites, AuditWrites, SettingWrites, OidcProviderWrites {}
 
 /**
  * Writes that never change what a node keeps in memory: the audit chain, the

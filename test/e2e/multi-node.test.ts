@@ -4,7 +4,24 @@ import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { CloudTrailClient, LookupEventsCommand, type Event } from "@aws-sdk/client-cloudtrail";
-import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand, UpdateAccessKeyCommand } from "@aws-sdk/client-iam";
+import {
+  AddUserToGroupCommand,
+  AttachGroupPolicyCommand,
+  AttachUserPolicyCommand,
+  CreateAccessKeyCommand,
+  CreateGroupCommand,
+  CreatePolicyCommand,
+  CreatePolicyVersionCommand,
+  CreateUserCommand,
+  DeleteUserPermissionsBoundaryCommand,
+  DetachUserPolicyCommand,
+  IAMClient,
+  PutUserPermissionsBoundaryCommand,
+  PutUserPolicyCommand,
+  RemoveUserFromGroupCommand,
+  SetDefaultPolicyVersionCommand,
+  UpdateAccessKeyCommand,
+} from "@aws-sdk/client-iam";
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -132,6 +149,43 @@ describe.skipIf(unavailable !== undefined)(`several nodes on one PostgreSQL${una
     await iam.send(new UpdateAccessKeyCommand({ UserName: "app", AccessKeyId: app.accessKeyId, Status: "Inactive" }));
     await expect(onB.send(new GetSecretValueCommand({ SecretId: "shared/db" }))).rejects.toMatchObject({ name: "UnrecognizedClientException" });
     onB.destroy();
+    iam.destroy();
+  });
+
+  it("applies managed policy changes made on one node on every other at once: attach, default version, group, boundary", async () => {
+    const iam = new IAMClient({ endpoint: node("node-a").server.url, region: "us-east-1", credentials, maxAttempts: 1 });
+    const doc = (Resource: string) =>
+      JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "secretsmanager:GetSecretValue", Resource }] });
+    await iam.send(new CreateUserCommand({ UserName: "managed-app" }));
+    const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: "managed-app" }));
+    const onC = sm("node-c", { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! });
+    // A secret of its own: the audit-trail test below counts shared/db's events.
+    await sm("node-a").send(new CreateSecretCommand({ Name: "managed/db", SecretString: "managed" }));
+    const reads = async () =>
+      onC.send(new GetSecretValueCommand({ SecretId: "managed/db" })).then(
+        () => "ok",
+        (err: Error) => err.name,
+      );
+    expect(await reads()).toBe("AccessDeniedException");
+    const arn = (await iam.send(new CreatePolicyCommand({ PolicyName: "read-shared", PolicyDocument: doc("*") }))).Policy!.Arn!;
+    await iam.send(new AttachUserPolicyCommand({ UserName: "managed-app", PolicyArn: arn }));
+    expect(await reads()).toBe("ok");
+    await iam.send(new CreatePolicyVersionCommand({ PolicyArn: arn, PolicyDocument: doc("arn:aws:secretsmanager:*:*:secret:other/*"), SetAsDefault: true }));
+    expect(await reads()).toBe("AccessDeniedException");
+    await iam.send(new SetDefaultPolicyVersionCommand({ PolicyArn: arn, VersionId: "v1" }));
+    expect(await reads()).toBe("ok");
+    await iam.send(new PutUserPermissionsBoundaryCommand({ UserName: "managed-app", PermissionsBoundary: "arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess" }));
+    expect(await reads()).toBe("AccessDeniedException");
+    await iam.send(new DeleteUserPermissionsBoundaryCommand({ UserName: "managed-app" }));
+    await iam.send(new DetachUserPolicyCommand({ UserName: "managed-app", PolicyArn: arn }));
+    expect(await reads()).toBe("AccessDeniedException");
+    await iam.send(new CreateGroupCommand({ GroupName: "shared-readers" }));
+    await iam.send(new AttachGroupPolicyCommand({ GroupName: "shared-readers", PolicyArn: arn }));
+    await iam.send(new AddUserToGroupCommand({ GroupName: "shared-readers", UserName: "managed-app" }));
+    expect(await reads()).toBe("ok");
+    await iam.send(new RemoveUserFromGroupCommand({ GroupName: "shared-readers", UserName: "managed-app" }));
+    expect(await reads()).toBe("AccessDeniedException");
+    onC.destroy();
     iam.destroy();
   });
 

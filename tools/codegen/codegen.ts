@@ -664,6 +664,10 @@ const RESOURCE_MEMBERS: Partial<Record<ServiceName, readonly ResourceRule[]>> = 
     { member: "RoleName", type: "AWS::IAM::Role" },
     { member: "OpenIDConnectProviderArn", from: "output", type: "AWS::IAM::OIDCProvider" },
     { member: "OpenIDConnectProviderArn", type: "AWS::IAM::OIDCProvider", fallback: true },
+    { member: "Policy.Arn", from: "output", type: "AWS::IAM::Policy" },
+    { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    { member: "PermissionsBoundary", type: "AWS::IAM::Policy", shape: "arnType" },
+    { member: "GroupName", type: "AWS::IAM::Group" },
   ],
   sts: [{ member: "RoleArn", type: "AWS::IAM::Role" }],
 };

@@ -5,6 +5,7 @@ import { metadata, operations } from "./generated/operations.ts";
 import { shapes } from "./generated/shapes.ts";
 import type * as T from "./generated/types.ts";
 import { iamError } from "./iam-errors.ts";
+import { boundaryOut } from "./managed-policy-handlers.ts";
 
 /** The IAM subset over the Query protocol. IAM returns policy documents URL-encoded, as here. */
 
@@ -12,7 +13,15 @@ const tagsIn = (tags: T.Tag[] | undefined): Tag[] | undefined => tags?.map((t) =
 const tagsOut = (tags: Tag[]): T.Tag[] | undefined => (tags.length ? tags.map((t) => ({ Key: t.key, Value: t.value })) : undefined);
 
 function userOut(u: PrincipalRecord): T.User {
-  return { Path: u.path, UserName: u.name, UserId: u.id, Arn: u.arn, CreateDate: new Date(u.createdAt), Tags: tagsOut(u.tags) };
+  return {
+    Path: u.path,
+    UserName: u.name,
+    UserId: u.id,
+    Arn: u.arn,
+    CreateDate: new Date(u.createdAt),
+    PermissionsBoundary: boundaryOut(u),
+    Tags: tagsOut(u.tags),
+  };
 }
 
 function roleOut(r: PrincipalRecord): T.Role {
@@ -25,6 +34,7 @@ function roleOut(r: PrincipalRecord): T.Role {
     AssumeRolePolicyDocument: r.trustPolicy === undefined ? undefined : encodeURIComponent(r.trustPolicy),
     Description: r.description,
     MaxSessionDuration: r.maxSessionDuration,
+    PermissionsBoundary: boundaryOut(r),
     Tags: tagsOut(r.tags),
   };
 }
@@ -48,12 +58,14 @@ function inlinePolicyHandlers(iam: IamService, kind: PrincipalKind, nameField: "
   };
 }
 
-export function iamApi(iam: IamService): ApiService {
+/** `more`: further operations' handlers (managed policies and groups: managed-policy-handlers.ts). */
+export function iamApi(iam: IamService, more: Record<string, Handler> = {}): ApiService {
   const userPolicies = inlinePolicyHandlers(iam, "user", "UserName");
   const rolePolicies = inlinePolicyHandlers(iam, "role", "RoleName");
   const handlers: Record<string, Handler> = {
     async CreateUser(p, i: T.CreateUserRequest): Promise<T.CreateUserResponse> {
-      return { User: userOut(await iam.create(p, "user", { name: i.UserName, path: i.Path, tags: tagsIn(i.Tags) })) };
+      const user = await iam.create(p, "user", { name: i.UserName, path: i.Path, tags: tagsIn(i.Tags), permissionsBoundary: i.PermissionsBoundary });
+      return { User: userOut(user) };
     },
     async GetUser(p, i: T.GetUserRequest): Promise<T.GetUserResponse> {
       return { User: userOut(await iam.get(p, "user", i.UserName)) };
@@ -73,6 +85,7 @@ export function iamApi(iam: IamService): ApiService {
         description: i.Description,
         trustPolicy: i.AssumeRolePolicyDocument,
         maxSessionDuration: i.MaxSessionDuration,
+        permissionsBoundary: i.PermissionsBoundary,
       });
       return { Role: roleOut(role) };
     },
@@ -140,5 +153,5 @@ export function iamApi(iam: IamService): ApiService {
       await iam.untag(p, "role", i.RoleName, i.TagKeys);
     },
   };
-  return { metadata, shapes, operations, handlers, errorFor: iamError };
+  return { metadata, shapes, operations, handlers: { ...handlers, ...more }, errorFor: iamError };
 }

@@ -1,7 +1,8 @@
 import { randomInt } from "node:crypto";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { IdentityReads, IdentityStore, PrincipalRecord, Tag } from "../../storage/store.ts";
+import type { IamPolicyStore, IdentityReads, PrincipalRecord, Tag } from "../../storage/store.ts";
+import { managedPolicyDocument } from "./managed-policy-documents.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
@@ -34,7 +35,8 @@ export interface Page<T> {
 }
 
 interface IamDeps {
-  store: IdentityStore;
+  /** Identity, and managed policies (a boundary given to CreateUser or CreateRole must exist). */
+  store: IamPolicyStore;
   identity: IdentityService;
   authorizer: Authorizer;
   clock: { now(): number };
@@ -50,13 +52,13 @@ function uniqueId(kind: PrincipalKind): string {
   return id;
 }
 
-function checkPath(path: string): void {
+export function checkPath(path: string): void {
   if (!/^\/([\x21-\x7e]*\/)?$/.test(path) || path.length > 512) {
     throw new CofferError("InvalidParameter", "The specified value for path is invalid. It must begin and end with / and contain only printable ASCII characters.");
   }
 }
 
-function checkPolicyText(text: string, kind: "identity" | "trust"): void {
+export function checkPolicyText(text: string, kind: "identity" | "trust"): void {
   try {
     parsePolicy(text, kind);
   } catch (err) {
@@ -65,7 +67,7 @@ function checkPolicyText(text: string, kind: "identity" | "trust"): void {
   }
 }
 
-function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
+export function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
   const merged = new Map(existing.map((t) => [t.key, t.value]));
   for (const t of added) merged.set(t.key, t.value);
   if (merged.size > MAX_TAGS) throw new CofferError("LimitExceeded", `A user or role can have at most ${MAX_TAGS} tags.`);
@@ -74,7 +76,7 @@ function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
 
 const noun = (kind: PrincipalKind) => (kind === "user" ? "user" : "role");
 
-function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
+export function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
   const start = marker ? decodePageToken(marker, "number") : 0;
   if (start === undefined) throw new CofferError("InvalidParameter", "Invalid Marker.");
   const page: Page<T> = { items: items.slice(start, start + maxItems) };
@@ -90,13 +92,14 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
    * not when the cache ages out. (Policies are read through the store's read
    * cache, which every committed write empties.)
    */
-  const write: IdentityStore["transaction"] = (fn) => store.transaction(fn).finally(() => identity.invalidate());
+  const write: IamPolicyStore["transaction"] = (fn) => store.transaction(fn).finally(() => identity.invalidate());
 
-  async function authorize(caller: Principal, action: string, kind: PrincipalKind, name: string, path = "/") {
+  async function authorize(caller: Principal, action: string, kind: PrincipalKind, name: string, path = "/", context?: Record<string, string>) {
     await authorizer.authorize({
       principal: caller,
       action,
       resource: principalArn(caller.accountId, kind, path, name),
+      ...(context ? { context } : {}),
     });
   }
 
@@ -121,11 +124,20 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
   async function create(
     caller: Principal,
     kind: PrincipalKind,
-    input: { name: string; path?: string; tags?: Tag[]; description?: string; trustPolicy?: string; maxSessionDuration?: number },
+    input: {
+      name: string;
+      path?: string;
+      tags?: Tag[];
+      description?: string;
+      trustPolicy?: string;
+      maxSessionDuration?: number;
+      permissionsBoundary?: string;
+    },
   ): Promise<PrincipalRecord> {
     const path = input.path ?? "/";
     checkPath(path);
-    await authorize(caller, kind === "user" ? "iam:CreateUser" : "iam:CreateRole", kind, input.name, path);
+    const boundary = input.permissionsBoundary;
+    await authorize(caller, kind === "user" ? "iam:CreateUser" : "iam:CreateRole", kind, input.name, path, boundary ? { "iam:PermissionsBoundary": boundary } : undefined);
     if (input.trustPolicy !== undefined) checkPolicyText(input.trustPolicy, "trust");
     const maxSessionDuration = input.maxSessionDuration ?? (kind === "role" ? 3600 : undefined);
     if (maxSessionDuration !== undefined && (maxSessionDuration < 3600 || maxSessionDuration > 43200)) {
@@ -151,6 +163,13 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
       if (input.description !== undefined) record.description = input.description;
       if (input.trustPolicy !== undefined) record.trustPolicy = input.trustPolicy;
       if (maxSessionDuration !== undefined) record.maxSessionDuration = maxSessionDuration;
+      if (boundary !== undefined) {
+        const own = boundary.startsWith("arn:aws:iam::aws:") || boundary.split(":")[4] === caller.accountId;
+        if (!own || (await managedPolicyDocument(tx, boundary)) === undefined) {
+          throw new CofferError("NotFound", `Policy ${boundary} does not exist or is not attachable.`);
+        }
+        record.permissionsBoundary = boundary;
+      }
       await tx.putPrincipal(record);
       return record;
     });
@@ -200,6 +219,8 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
         if (Object.keys(found.inlinePolicies).length > 0) {
           throw new CofferError("Conflict", `Cannot delete entity, must delete policies first.`);
         }
+        if (found.attachedPolicyArns?.length) throw new CofferError("Conflict", "Cannot delete entity, must detach all policies first.");
+        if (found.groupArns?.length) throw new CofferError("Conflict", "Cannot delete entity, must remove users from group first.");
         if (kind === "user" && (await tx.listAccessKeys(found.arn)).length > 0) {
           throw new CofferError("Conflict", "Cannot delete entity, must delete access keys first.");
         }

@@ -40,6 +40,8 @@ export interface AuthorizationRequest {
   context?: Record<string, string | string[] | undefined>;
   /** The resource's own policy (a secret's resource policy, a key policy, a role's trust policy). */
   resourcePolicy?: string;
+  /** The account owning the resource, when its ARN does not say (an AWS managed policy belongs to the caller's account's view). */
+  resourceAccount?: string;
   /** How the resource policy combines with identity policies: secrets (default), KMS keys, role trust. */
   mode?: "default" | "key" | "trust";
 }

@@ -3,7 +3,7 @@ import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import { assumedRoleArn, parseArn } from "../../shared/arn.ts";
 import { CofferError } from "../../shared/errors.ts";
-import type { IdentityReads, WebIdentityInfo } from "../../storage/store.ts";
+import type { IamPolicyReads, IdentityReads, WebIdentityInfo } from "../../storage/store.ts";
 import type { IdentityService } from "./identity-service.ts";
 import { providerResource } from "./oidc-providers.ts";
 import type { createTokenVerifier } from "./oidc-tokens.ts";
@@ -50,7 +50,7 @@ export function createWebIdentityService({
   verifier,
   clock,
 }: {
-  store: Pick<IdentityReads, "getPrincipal">;
+  store: Pick<IdentityReads, "getPrincipal"> & Pick<IamPolicyReads, "getManagedPolicy">;
   identity: Pick<IdentityService, "createSessionKey">;
   verifier: TokenVerifier;
   clock: { now(): number };
@@ -64,7 +64,6 @@ export function createWebIdentityService({
       if (!roleParts || roleParts.service !== "iam" || !roleParts.resource.startsWith("role/") || !/^\d{12}$/.test(roleParts.accountId)) {
         throw new CofferError("Validation", `${input.roleArn.slice(0, 256)} is not a valid role ARN.`);
       }
-      const policies = sessionPoliciesFor(input);
       const packedPolicySize = packedSize(input, []);
 
       const verified = await verifier.verify(input.webIdentityToken, roleParts.accountId);
@@ -117,6 +116,8 @@ export function createWebIdentityService({
       const expiration = now + duration * 1000;
       const sessionArn = assumedRoleArn(role.accountId, role.name, input.roleSessionName);
       const webIdentity: WebIdentityInfo = { providerArn: provider.arn, subject, audience };
+      // After the trust check, as for AssumeRole: which managed policies exist is not for a token the role does not trust.
+      const policies = await sessionPoliciesFor(input, store, role.accountId);
       const key = await identity.createSessionKey({
         accountId: role.accountId,
         sessionArn,

@@ -1,6 +1,7 @@
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { IdentityReads, Tag } from "../../storage/store.ts";
+import type { IamPolicyReads, IdentityReads, Tag } from "../../storage/store.ts";
+import { managedPolicyDocument } from "./managed-policy-documents.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
@@ -57,20 +58,28 @@ function sessionTagsFor(caller: Principal, input: AssumeRoleInput): { tags: Tag[
 }
 
 /** The session policies' documents; a malformed policy or an unknown managed policy is an error, as on AWS. */
-export function sessionPoliciesFor(input: Pick<AssumeRoleInput, "policy" | "policyArns">): string[] | undefined {
+export async function sessionPoliciesFor(
+  input: Pick<AssumeRoleInput, "policy" | "policyArns">,
+  store: Pick<IamPolicyReads, "getManagedPolicy">,
+  accountId: string,
+): Promise<string[] | undefined> {
   if (input.policy === undefined && input.policyArns === undefined) return undefined;
-  // Coffer has no managed policies: every ARN names a policy that does not exist here.
+  // PolicyArns: the AWS managed policies Coffer carries, or customer managed ones of the role's account, by their default version now.
+  const documents: string[] = [];
   for (const arn of input.policyArns ?? []) {
-    throw new CofferError("InvalidParameter", `Policy ${arn} does not exist or is not attachable.`);
+    const own = arn.startsWith("arn:aws:iam::aws:") || arn.split(":")[4] === accountId;
+    const document = own ? await managedPolicyDocument(store, arn) : undefined;
+    if (document === undefined) throw new CofferError("InvalidParameter", `Policy ${arn} does not exist or is not attachable.`);
+    documents.push(document);
   }
-  if (input.policy === undefined) return [];
+  if (input.policy === undefined) return documents;
   try {
     parsePolicy(input.policy, "identity");
   } catch (err) {
     if (err instanceof PolicyError) throw new CofferError("MalformedPolicy", err.message);
     throw err;
   }
-  return [input.policy];
+  return [...documents, input.policy];
 }
 
 /** PackedPolicySize: the larger share of either budget, in percent; over 100 is PackedPolicyTooLarge. */
@@ -99,7 +108,7 @@ export interface AssumedRole {
 }
 
 interface StsDeps {
-  store: Pick<IdentityReads, "getPrincipal">;
+  store: Pick<IdentityReads, "getPrincipal"> & Pick<IamPolicyReads, "getManagedPolicy">;
   identity: IdentityService;
   authorizer: Authorizer;
   clock: { now(): number };
@@ -114,7 +123,6 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
      */
     async assumeRole(caller: Principal, input: AssumeRoleInput): Promise<AssumedRole> {
       const { tags, transitive } = sessionTagsFor(caller, input);
-      const policies = sessionPoliciesFor(input);
       const packedPolicySize = packedSize(input, tags);
       const role = await store.getPrincipal(input.roleArn);
       // aws:RequestTag/* and aws:TagKeys are the tags passed in this request, for both checks.
@@ -147,6 +155,8 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
       await check("sts:AssumeRole");
       // A session that carries tags (passed now, or passed on from the calling session) needs sts:TagSession too.
       if (tags.length > 0 || transitive.length > 0) await check("sts:TagSession");
+      // After the trust check: which managed policies exist is not for a caller who may not assume the role.
+      const policies = await sessionPoliciesFor(input, store, input.roleArn.split(":")[4] ?? "");
       if (!role || role.kind !== "role") {
         // Only reached by a caller allowed to assume it, so naming the missing role reveals nothing new.
         throw new CofferError("AccessDenied", `Roles may not be assumed: ${input.roleArn} does not exist.`);

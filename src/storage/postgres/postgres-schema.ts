@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { iamPolicyTables } from "../sql-iam-policies.ts";
 
 /**
  * Schema migrations, applied in order and recorded in coffer_migrations.
@@ -147,6 +148,8 @@ const steps: string[] = [
      doc TEXT NOT NULL
    );
    CREATE INDEX oidc_providers_by_account ON oidc_providers (account_id, arn);`,
+  // IAM customer managed policies and groups (src/storage/sql-iam-policies.ts).
+  iamPolicyTables(' COLLATE "C"'),
 ];
 
 /** The schema version this Coffer writes. */

@@ -18,6 +18,7 @@ import {
 import { UNCACHED_WRITES, type AlertDelivery, type ParameterRecord, type PrincipalRecord, type Store, type StoreReader, type StoreTx } from "../store.ts";
 import { migrate } from "./postgres-schema.ts";
 import { postgresOidcReads, postgresOidcWrites } from "./postgres-oidc.ts";
+import { sqlIamPolicyReads, sqlIamPolicyWrites } from "../sql-iam-policies.ts";
 
 const POSTGRES: Dialect = { position: "strpos" };
 const AUDIT_WORKER = new URL("./postgres-audit-worker.mjs", import.meta.url);
@@ -269,6 +270,7 @@ function postgresReader(exec: Exec, lock = false): StoreReader {
     async getSetting(name) {
       return (await one("SELECT value FROM settings WHERE name = $1", [name]))?.value as string | undefined;
     },
+    ...sqlIamPolicyReads({ all: (text, args) => exec(numberedParameters(text), args) }, forUpdate),
     async getPrincipal(arn) {
       return (await docs<PrincipalRecord>(`SELECT doc FROM principals WHERE arn = $1${forUpdate}`, [arn]))[0];
     },
@@ -420,6 +422,7 @@ function postgresTx(conn: pg.PoolClient, counted: () => void): StoreTx {
     async deletePrincipal(arn) {
       await run("DELETE FROM principals WHERE arn = $1", [arn]);
     },
+    ...sqlIamPolicyWrites({ run: (text, args) => run(numberedParameters(text), args) }),
     async appendAuditRows(rows) {
       for (const r of rows) {
         await run(

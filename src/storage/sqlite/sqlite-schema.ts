@@ -1,3 +1,4 @@
+import { iamPolicyTables } from "../sql-iam-policies.ts";
 import type Database from "better-sqlite3";
 
 /**
@@ -141,6 +142,8 @@ const steps: string[] = [
      doc TEXT NOT NULL
    );
    CREATE INDEX oidc_providers_by_account ON oidc_providers (account_id, arn);`,
+  // IAM customer managed policies and groups (src/storage/sql-iam-policies.ts).
+  iamPolicyTables(""),
 ];
 
 export function migrate(db: Database.Database): void {

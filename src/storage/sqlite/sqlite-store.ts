@@ -18,6 +18,7 @@ import { makePrivate } from "./sqlite-files.ts";
 import { createTurnWord, giveMainTurn, takeMainTurn, threadGone } from "./sqlite-write-turn.mjs";
 import { migrate } from "./sqlite-schema.ts";
 import { sqliteOidcReads, sqliteOidcWrites } from "./sqlite-oidc.ts";
+import { sqlIamPolicyReads, sqlIamPolicyWrites } from "../sql-iam-policies.ts";
 
 type Db = Database.Database;
 const SQLITE: Dialect = { position: "instr" };
@@ -214,6 +215,7 @@ function sqliteReader(db: Db): StoreReader {
     },
     ...sqliteAuditReads(db, sql),
     ...sqliteOidcReads(sql),
+    ...sqlIamPolicyReads({ all: async (text, args) => sql(text).all(...args) as Row[] }),
     async getSetting(name) {
       const row = sql("SELECT value FROM settings WHERE name = ?").get(name) as Row | undefined;
       return row?.value as string | undefined;
@@ -352,6 +354,7 @@ function sqliteTx(db: Db): StoreTx {
     },
     ...sqliteAuditWrites(sql),
     ...sqliteOidcWrites(sql),
+    ...sqlIamPolicyWrites({ run: async (text, args) => void sql(text).run(...args) }),
     async putParameter(p) {
       sql(
         `INSERT INTO parameters (arn, account_id, name, due_at, doc) VALUES (?, ?, ?, ?, ?)

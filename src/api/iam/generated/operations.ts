@@ -48,7 +48,10 @@ export const operations = {
     input: "AddUserToGroupRequest",
     errors: ["NoSuchEntityException", "LimitExceededException", "ServiceFailureException"],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "GroupName", type: "AWS::IAM::Group" },
+    ],
   },
   AssociateDelegationRequest: {
     input: "AssociateDelegationRequestRequest",
@@ -70,6 +73,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+      { member: "GroupName", type: "AWS::IAM::Group" },
+    ],
   },
   AttachRolePolicy: {
     input: "AttachRolePolicyRequest",
@@ -82,7 +89,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "RoleName", type: "AWS::IAM::Role" }],
+    resources: [
+      { member: "RoleName", type: "AWS::IAM::Role" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   AttachUserPolicy: {
     input: "AttachUserPolicyRequest",
@@ -94,7 +104,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   ChangePassword: {
     input: "ChangePasswordRequest",
@@ -150,6 +163,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   CreateInstanceProfile: {
     input: "CreateInstanceProfileRequest",
@@ -208,6 +222,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "Policy.Arn", from: "output", type: "AWS::IAM::Policy" }],
   },
   CreatePolicyVersion: {
     input: "CreatePolicyVersionRequest",
@@ -221,6 +236,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   CreateRole: {
     input: "CreateRoleRequest",
@@ -235,7 +251,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "RoleName", type: "AWS::IAM::Role" }],
+    resources: [
+      { member: "RoleName", type: "AWS::IAM::Role" },
+      { member: "PermissionsBoundary", type: "AWS::IAM::Policy" },
+    ],
   },
   CreateSAMLProvider: {
     input: "CreateSAMLProviderRequest",
@@ -283,7 +302,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "PermissionsBoundary", type: "AWS::IAM::Policy" },
+    ],
   },
   CreateVirtualMFADevice: {
     input: "CreateVirtualMFADeviceRequest",
@@ -339,11 +361,13 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   DeleteGroupPolicy: {
     input: "DeleteGroupPolicyRequest",
     errors: ["NoSuchEntityException", "LimitExceededException", "ServiceFailureException"],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   DeleteInstanceProfile: {
     input: "DeleteInstanceProfileRequest",
@@ -384,6 +408,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   DeletePolicyVersion: {
     input: "DeletePolicyVersionRequest",
@@ -395,6 +420,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   DeleteRole: {
     input: "DeleteRoleRequest",
@@ -521,6 +547,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+      { member: "GroupName", type: "AWS::IAM::Group" },
+    ],
   },
   DetachRolePolicy: {
     input: "DetachRolePolicyRequest",
@@ -532,7 +562,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "RoleName", type: "AWS::IAM::Role" }],
+    resources: [
+      { member: "RoleName", type: "AWS::IAM::Role" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   DetachUserPolicy: {
     input: "DetachUserPolicyRequest",
@@ -543,7 +576,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   DisableOrganizationsRootCredentialsManagement: {
     input: "DisableOrganizationsRootCredentialsManagementRequest",
@@ -700,6 +736,7 @@ export const operations = {
     resultWrapper: "GetGroupResult",
     errors: ["NoSuchEntityException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   GetGroupPolicy: {
     input: "GetGroupPolicyRequest",
@@ -707,6 +744,7 @@ export const operations = {
     resultWrapper: "GetGroupPolicyResult",
     errors: ["NoSuchEntityException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   GetHumanReadableSummary: {
     input: "GetHumanReadableSummaryRequest",
@@ -767,6 +805,10 @@ export const operations = {
     resultWrapper: "GetPolicyResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [
+      { member: "Policy.Arn", from: "output", type: "AWS::IAM::Policy" },
+      { member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true },
+    ],
   },
   GetPolicyVersion: {
     input: "GetPolicyVersionRequest",
@@ -774,6 +816,7 @@ export const operations = {
     resultWrapper: "GetPolicyVersionResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   GetRole: {
     input: "GetRoleRequest",
@@ -871,6 +914,7 @@ export const operations = {
     resultWrapper: "ListAttachedGroupPoliciesResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   ListAttachedRolePolicies: {
     input: "ListAttachedRolePoliciesRequest",
@@ -901,6 +945,7 @@ export const operations = {
     resultWrapper: "ListEntitiesForPolicyResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   ListGroupPolicies: {
     input: "ListGroupPoliciesRequest",
@@ -908,6 +953,7 @@ export const operations = {
     resultWrapper: "ListGroupPoliciesResult",
     errors: ["NoSuchEntityException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   ListGroups: {
     input: "ListGroupsRequest",
@@ -1010,6 +1056,7 @@ export const operations = {
     resultWrapper: "ListPolicyTagsResult",
     errors: ["NoSuchEntityException", "ServiceFailureException", "InvalidInputException"],
     readOnly: true,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   ListPolicyVersions: {
     input: "ListPolicyVersionsRequest",
@@ -1017,6 +1064,7 @@ export const operations = {
     resultWrapper: "ListPolicyVersionsResult",
     errors: ["NoSuchEntityException", "InvalidInputException", "ServiceFailureException"],
     readOnly: true,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   ListRolePolicies: {
     input: "ListRolePoliciesRequest",
@@ -1132,6 +1180,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   PutRolePermissionsBoundary: {
     input: "PutRolePermissionsBoundaryRequest",
@@ -1143,7 +1192,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "RoleName", type: "AWS::IAM::Role" }],
+    resources: [
+      { member: "RoleName", type: "AWS::IAM::Role" },
+      { member: "PermissionsBoundary", type: "AWS::IAM::Policy" },
+    ],
   },
   PutRolePolicy: {
     input: "PutRolePolicyRequest",
@@ -1166,7 +1218,10 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "PermissionsBoundary", type: "AWS::IAM::Policy" },
+    ],
   },
   PutUserPolicy: {
     input: "PutUserPolicyRequest",
@@ -1217,7 +1272,10 @@ export const operations = {
     input: "RemoveUserFromGroupRequest",
     errors: ["NoSuchEntityException", "LimitExceededException", "ServiceFailureException"],
     readOnly: false,
-    resources: [{ member: "UserName", type: "AWS::IAM::User" }],
+    resources: [
+      { member: "UserName", type: "AWS::IAM::User" },
+      { member: "GroupName", type: "AWS::IAM::Group" },
+    ],
   },
   ResetServiceSpecificCredential: {
     input: "ResetServiceSpecificCredentialRequest",
@@ -1258,6 +1316,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   SetSecurityTokenServicePreferences: {
     input: "SetSecurityTokenServicePreferencesRequest",
@@ -1324,6 +1383,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   TagRole: {
     input: "TagRoleRequest",
@@ -1413,6 +1473,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "PolicyArn", type: "AWS::IAM::Policy", fallback: true }],
   },
   UntagRole: {
     input: "UntagRoleRequest",
@@ -1498,6 +1559,7 @@ export const operations = {
       "ServiceFailureException",
     ],
     readOnly: false,
+    resources: [{ member: "GroupName", type: "AWS::IAM::Group" }],
   },
   UpdateLoginProfile: {
     input: "UpdateLoginProfileRequest",

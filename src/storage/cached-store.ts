@@ -85,6 +85,11 @@ export function withReadCache(
     getParameterVersion: reads.getParameterVersion,
     getParameterVersionByLabel: reads.getParameterVersionByLabel,
     listParameterVersions: (...a) => store.listParameterVersions(...a),
+    getRegionLink: (...a) => store.getRegionLink(...a),
+    listRegionLinks: () => store.listRegionLinks(),
+    getReplicationTask: (...a) => store.getReplicationTask(...a),
+    listDueReplicationTasks: (...a) => store.listDueReplicationTasks(...a),
+    listReplicationTasks: (...a) => store.listReplicationTasks(...a),
     async transaction(fn) {
       generation++;
       let dirty = false;

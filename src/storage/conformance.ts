@@ -3,6 +3,7 @@ import type { MakeStore } from "./conformance/conformance-fixtures.ts";
 import { exerciseIdentityStore } from "./conformance/identity-conformance.ts";
 import { exerciseKeyStore } from "./conformance/keys-conformance.ts";
 import { exerciseParameterStore } from "./conformance/parameters-conformance.ts";
+import { exerciseReplicationStore } from "./conformance/replication-conformance.ts";
 import { exerciseSecretStore } from "./conformance/secrets-conformance.ts";
 import { exerciseSettingStore } from "./conformance/settings-conformance.ts";
 import { exerciseTransactions } from "./conformance/transactions-conformance.ts";
@@ -12,6 +13,7 @@ export {
   exerciseIdentityStore,
   exerciseKeyStore,
   exerciseParameterStore,
+  exerciseReplicationStore,
   exerciseSecretStore,
   exerciseSettingStore,
   exerciseTransactions,
@@ -32,4 +34,5 @@ export function exerciseStore(name: string, makeStore: MakeStore): void {
   exerciseKeyStore(name, makeStore);
   exerciseAuditStore(name, makeStore);
   exerciseSettingStore(name, makeStore);
+  exerciseReplicationStore(name, makeStore);
 }

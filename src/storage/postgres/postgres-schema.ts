@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { REPLICATION_TABLES } from "../sql-replication.ts";
 
 /**
  * Schema migrations, applied in order and recorded in coffer_migrations.
@@ -140,6 +141,8 @@ const steps: string[] = [
    -- the counter is the sum of the rows, one per shard, so concurrent writers rarely touch the same row.
    CREATE TABLE coffer_changes (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);
    INSERT INTO coffer_changes VALUES (0, 0);`,
+  // Multi-region replication: region links and the outbox (src/storage/sql-replication.ts).
+  REPLICATION_TABLES,
 ];
 
 /** The schema version this Coffer writes. */

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { REPLICATION_TABLES } from "../sql-replication.ts";
 
 /**
  * Schema migrations, applied in order and recorded in PRAGMA user_version.
@@ -134,6 +135,8 @@ const steps: string[] = [
      FOREIGN KEY (parameter_arn, version) REFERENCES parameter_versions (parameter_arn, version)
    );
    CREATE INDEX parameter_labels_by_version ON parameter_labels (parameter_arn, version);`,
+  // Multi-region replication: region links and the outbox (src/storage/sql-replication.ts).
+  REPLICATION_TABLES,
 ];
 
 export function migrate(db: Database.Database): void {

@@ -17,6 +17,7 @@ import { sqliteAuditReads, sqliteAuditWrites } from "./sqlite-audit-tables.ts";
 import { makePrivate } from "./sqlite-files.ts";
 import { createTurnWord, giveMainTurn, takeMainTurn, threadGone } from "./sqlite-write-turn.mjs";
 import { migrate } from "./sqlite-schema.ts";
+import { sqlReplicationReads, sqlReplicationWrites, type RunSql } from "../sql-replication.ts";
 
 type Db = Database.Database;
 const SQLITE: Dialect = { position: "instr" };
@@ -102,6 +103,15 @@ export function openSqliteStore(path: string): Store {
  */
 export function sqliteAuditWriter(path: string, key: Buffer, turn: Int32Array, busyTimeoutMs = BUSY_TIMEOUT_MS): ThreadAuditWriter {
   return createThreadAuditWriter(AUDIT_WORKER, { path, busyTimeoutMs, turn }, key, () => threadGone(turn));
+}
+
+/** The replication tables' runner: "$n" placeholders become "?" (sql-replication.ts uses each argument once, in order). */
+function replicationRunner(db: Db): RunSql {
+  const sql = statements(db);
+  return async (text, args) => {
+    const stmt = sql(text.replace(/\$\d+/g, "?"));
+    return stmt.reader ? (stmt.all(...args) as { doc: string }[]) : (stmt.run(...args), []);
+  };
 }
 
 function statements(db: Db) {
@@ -212,6 +222,7 @@ function sqliteReader(db: Db): StoreReader {
       return (sql("SELECT * FROM access_keys ORDER BY access_key_id").all() as Row[]).map((r) => toAccessKey(r)!);
     },
     ...sqliteAuditReads(db, sql),
+    ...sqlReplicationReads(replicationRunner(db)),
     async getSetting(name) {
       const row = sql("SELECT value FROM settings WHERE name = ?").get(name) as Row | undefined;
       return row?.value as string | undefined;
@@ -349,6 +360,7 @@ function sqliteTx(db: Db): StoreTx {
       sql("DELETE FROM principals WHERE arn = ?").run(arn);
     },
     ...sqliteAuditWrites(sql),
+    ...sqlReplicationWrites(replicationRunner(db)),
     async putParameter(p) {
       sql(
         `INSERT INTO parameters (arn, account_id, name, due_at, doc) VALUES (?, ?, ?, ?, ?)

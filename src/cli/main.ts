@@ -14,6 +14,7 @@ import { registerBackupCommands } from "./backup-commands.ts";
 import { registerMasterKeyCommands } from "./master-key-commands.ts";
 import { registerIamCommands } from "./iam-commands.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
+import { registerRegionCommands } from "./region-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
 import { stopOnSignals } from "./shutdown.ts";
 
@@ -120,6 +121,7 @@ registerRunCommand(program);
 registerEnvCommand(program);
 registerBackupCommands(program);
 registerMasterKeyCommands(program);
+registerRegionCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);

@@ -83,6 +83,15 @@ export function createReplicationDelivery(deps: DeliveryDeps) {
 
   /** Sets the replica's status on the primary (written only when it changes). */
   async function setStatus(arn: string, replicaRegion: string, change: Partial<ReplicaState>, clear: (keyof ReplicaState)[] = []): Promise<void> {
+    const changes = (secret: SecretRecord | undefined) => {
+      const current = secret?.replication?.replicas?.find((r) => r.region === replicaRegion);
+      if (!current) return false;
+      const next: ReplicaState = { ...current, ...change };
+      for (const k of clear) delete next[k];
+      return JSON.stringify(next) !== JSON.stringify(current);
+    };
+    // Most deliveries change nothing (InSync stays InSync): no transaction for them.
+    if (!changes(await store.getSecret(arn))) return;
     await store.transaction(async (tx) => {
       const secret = await tx.getSecret(arn);
       const replicas = secret?.replication?.replicas;
@@ -100,8 +109,9 @@ export function createReplicationDelivery(deps: DeliveryDeps) {
     await store.transaction(async (tx) => {
       const now = await tx.getReplicationTask(task.secretArn, task.region);
       if (!now) return;
-      if (now.kind === task.kind && now.seq === task.seq) await tx.deleteReplicationTask(task.secretArn, task.region);
-      else await tx.putReplicationTask({ ...now, attempts: 0, nextAttemptAt: clock.now() });
+      if (now.kind === task.kind && now.seq === task.seq) return tx.deleteReplicationTask(task.secretArn, task.region);
+      await tx.putReplicationTask({ ...now, attempts: 0, nextAttemptAt: clock.now() });
+      again = true;
     });
   }
 
@@ -172,20 +182,62 @@ export function createReplicationDelivery(deps: DeliveryDeps) {
     }
   }
 
+  /** Tasks being sent now, by secret and region: never two at once for one pair. */
+  const inFlight = new Set<string>();
+  const keyOf = (t: ReplicationTask) => `${t.secretArn}\n${t.region}`;
+
+  /**
+   * Sends the due tasks, CONCURRENCY at a time. A change queued while the pass
+   * runs (`again`) is fetched by the next free worker rather than after the
+   * pass, so one slow region does not hold up the others' changes.
+   */
   async function pass(): Promise<number> {
     let delivered = 0;
-    for (;;) {
+    const queue: ReplicationTask[] = [];
+    let fetching: Promise<void> | undefined;
+    const refill = async () => {
+      again = false;
       const due = await store.listDueReplicationTasks(clock.now(), BATCH);
-      if (due.length === 0) return delivered;
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(CONCURRENCY, due.length) }, async () => {
-          while (next < due.length) await deliver(due[next++]);
-        }),
-      );
-      delivered += due.length;
-      if (due.length < BATCH) return delivered;
-    }
+      const queued = new Set(queue.map(keyOf));
+      for (const t of due) if (!inFlight.has(keyOf(t)) && !queued.has(keyOf(t))) queue.push(t);
+      if (due.length === BATCH) again = true;
+    };
+    let active = 0;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    // Workers are started for what is queued, up to CONCURRENCY; each also takes what later refills bring.
+    const grow = () => {
+      for (let n = Math.min(CONCURRENCY - active, queue.length); n > 0; n--) {
+        active++;
+        void worker()
+          .catch((err: Error) => deps.log?.warn({ err: { message: err.message } }, "replication delivery failed; will retry"))
+          .finally(() => {
+            if (--active === 0) finish();
+          });
+      }
+    };
+    const worker = async () => {
+      for (;;) {
+        if (queue.length === 0 && again) {
+          await (fetching ??= refill().finally(() => (fetching = undefined)));
+          grow();
+        }
+        const task = queue.shift();
+        if (!task) return;
+        inFlight.add(keyOf(task));
+        try {
+          await deliver(task);
+        } finally {
+          inFlight.delete(keyOf(task));
+        }
+        delivered++;
+      }
+    };
+    await refill();
+    if (queue.length === 0) return 0;
+    grow();
+    await finished;
+    return delivered;
   }
 
   return {

@@ -107,6 +107,31 @@ describe("replication between two regions", () => {
     expect((await west.client.send(new GetSecretValueCommand({ SecretId: "db/app" }))).SecretString).toBe("v2");
   });
 
+  it("rotates in the primary only; the rotation's result replicates, and the replica keeps no schedule of its own", async () => {
+    await east.client.send(new CreateSecretCommand({ Name: "rotated", SecretString: "initial", AddReplicaRegions: [{ Region: "us-west-2" }] }));
+    await inSync("rotated");
+    const r = await east.client.send(
+      new RotateSecretCommand({
+        SecretId: "rotated",
+        RotationLambdaARN: "arn:aws:lambda:us-east-1:000000000000:function:coffer-random-value",
+        RotationRules: { AutomaticallyAfterDays: 30 },
+      }),
+    );
+    await east.run.coffer.rotation.idle();
+    const rotated = await east.client.send(new GetSecretValueCommand({ SecretId: "rotated" }));
+    expect(rotated.VersionId).toBe(r.VersionId);
+    await eventually(async () => (await west.client.send(new GetSecretValueCommand({ SecretId: "rotated" }))).VersionId === r.VersionId);
+    expect((await west.client.send(new GetSecretValueCommand({ SecretId: "rotated" }))).SecretString).toBe(rotated.SecretString);
+    expect((await west.client.send(new GetSecretValueCommand({ SecretId: "rotated", VersionStage: "AWSPREVIOUS" }))).SecretString).toBe("initial");
+    const replica = await eventually(async () => {
+      const d = await west.client.send(new DescribeSecretCommand({ SecretId: "rotated" }));
+      return d.RotationEnabled && d.LastRotatedDate ? d : undefined;
+    });
+    expect(replica.RotationLambdaARN).toMatch(/coffer-random-value$/);
+    // Nothing is due for rotation in the replica region: its scheduler finds no job.
+    expect(await west.run.coffer.store.listSecretsDueForRotation(Date.now() + 400 * 86_400_000, 10)).toEqual([]);
+  });
+
   it("refuses to delete a primary that has replicas, and to replicate to a region it has no link to", async () => {
     const arn = (await east.client.send(new DescribeSecretCommand({ SecretId: "db/app" }))).ARN!;
     const err = await failure(east.client.send(new DeleteSecretCommand({ SecretId: "db/app" })));

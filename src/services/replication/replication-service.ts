@@ -116,7 +116,9 @@ export function createReplicationService(deps: ReplicationDeps) {
         }
         const now = clock.now();
         const { replication: _r, ...standalone } = secret;
-        await tx.putSecret({ ...standalone, lastChangedAt: now });
+        // Its rotation schedule, which ran in the primary's region, now runs here.
+        const rotateAt = standalone.rotation?.enabled ? standalone.rotation.nextRotationAt : undefined;
+        await tx.putSecret({ ...standalone, lastChangedAt: now, ...(rotateAt !== undefined ? { rotateAt } : {}) });
         // The primary drops this replica when it hears of it (retried until its region answers).
         await tx.putReplicationTask({ secretArn: secret.arn, region: primaryRegion, accountId: secret.accountId, kind: "detach", seq: 0, attempts: 0, nextAttemptAt: now, createdAt: now });
         return { arn: secret.arn };

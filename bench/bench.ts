@@ -10,6 +10,7 @@ import { measure, measureFresh, tool, type Request } from "./measure.ts";
 import { benchParameters } from "./parameters.ts";
 import { benchClients } from "./clients.ts";
 import { benchPostgres } from "./postgres.ts";
+import { benchReplication } from "./replication.ts";
 
 /**
  * `npm run bench`: signed GetSecretValue requests/s and p50/p99 latency at 16
@@ -25,6 +26,8 @@ import { benchPostgres } from "./postgres.ts";
  * 10-parameter branch in a 10,000-parameter tree beside GetParameter.
  * And PostgreSQL (bench/postgres.ts): one node on PostgreSQL beside one on
  * SQLite, and two nodes under a mixed load while one is killed and restarted.
+ * And replication (bench/replication.ts): p99 lag from a write in one region
+ * to its readability in a linked region on this machine, under steady writes.
  * Load comes from wrk when /usr/bin/wrk exists, else autocannon ("tool").
  * With wrk each run also gives the server's CPU time per request
  * (cpu_us_per_request), steadier than requests/s on a shared machine.
@@ -145,6 +148,8 @@ async function main() {
     out.parameters = await benchParameters(seconds);
     // PostgreSQL: one node beside SQLite; two nodes, one killed and restarted mid-run (bench/postgres.ts).
     out.postgres = await benchPostgres(seconds);
+    // Replication: p99 from a write in one region to its readability in a linked one, under steady writes (bench/replication.ts).
+    out.replication = await benchReplication(seconds);
     process.stdout.write(JSON.stringify(out) + "\n");
   } finally {
     coffer.child.kill("SIGTERM");

@@ -8,6 +8,7 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import { ParameterCache, type CachedParameter, type SsmSender } from "../client/parameter-cache.ts";
 import type { Clock } from "../client/refreshing-cache.ts";
 import { SecretCache, type SecretValue, type SecretsManagerSender, type VersionSelector } from "../client/secret-cache.ts";
+import { failoverClients, type RegionTarget } from "../client/failover.ts";
 
 /**
  * `coffer agent`: a local HTTP cache compatible with the AWS Secrets Manager
@@ -59,6 +60,11 @@ export interface AgentOptions {
   /** Where Secrets Manager and SSM are (default: AWS_ENDPOINT_URL, else the SDK's own resolution). */
   endpoint?: string;
   region?: string;
+  /**
+   * More regions to read from when the first (endpoint/region) is unreachable,
+   * in order (docs/replication.md); never on an answer such as an access denial.
+   */
+  failover?: RegionTarget[];
   /** More configuration for the SDK clients it builds (credentials, profile, TLS trust), per service. */
   clientConfig?: { secretsmanager?: object; ssm?: object };
   /** Clients to use instead of SDK clients built from endpoint/region and the standard credential chain. */
@@ -150,8 +156,27 @@ export function createAgent(options: AgentOptions = {}): Agent {
   };
   // As AWS's agent: refresh lazily on read after the TTL, no background refresh, no stale answers.
   const timings = { ttlMs, maxEntries, refreshAheadMs: 0, maxStaleMs: 0, clock: options.clock };
-  const smClient = options.secretsClient ?? new SecretsManagerClient({ ...clientConfig, ...options.clientConfig?.secretsmanager });
-  const ssmClient = options.ssmClient ?? new SSMClient({ ...clientConfig, ...options.clientConfig?.ssm });
+  const failover = options.failover ?? [];
+  if (failover.length > 0 && !options.region && !(options.clientConfig?.secretsmanager as { region?: string } | undefined)?.region) {
+    throw new Error("With failover regions, the first region must be named too (--region).");
+  }
+  const regionsOf = (config: { region?: unknown; endpoint?: unknown }): RegionTarget[] => [
+    { region: String(config.region ?? options.region ?? ""), ...(typeof config.endpoint === "string" ? { endpoint: config.endpoint } : {}) },
+    ...failover,
+  ];
+  const onFailover = (region: string, err: unknown) => log("region unreachable; reading from the next one", { region, error: (err as Error).name });
+  const smConfig = { ...clientConfig, ...options.clientConfig?.secretsmanager } as { region?: string; endpoint?: string };
+  const ssmConfig = { ...clientConfig, ...options.clientConfig?.ssm } as { region?: string; endpoint?: string };
+  const smClient =
+    options.secretsClient ??
+    (failover.length > 0
+      ? failoverClients(regionsOf(smConfig), smConfig, (c) => new SecretsManagerClient(c), { onFailover })
+      : new SecretsManagerClient(smConfig));
+  const ssmClient =
+    options.ssmClient ??
+    (failover.length > 0
+      ? (failoverClients(regionsOf(ssmConfig), ssmConfig, (c) => new SSMClient(c), { onFailover }) as unknown as SsmSender)
+      : new SSMClient(ssmConfig));
   const secrets = new SecretCache({ ...timings, client: smClient });
   const parameters = new ParameterCache({ ...timings, client: ssmClient });
   const bodies = new WeakMap<object, Buffer>();
@@ -279,7 +304,7 @@ export function createAgent(options: AgentOptions = {}): Agent {
     },
     async listen() {
       // Fail at start, not on every request, when the credential chain has no region to sign for.
-      if (options.secretsClient === undefined) {
+      if (options.secretsClient === undefined && failover.length === 0) {
         try {
           await (smClient as SecretsManagerClient).config.region();
         } catch {

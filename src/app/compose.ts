@@ -45,6 +45,7 @@ import { createReadiness } from "./readiness.ts";
 import { createMasterKeyFollower, loadAuditKey } from "./master-key-handoff.ts";
 import { rootArn } from "../shared/arn.ts";
 import { createLeases } from "../storage/lease.ts";
+import { REPLICATION_JOB, startReplication } from "./replication.ts";
 
 /** The alert worker's lease: a node that dies holding it stops alerts for this long at most. */
 const ALERTS_LEASE_MS = 30_000;
@@ -139,7 +140,18 @@ async function assemble(
   });
   const serviceEvents = config.audit === "on" ? createServiceEventRecorder(auditLog, { region: config.region, clock }) : undefined;
   const keys = createKeysService({ store, keyring, authorizer, clock, region: config.region });
-  const secrets = createSecretsService({ store, keyring, authorizer, keyAccess: keys, serviceEvents, clock, region: config.region });
+  // Multi-region replication (docs/replication.md): secrets and rotation write through its outbox.
+  const replication = startReplication({
+    store,
+    keyring,
+    authorizer,
+    clock,
+    region: config.region,
+    log: logger,
+    pollSeconds: config.replicationPollSeconds,
+    retryMaxSeconds: config.replicationRetryMaxSeconds,
+  });
+  const secrets = createSecretsService({ store: replication.outboxStore, keyring, authorizer, keyAccess: keys, serviceEvents, clock, region: config.region });
   const parameters = createParametersService({
     store,
     keyring,
@@ -171,7 +183,7 @@ async function assemble(
     },
   });
   const rotation = createRotationService({
-    store,
+    store: replication.outboxStore,
     secrets,
     authorizer,
     clock,
@@ -203,6 +215,7 @@ async function assemble(
   // Several nodes on one database: one runs each singleton job and the alert worker (leases), and
   // every node drops what it cached when another node wrote (store.onChange).
   const leases = createLeases(store, config.nodeId, clock);
+  replication.useLease((name, ms) => leases.hold(name, ms));
   store.onChange?.(() => identity.invalidate());
   const alerts = createAlerts({
     store,
@@ -227,7 +240,8 @@ async function assemble(
     auditor: config.audit === "on" ? createRequestAuditor(auditLog) : undefined,
     defaultAccountId: config.accountId,
     services: [
-      secretsManagerApi(secrets, rotation),
+      secretsManagerApi(secrets, rotation, replication.service),
+      replication.api,
       ssmApi(parameters),
       kmsApi(keys),
       federation.iam(iamApi(iam, managedPolicyHandlers(createManagedPolicyService({ store, authorizer, clock }), createGroupService({ store, authorizer, clock })))),
@@ -259,6 +273,8 @@ async function assemble(
       // Due rotations: windows that opened, retries, and rotations a crash interrupted.
       { name: "rotations", everySeconds: config.rotationPollSeconds, run: () => rotation.runDue() },
       { name: "master-key", everySeconds: 1, run: () => masterKeys.check() },
+      // The replication outbox: also started at once by every change this node queues.
+      { name: REPLICATION_JOB, everySeconds: config.replicationPollSeconds, singleton: true, run: () => replication.deliver() },
       { name: "purge", everySeconds: config.purgeIntervalSeconds, singleton: true, run: () => secrets.purgeDue() },
       // Parameter policies: expired parameters deleted, notifications recorded (and alerted on).
       { name: "parameter-policies", everySeconds: config.parameterPolicyPollSeconds, singleton: true, run: () => parameters.expireDue() },
@@ -313,6 +329,7 @@ async function assemble(
       const jobsDone = scheduler.stop();
       await server.close();
       await jobsDone;
+      await replication.stop();
       await rotation.idle();
       await auditLog.drain();
       await alerts.stop();

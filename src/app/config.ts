@@ -48,6 +48,10 @@ export interface Config {
   rotationPollSeconds: number;
   /** How often due parameter policies (Expiration, notifications) are acted on. */
   parameterPolicyPollSeconds: number;
+  /** How often the replication outbox is looked at besides when a change is queued (docs/replication.md). */
+  replicationPollSeconds: number;
+  /** The longest wait between two attempts at a linked region that does not answer. */
+  replicationRetryMaxSeconds: number;
   /** This node's name, stable across restarts: it claims the rotations it runs (default: the host name). */
   nodeId: string;
   /** "off" only for benchmarks: nothing is recorded. */
@@ -100,6 +104,8 @@ const settings = {
   purgeIntervalSeconds: { env: "COFFER_PURGE_INTERVAL_SECONDS", parse: Number },
   rotationPollSeconds: { env: "COFFER_ROTATION_POLL_SECONDS", parse: Number },
   parameterPolicyPollSeconds: { env: "COFFER_PARAMETER_POLICY_POLL_SECONDS", parse: Number },
+  replicationPollSeconds: { env: "COFFER_REPLICATION_POLL_SECONDS", parse: Number },
+  replicationRetryMaxSeconds: { env: "COFFER_REPLICATION_RETRY_MAX_SECONDS", parse: Number },
   nodeId: { env: "COFFER_NODE_ID", parse: String },
   audit: { env: "COFFER_AUDIT", parse: String },
   auditFile: { env: "COFFER_AUDIT_FILE", parse: String },
@@ -130,6 +136,8 @@ const defaults = {
   purgeIntervalSeconds: 3600,
   rotationPollSeconds: 30,
   parameterPolicyPollSeconds: 60,
+  replicationPollSeconds: 1,
+  replicationRetryMaxSeconds: 10,
   nodeId: hostname(),
   audit: "on",
   auditRetentionDays: 0,
@@ -214,6 +222,8 @@ export function loadConfig(flags: ConfigInput, env: NodeJS.ProcessEnv = process.
     purgeIntervalSeconds: pick("purgeIntervalSeconds") as number,
     rotationPollSeconds: pick("rotationPollSeconds") as number,
     parameterPolicyPollSeconds: pick("parameterPolicyPollSeconds") as number,
+    replicationPollSeconds: pick("replicationPollSeconds") as number,
+    replicationRetryMaxSeconds: pick("replicationRetryMaxSeconds") as number,
     nodeId: String(pick("nodeId")),
     audit: pick("audit") as Config["audit"],
     auditFile: pick("auditFile") as string | undefined,
@@ -287,6 +297,8 @@ function validate(c: Config): void {
   }
   if (!(Number.isInteger(c.authFailureBurst) && c.authFailureBurst >= 1)) throw new ConfigError("authFailureBurst must be a whole number of at least 1.");
   if (!(c.authFailureRatePerSecond > 0)) throw new ConfigError("authFailureRatePerSecond must be a positive number.");
+  if (!(c.replicationPollSeconds > 0)) throw new ConfigError("The replication poll interval must be a positive number of seconds.");
+  if (!(c.replicationRetryMaxSeconds > 0)) throw new ConfigError("The replication retry limit must be a positive number of seconds.");
   if (!(c.rotationPollSeconds > 0)) throw new ConfigError("The rotation poll interval must be a positive number of seconds.");
   if (!(c.parameterPolicyPollSeconds > 0)) throw new ConfigError("The parameter policy poll interval must be a positive number of seconds.");
   if (!(c.purgeIntervalSeconds > 0)) throw new ConfigError("The purge interval must be a positive number of seconds.");

@@ -5,6 +5,7 @@ import { createKeyring } from "../crypto/keyring.ts";
 import { loadMasterKey, type MasterKey, type MasterKeySource } from "../crypto/master-key.ts";
 import { resealAccessKeys } from "../services/identity/identity-service.ts";
 import { resealFunctionSecrets } from "../services/rotation/rotation-registry.ts";
+import { resealRegionLinks } from "../services/replication/region-links.ts";
 import type { Store } from "../storage/store.ts";
 import { masterKeySource, openExisting } from "./compose.ts";
 import { requireData } from "./open-store.ts";
@@ -96,6 +97,7 @@ export async function rotateMasterKey(
     }
     const accessKeys = await resealAccessKeys(tx, keyring);
     const functionSecrets = await resealFunctionSecrets(tx, keyring);
+    await resealRegionLinks(tx, keyring);
     const auditKey = await resealAuditKey(tx, keyring);
     await tx.putSetting(KEY_CHECK_SETTING, JSON.stringify(keyCheck(next)));
     await tx.putSetting(HANDOFF_SETTING, "");

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { createAgent } from "../agent/agent-server.ts";
+import type { RegionTarget } from "../client/failover.ts";
 import { clientTarget, withClientOptions, type ClientFlags } from "./client-options.ts";
 
 /**
@@ -17,6 +18,21 @@ interface AgentFlags extends ClientFlags {
   maxConn: string;
   pathPrefix: string;
   allowRemote?: boolean;
+  failover: string[];
+}
+
+/** `--failover us-west-2=https://west.example:8443[,profile=west]`: a region to read from when the ones before it are unreachable. */
+function failoverTarget(spec: string): RegionTarget {
+  const [head, ...rest] = spec.split(",");
+  const m = /^(([a-z]+-)+\d+)=(https?:\/\/.+)$/.exec(head);
+  if (!m) throw new Error(`--failover takes REGION=URL[,profile=NAME], not "${spec}"`);
+  const target: RegionTarget = { region: m[1], endpoint: m[3] };
+  for (const extra of rest) {
+    const [key, value] = extra.split("=");
+    if (key !== "profile" || !value) throw new Error(`--failover takes REGION=URL[,profile=NAME], not "${spec}"`);
+    target.clientConfig = { profile: value };
+  }
+  return target;
 }
 
 const integer = (name: string, text: string) => {
@@ -33,6 +49,12 @@ export function registerAgentCommand(program: Command): void {
     .option("--cache-size <n>", "entries cached, secrets and parameters each (1-1000)", "1000")
     .option("--max-conn <n>", "open connections served (1-1000); more get 429", "800")
     .option("--path-prefix <prefix>", "prefix of path-style reads, GET <prefix><secretId>", "/v1/")
+    .option(
+      "--failover <region=url>",
+      "a region to read from when those before it are unreachable (repeatable; REGION=URL[,profile=NAME]); never on an access denial",
+      (spec: string, all: string[]) => [...all, spec],
+      [] as string[],
+    )
     .option("--allow-remote", "allow a non-loopback --host (anyone who reaches it and has the token reads secrets)")
     .action(async (flags: AgentFlags) => {
       const target = clientTarget(flags);
@@ -44,6 +66,7 @@ export function registerAgentCommand(program: Command): void {
         maxConnections: integer("--max-conn", flags.maxConn),
         pathPrefix: flags.pathPrefix,
         allowRemote: flags.allowRemote === true,
+        failover: flags.failover.map(failoverTarget),
         clientConfig: { secretsmanager: target.config("secretsmanager"), ssm: target.config("ssm") },
         // Error names and statuses only: the agent never hands a value to its log.
         log: (message, fields) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), msg: message, ...fields }) + "\n"),

@@ -16,6 +16,7 @@ import { registerIamCommands } from "./iam-commands.ts";
 import { registerImportCommand } from "./import-command.ts";
 import { registerRotationCommands } from "./rotation-commands.ts";
 import { registerOidcCommands } from "./oidc-commands.ts";
+import { registerRegionCommands } from "./region-commands.ts";
 import { registerRunCommand } from "./run-command.ts";
 import { stopOnSignals } from "./shutdown.ts";
 
@@ -124,6 +125,7 @@ registerEnvCommand(program);
 registerBackupCommands(program);
 registerMasterKeyCommands(program);
 registerImportCommand(program);
+registerRegionCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);

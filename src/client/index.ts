@@ -21,3 +21,4 @@ export {
 } from "./parameter-cache.ts";
 export { RefreshingCache, isTransientError, type CacheTimings, type Clock } from "./refreshing-cache.ts";
 export { isAuthError } from "./auth-errors.ts";
+export { FailoverSender, failoverClients, isUnreachable, type FailoverOptions, type RegionTarget } from "./failover.ts";

@@ -8,6 +8,7 @@ import {
   type SSMClientConfig,
 } from "@aws-sdk/client-ssm";
 import { isAuthError } from "./auth-errors.ts";
+import { failoverClients, type FailoverOptions, type RegionTarget } from "./failover.ts";
 import { RefreshingCache, type CacheTimings } from "./refreshing-cache.ts";
 
 /**
@@ -28,6 +29,9 @@ export interface ParameterCacheOptions extends CacheTimings {
   /** The client to fetch with; default: one built from `clientConfig` (standard AWS credential chain). */
   client?: SsmSender;
   clientConfig?: SSMClientConfig;
+  /** Regions to read from, in order; the next is read only when one is unreachable (as SecretCache's `regions`). */
+  regions?: RegionTarget<SSMClientConfig>[];
+  failover?: FailoverOptions;
 }
 
 export interface ParameterReadOptions {
@@ -54,7 +58,11 @@ export class ParameterCache {
   private readonly paths: RefreshingCache<readonly CachedParameter[]>;
 
   constructor(options: ParameterCacheOptions = {}) {
-    this.client = options.client ?? new SSMClient(options.clientConfig ?? {});
+    this.client =
+      options.client ??
+      (options.regions
+        ? (failoverClients(options.regions, options.clientConfig ?? {}, (c) => new SSMClient(c), options.failover) as unknown as SsmSender)
+        : new SSMClient(options.clientConfig ?? {}));
     this.parameters = new RefreshingCache(options);
     this.paths = new RefreshingCache(options);
   }

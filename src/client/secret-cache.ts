@@ -5,6 +5,7 @@ import {
   type SecretsManagerClientConfig,
 } from "@aws-sdk/client-secrets-manager";
 import { isAuthError } from "./auth-errors.ts";
+import { failoverClients, type FailoverOptions, type RegionTarget } from "./failover.ts";
 import { RefreshingCache, type CacheTimings } from "./refreshing-cache.ts";
 
 /**
@@ -27,6 +28,13 @@ export interface SecretCacheOptions extends CacheTimings {
   /** The client to fetch with; default: one built from `clientConfig` (standard AWS credential chain). */
   client?: SecretsManagerSender;
   clientConfig?: SecretsManagerClientConfig;
+  /**
+   * Regions to read from, in order (replicas of the same secrets): the next is
+   * read when one is unreachable, never when it answers (an access denial
+   * included). Each gets a client from `clientConfig` and its own settings.
+   */
+  regions?: RegionTarget<SecretsManagerClientConfig>[];
+  failover?: FailoverOptions;
   /** Stage read when a call names neither a stage nor a version (default AWSCURRENT). */
   versionStage?: string;
 }
@@ -53,7 +61,11 @@ export class SecretCache {
   private readonly versionStage: string;
 
   constructor(options: SecretCacheOptions = {}) {
-    this.client = options.client ?? new SecretsManagerClient(options.clientConfig ?? {});
+    this.client =
+      options.client ??
+      (options.regions
+        ? failoverClients(options.regions, options.clientConfig ?? {}, (c) => new SecretsManagerClient(c), options.failover)
+        : new SecretsManagerClient(options.clientConfig ?? {}));
     this.cache = new RefreshingCache<Held>(options);
     this.versionStage = options.versionStage ?? "AWSCURRENT";
   }

@@ -94,6 +94,11 @@ export function withReadCache(
     listManagedPolicies: (...a) => store.listManagedPolicies(...a),
     getGroup: reads.getGroup,
     listGroups: (...a) => store.listGroups(...a),
+    getRegionLink: (...a) => store.getRegionLink(...a),
+    listRegionLinks: () => store.listRegionLinks(),
+    getReplicationTask: (...a) => store.getReplicationTask(...a),
+    listDueReplicationTasks: (...a) => store.listDueReplicationTasks(...a),
+    listReplicationTasks: (...a) => store.listReplicationTasks(...a),
     async transaction(fn) {
       generation++;
       let dirty = false;

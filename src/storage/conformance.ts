@@ -5,6 +5,7 @@ import { exerciseIamPolicyStore } from "./conformance/iam-policies-conformance.t
 import { exerciseKeyStore } from "./conformance/keys-conformance.ts";
 import { exerciseOidcProviderStore } from "./conformance/oidc-conformance.ts";
 import { exerciseParameterStore } from "./conformance/parameters-conformance.ts";
+import { exerciseReplicationStore } from "./conformance/replication-conformance.ts";
 import { exerciseSecretStore } from "./conformance/secrets-conformance.ts";
 import { exerciseSettingStore } from "./conformance/settings-conformance.ts";
 import { exerciseTransactions } from "./conformance/transactions-conformance.ts";
@@ -16,6 +17,7 @@ export {
   exerciseKeyStore,
   exerciseOidcProviderStore,
   exerciseParameterStore,
+  exerciseReplicationStore,
   exerciseSecretStore,
   exerciseSettingStore,
   exerciseTransactions,
@@ -38,4 +40,5 @@ export function exerciseStore(name: string, makeStore: MakeStore): void {
   exerciseOidcProviderStore(name, makeStore);
   exerciseAuditStore(name, makeStore);
   exerciseSettingStore(name, makeStore);
+  exerciseReplicationStore(name, makeStore);
 }

@@ -31,6 +31,34 @@ export interface SecretRecord {
   rotation?: RotationState;
   /** When the rotation scheduler should next look at this secret (a window start, or a retry). */
   rotateAt?: number;
+  /** Multi-region replication (src/services/replication/): a primary's replicas, or the primary a replica follows. */
+  replication?: SecretReplication;
+}
+
+/**
+ * A secret's part in replication. A primary lists its replicas and counts its
+ * changes (`seq`, moved in the transaction of every change it replicates); a
+ * replica names its primary's region and keeps the `seq` of the last change it
+ * applied, so an older change never overwrites a newer one.
+ */
+export interface SecretReplication {
+  /** On a replica: its primary's region. Absent on a primary. */
+  primaryRegion?: string;
+  seq: number;
+  /** On a primary: its replica regions. */
+  replicas?: ReplicaState[];
+}
+
+export interface ReplicaState {
+  region: string;
+  /** The key in the replica region, as the caller named it (default: that region's aws/secretsmanager). */
+  kmsKeyId?: string;
+  status: "InSync" | "InProgress" | "Failed";
+  statusMessage?: string;
+  /** Replace a secret of the same name that is not this one's replica (ForceOverwriteReplicaSecret). */
+  overwrite?: boolean;
+  /** Midnight UTC of the last day the replica was read there (reported by the replica region). */
+  lastAccessedAt?: number;
 }
 
 /** RotationRules as the caller gave them (validated by src/services/rotation/rotation-schedule.ts). */
@@ -298,6 +326,42 @@ export interface AlertDelivery {
   url: string;
   /** The JSON body to POST. */
   payload: string;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+  lastError?: string;
+}
+
+/**
+ * How this region reaches a linked region (`coffer region add`): its endpoint
+ * and credentials there, the secret access key sealed under the master key
+ * (AAD: the link's name and access key id).
+ */
+export interface RegionLinkRecord {
+  name: string;
+  endpoint: string;
+  accessKeyId: string;
+  masterKeyId: string;
+  sealedSecretAccessKey: Buffer;
+  /** PEM of the CA that signs the peer's TLS certificate, if not a public one. */
+  caCertificate?: string;
+  createdAt: number;
+}
+
+/**
+ * The replication outbox: one row per secret and target region, the latest
+ * thing to do there. Written in the transaction of the change it carries
+ * (so it is never lost and never sent for a change that rolled back);
+ * deleted once the target acknowledged `seq`.
+ */
+export interface ReplicationTask {
+  /** The local secret's ARN (for "delete", the primary's ARN, which may no longer exist). */
+  secretArn: string;
+  region: string;
+  accountId: string;
+  /** "sync": send the secret's state; "delete": remove the replica; "detach": tell the primary its replica was promoted. */
+  kind: "sync" | "delete" | "detach";
+  seq: number;
   attempts: number;
   nextAttemptAt: number;
   createdAt: number;
@@ -581,11 +645,38 @@ export interface IamPolicyTx extends IamPolicyReads, IamPolicyWrites, IdentityRe
 /** Managed policies and groups change with the users and roles they attach to, in one transaction. */
 export interface IamPolicyStore extends IamPolicyReads, IdentityReads, Transactional<IamPolicyTx> {}
 
+/** Region links and the replication outbox. */
+export interface ReplicationReads {
+  getRegionLink(name: string): Promise<RegionLinkRecord | undefined>;
+  /** By name. */
+  listRegionLinks(): Promise<RegionLinkRecord[]>;
+  getReplicationTask(secretArn: string, region: string): Promise<ReplicationTask | undefined>;
+  /** Tasks whose nextAttemptAt is at or before `now`, earliest first, at most `limit`. */
+  listDueReplicationTasks(now: number, limit: number): Promise<ReplicationTask[]>;
+  /** Every task for `secretArn`, any region. */
+  listReplicationTasks(secretArn: string): Promise<ReplicationTask[]>;
+}
+
+/** None of these changes a cached read (UNCACHED_WRITES). */
+export interface ReplicationWrites {
+  /** Inserts or replaces the link with this name. */
+  putRegionLink(link: RegionLinkRecord): Promise<void>;
+  deleteRegionLink(name: string): Promise<void>;
+  /** Inserts or replaces the task (secretArn, region). */
+  putReplicationTask(task: ReplicationTask): Promise<void>;
+  deleteReplicationTask(secretArn: string, region: string): Promise<void>;
+}
+
+export interface ReplicationTx extends ReplicationReads, ReplicationWrites {}
+export interface ReplicationStore extends ReplicationReads, Transactional<ReplicationTx> {}
+
 /** Every domain's reads. Outside a transaction they see only committed data. */
-export interface StoreReader extends SecretReads, ParameterReads, IdentityReads, IamPolicyReads, KeyReads, AuditReads, SettingReads, OidcProviderReads {}
+export interface StoreReader
+  extends SecretReads, ParameterReads, IdentityReads, IamPolicyReads, KeyReads, AuditReads, SettingReads, OidcProviderReads, ReplicationReads {}
 
 /** Every domain's writes, which happen only inside a transaction; reads there see the transaction's own writes. */
-export interface StoreTx extends StoreReader, SecretWrites, ParameterWrites, IdentityWrites, IamPolicyWrites, KeyWrites, AuditWrites, SettingWrites, OidcProviderWrites {}
+export interface StoreTx
+  extends StoreReader, SecretWrites, ParameterWrites, IdentityWrites, IamPolicyWrites, KeyWrites, AuditWrites, SettingWrites, OidcProviderWrites, ReplicationWrites {}
 
 /**
  * Writes that never change what a node keeps in memory: the audit chain, the
@@ -593,7 +684,7 @@ export interface StoreTx extends StoreReader, SecretWrites, ParameterWrites, Ide
  * the alert worker moves its cursor setting every tick, which would otherwise
  * empty caches under load). Every write of AuditWrites and SettingWrites, by type.
  */
-const uncachedWrites: Record<keyof AuditWrites | keyof SettingWrites, true> = {
+const uncachedWrites: Record<keyof AuditWrites | keyof SettingWrites | keyof ReplicationWrites, true> = {
   appendAuditRows: true,
   putAuditCheckpoint: true,
   deleteAuditRowsThrough: true,
@@ -601,6 +692,10 @@ const uncachedWrites: Record<keyof AuditWrites | keyof SettingWrites, true> = {
   deleteAlertDelivery: true,
   markRead: true,
   putSetting: true,
+  putRegionLink: true,
+  deleteRegionLink: true,
+  putReplicationTask: true,
+  deleteReplicationTask: true,
 };
 export const UNCACHED_WRITES: ReadonlySet<string> = new Set(Object.keys(uncachedWrites));
 

@@ -38,12 +38,12 @@ export const onPostgres = process.env.COFFER_TEST_BACKEND === "postgres";
 
 /** Starts a real Coffer server on a free port in a fresh data directory, as a user would run it. */
 export async function startCoffer(
-  opts: { env?: Record<string, string>; clock?: { now(): number }; logFile?: string; dataDir?: string; configFile?: string } = {},
+  opts: { env?: Record<string, string>; clock?: { now(): number }; logFile?: string; dataDir?: string; configFile?: string; port?: number } = {},
 ): Promise<Running> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "coffer-e2e-"));
   const database = await testDatabase(dataDir);
   const config = loadConfig(
-    { port: 0, dataDir, logLevel: opts.logFile ? "debug" : "silent", ...(opts.configFile ? { config: opts.configFile } : {}) },
+    { port: opts.port ?? 0, dataDir, logLevel: opts.logFile ? "debug" : "silent", ...(opts.configFile ? { config: opts.configFile } : {}) },
     { ...(database ? { COFFER_DATABASE_URL: database.url } : {}), ...opts.env },
   );
   const logger = opts.logFile

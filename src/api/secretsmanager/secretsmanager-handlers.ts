@@ -2,6 +2,8 @@ import type { ApiService, Handler } from "../api-service.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { RotationService } from "../../services/rotation/rotation-service.ts";
 import type { SecretsService } from "../../services/secrets/secrets-service.ts";
+import type { ReplicationService } from "../../services/replication/replication-service.ts";
+import { replicaRegionsIn, replicationStatusOut } from "./secretsmanager-replication.ts";
 import type {
   ListFilter,
   RotationState,
@@ -91,13 +93,21 @@ function describeOut(d: SecretDescription): T.DescribeSecretResponse & T.SecretL
     VersionIdsToStages: d.versionStages,
     CreatedDate: date(d.createdAt),
     PrimaryRegion: d.primaryRegion,
+    ReplicationStatus: d.replicas && replicationStatusOut(d.replicas),
   };
 }
 
-export function secretsManagerApi(secrets: SecretsService, rotation: RotationService): ApiService {
+export function secretsManagerApi(secrets: SecretsService, rotation: RotationService, replication?: ReplicationService): ApiService {
   const handlers: Record<string, Handler> = {
     async CreateSecret(p, i: T.CreateSecretRequest): Promise<T.CreateSecretResponse> {
+      const regions = replicaRegionsIn(i.AddReplicaRegions);
+      if (regions.length > 0) {
+        if (!replication) throw new CofferError("InvalidParameter", "Invalid replica region.");
+        await replication.checkRegions(regions);
+      }
+      const replicas = replication && regions.length > 0 ? replication.newReplicas(regions, i.ForceOverwriteReplicaSecret) : undefined;
       const ref = await secrets.create(p, {
+        replicas,
         name: i.Name,
         description: i.Description,
         kmsKeyId: i.KmsKeyId,
@@ -105,8 +115,10 @@ export function secretsManagerApi(secrets: SecretsService, rotation: RotationSer
         tags: tagsIn(i.Tags),
         clientRequestToken: i.ClientRequestToken,
       });
-      return { ARN: ref.arn, Name: ref.name, VersionId: ref.versionId };
+      return { ARN: ref.arn, Name: ref.name, VersionId: ref.versionId, ReplicationStatus: replicas && replicationStatusOut(replicas) };
     },
+
+    ...(replication ? replicationHandlers(replication) : {}),
 
     async GetSecretValue(p, i: T.GetSecretValueRequest): Promise<T.GetSecretValueResponse> {
       return secretValueOut(
@@ -185,7 +197,8 @@ export function secretsManagerApi(secrets: SecretsService, rotation: RotationSer
       return {
         SecretList: page.items.map((d) => {
           const { VersionIdsToStages, ...entry } = describeOut(d);
-          return { ...entry, SecretVersionsToStages: VersionIdsToStages };
+          const { ReplicationStatus: _r, ...listed } = entry;
+        return { ...listed, SecretVersionsToStages: VersionIdsToStages };
         }),
         NextToken: page.nextToken,
       };
@@ -297,4 +310,25 @@ export function secretsManagerApi(secrets: SecretsService, rotation: RotationSer
   };
 
   return { metadata, shapes, operations, handlers, errorFor: secretsManagerError };
+}
+
+/** ReplicateSecretToRegions, RemoveRegionsFromReplication, StopReplicationToReplica (docs/replication.md). */
+function replicationHandlers(replication: ReplicationService): Record<string, Handler> {
+  return {
+    async ReplicateSecretToRegions(p, i: T.ReplicateSecretToRegionsRequest): Promise<T.ReplicateSecretToRegionsResponse> {
+      const r = await replication.replicateToRegions(p, {
+        secretId: i.SecretId,
+        regions: replicaRegionsIn(i.AddReplicaRegions),
+        overwrite: i.ForceOverwriteReplicaSecret,
+      });
+      return { ARN: r.arn, ReplicationStatus: replicationStatusOut(r.replicas) };
+    },
+    async RemoveRegionsFromReplication(p, i: T.RemoveRegionsFromReplicationRequest): Promise<T.RemoveRegionsFromReplicationResponse> {
+      const r = await replication.removeRegions(p, { secretId: i.SecretId, regions: i.RemoveReplicaRegions });
+      return { ARN: r.arn, ReplicationStatus: replicationStatusOut(r.replicas) };
+    },
+    async StopReplicationToReplica(p, i: T.StopReplicationToReplicaRequest): Promise<T.StopReplicationToReplicaResponse> {
+      return { ARN: (await replication.stopReplication(p, { secretId: i.SecretId })).arn };
+    },
+  };
 }

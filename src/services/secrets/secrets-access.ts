@@ -3,6 +3,17 @@ import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { messages } from "./secrets-fns.ts";
 import { isArn, parseArn, secretArn } from "../../shared/arn.ts";
+import { REPLICA_WRITE_REFUSED } from "../replication/replication-types.ts";
+
+/** What a replica secret allows: reads, and its own promotion (src/services/replication/). */
+const REPLICA_ACTIONS = new Set([
+  "secretsmanager:GetSecretValue",
+  "secretsmanager:DescribeSecret",
+  "secretsmanager:ListSecretVersionIds",
+  "secretsmanager:GetResourcePolicy",
+  "secretsmanager:ValidateResourcePolicy",
+  "secretsmanager:StopReplicationToReplica",
+]);
 
 export type SecretReader = Pick<SecretReads, "getSecret" | "getSecretByName">;
 export type LoadOptions = { allowDeleted?: boolean; context?: Record<string, string | string[] | undefined> };
@@ -56,6 +67,9 @@ export function createSecretLoader({ authorizer, region }: { authorizer: Authori
       throw new CofferError("NotFound", messages.notFound);
     }
     await authorizeOn(principal, secret, action, opts.context);
+    if (secret.replication?.primaryRegion !== undefined && !REPLICA_ACTIONS.has(action)) {
+      throw new CofferError("InvalidParameter", REPLICA_WRITE_REFUSED);
+    }
     if (secret.purgeAt !== undefined && !opts.allowDeleted) throw new CofferError("InvalidRequest", messages.markedForDeletion);
     return secret;
   }

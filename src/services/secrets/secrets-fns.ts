@@ -53,8 +53,9 @@ export function describeRecord(
     lastChangedAt: secret.lastChangedAt,
     tags: secret.tags,
     versionStages,
-    primaryRegion: region,
+    primaryRegion: secret.replication?.primaryRegion ?? region,
   };
+  if (secret.replication?.replicas?.length) d.replicas = secret.replication.replicas;
   if (secret.description !== undefined) d.description = secret.description;
   if (secret.kmsKeyId !== undefined) d.kmsKeyId = secret.kmsKeyId;
   if (secret.lastAccessedAt !== undefined) d.lastAccessedAt = secret.lastAccessedAt;

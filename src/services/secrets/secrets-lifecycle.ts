@@ -6,6 +6,14 @@ import type { ServiceEventSink } from "../service-events.ts";
 import { requestTagContext, type createSecretLoader } from "./secrets-access.ts";
 import { DAY_MS, mergeTags, validateTags } from "./secrets-fns.ts";
 import type { DeleteSecretInput, SecretRef, Tag } from "./secrets-types.ts";
+import { deleteWithReplicasRefused } from "../replication/replication-types.ts";
+import type { SecretRecord } from "../../storage/store.ts";
+
+/** As on AWS, a primary is deleted only once its replica regions are removed. */
+function refuseWithReplicas(secret: SecretRecord): void {
+  const replicas = secret.replication?.replicas ?? [];
+  if (replicas.length > 0) throw new CofferError("InvalidParameter", deleteWithReplicasRefused(secret.arn, replicas.map((r) => r.region)));
+}
 
 /** A secret's life after creation: delete (with a recovery window), restore, purge, and its tags. */
 export function createSecretLifecycle(
@@ -45,10 +53,12 @@ export function createSecretLifecycle(
             allowDeleted: true,
             context,
           });
+          refuseWithReplicas(secret);
           await tx.deleteSecret(secret.arn);
           return { arn: secret.arn, name: secret.name, deletionDate: now };
         }
         const secret = await load(tx, principal, input.secretId, "secretsmanager:DeleteSecret", { context });
+        refuseWithReplicas(secret);
         const purgeAt = now + days * DAY_MS;
         await tx.putSecret({ ...secret, deletedAt: now, purgeAt });
         return { arn: secret.arn, name: secret.name, deletionDate: purgeAt };

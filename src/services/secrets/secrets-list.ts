@@ -32,7 +32,7 @@ function matchesValue(secret: SecretRecord, key: ListFilter["key"], value: strin
     case "tag-value":
       return prefix(secret.tags.map((t) => t.value));
     case "primary-region":
-      return prefix([primaryRegion]);
+      return prefix([secret.replication?.primaryRegion ?? primaryRegion]);
     case "owning-service":
       return false; // Coffer has no service-owned secrets.
     case "all": {

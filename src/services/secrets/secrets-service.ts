@@ -276,6 +276,7 @@ export function createSecretsService(deps: SecretsDeps) {
         };
         if (input.description !== undefined) secret.description = input.description;
         if (input.kmsKeyId !== undefined) secret.kmsKeyId = input.kmsKeyId;
+        if (input.replicas?.length) secret.replication = { seq: 0, replicas: input.replicas };
         return saveWithValue(principal, tx, secret, input.value, input.clientRequestToken);
       });
     },

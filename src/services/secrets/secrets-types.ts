@@ -1,6 +1,6 @@
-import type { RotationState, Tag } from "../../storage/store.ts";
+import type { ReplicaState, RotationState, Tag } from "../../storage/store.ts";
 
-export type { RotationState, Tag };
+export type { ReplicaState, RotationState, Tag };
 
 export type SecretValue = { kind: "string"; text: string } | { kind: "binary"; bytes: Buffer };
 
@@ -24,6 +24,8 @@ export interface CreateSecretInput {
   value?: SecretValue;
   tags?: Tag[];
   clientRequestToken?: string;
+  /** AddReplicaRegions, already checked (src/services/replication/). */
+  replicas?: ReplicaState[];
 }
 
 export interface VersionedRef extends SecretRef {
@@ -81,6 +83,8 @@ export interface SecretDescription {
   versionStages: Record<string, string[]>;
   rotation?: RotationState;
   primaryRegion: string;
+  /** On a primary with replicas: each replica region's status. */
+  replicas?: ReplicaState[];
 }
 
 export interface ListFilter {

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { iamPolicyTables } from "../sql-iam-policies.ts";
+import { REPLICATION_TABLES } from "../sql-replication.ts";
 
 /**
  * Schema migrations, applied in order and recorded in coffer_migrations.
@@ -150,6 +151,8 @@ const steps: string[] = [
    CREATE INDEX oidc_providers_by_account ON oidc_providers (account_id, arn);`,
   // IAM customer managed policies and groups (src/storage/sql-iam-policies.ts).
   iamPolicyTables(' COLLATE "C"'),
+  // Multi-region replication: region links and the outbox (src/storage/sql-replication.ts).
+  REPLICATION_TABLES,
 ];
 
 /** The schema version this Coffer writes. */

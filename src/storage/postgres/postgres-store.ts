@@ -19,6 +19,7 @@ import { UNCACHED_WRITES, type AlertDelivery, type ParameterRecord, type Princip
 import { migrate } from "./postgres-schema.ts";
 import { postgresOidcReads, postgresOidcWrites } from "./postgres-oidc.ts";
 import { sqlIamPolicyReads, sqlIamPolicyWrites } from "../sql-iam-policies.ts";
+import { sqlReplicationReads, sqlReplicationWrites, type RunSql } from "../sql-replication.ts";
 
 const POSTGRES: Dialect = { position: "strpos" };
 const AUDIT_WORKER = new URL("./postgres-audit-worker.mjs", import.meta.url);
@@ -267,6 +268,7 @@ function postgresReader(exec: Exec, lock = false): StoreReader {
     async listAllAccessKeys() {
       return (await exec("SELECT * FROM access_keys ORDER BY access_key_id", [])).map((r) => toAccessKey(r)!);
     },
+    ...sqlReplicationReads(exec as RunSql),
     async getSetting(name) {
       return (await one("SELECT value FROM settings WHERE name = $1", [name]))?.value as string | undefined;
     },
@@ -341,6 +343,7 @@ function postgresTx(conn: pg.PoolClient, counted: () => void): StoreTx {
   const exec: Exec = (text, args) => query(conn, text, args);
   const run = async (text: string, args: unknown[]) => void (await exec(text, args));
   const writes: Omit<StoreTx, keyof StoreReader> = {
+    ...sqlReplicationWrites(exec as RunSql),
     async putSecret(s) {
       await run(
         `INSERT INTO secrets (arn, account_id, name, purge_at, rotate_at, doc) VALUES ($1, $2, $3, $4, $5, $6)

@@ -1,5 +1,6 @@
 import { iamPolicyTables } from "../sql-iam-policies.ts";
 import type Database from "better-sqlite3";
+import { REPLICATION_TABLES } from "../sql-replication.ts";
 
 /**
  * Schema migrations, applied in order and recorded in PRAGMA user_version.
@@ -144,6 +145,8 @@ const steps: string[] = [
    CREATE INDEX oidc_providers_by_account ON oidc_providers (account_id, arn);`,
   // IAM customer managed policies and groups (src/storage/sql-iam-policies.ts).
   iamPolicyTables(""),
+  // Multi-region replication: region links and the outbox (src/storage/sql-replication.ts).
+  REPLICATION_TABLES,
 ];
 
 export function migrate(db: Database.Database): void {

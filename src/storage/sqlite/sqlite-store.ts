@@ -19,6 +19,7 @@ import { createTurnWord, giveMainTurn, takeMainTurn, threadGone } from "./sqlite
 import { migrate } from "./sqlite-schema.ts";
 import { sqliteOidcReads, sqliteOidcWrites } from "./sqlite-oidc.ts";
 import { sqlIamPolicyReads, sqlIamPolicyWrites } from "../sql-iam-policies.ts";
+import { sqlReplicationReads, sqlReplicationWrites, type RunSql } from "../sql-replication.ts";
 
 type Db = Database.Database;
 const SQLITE: Dialect = { position: "instr" };
@@ -104,6 +105,15 @@ export function openSqliteStore(path: string): Store {
  */
 export function sqliteAuditWriter(path: string, key: Buffer, turn: Int32Array, busyTimeoutMs = BUSY_TIMEOUT_MS): ThreadAuditWriter {
   return createThreadAuditWriter(AUDIT_WORKER, { path, busyTimeoutMs, turn }, key, () => threadGone(turn));
+}
+
+/** The replication tables' runner: "$n" placeholders become "?" (sql-replication.ts uses each argument once, in order). */
+function replicationRunner(db: Db): RunSql {
+  const sql = statements(db);
+  return async (text, args) => {
+    const stmt = sql(text.replace(/\$\d+/g, "?"));
+    return stmt.reader ? (stmt.all(...args) as { doc: string }[]) : (stmt.run(...args), []);
+  };
 }
 
 function statements(db: Db) {
@@ -216,6 +226,7 @@ function sqliteReader(db: Db): StoreReader {
     ...sqliteAuditReads(db, sql),
     ...sqliteOidcReads(sql),
     ...sqlIamPolicyReads({ all: async (text, args) => sql(text).all(...args) as Row[] }),
+    ...sqlReplicationReads(replicationRunner(db)),
     async getSetting(name) {
       const row = sql("SELECT value FROM settings WHERE name = ?").get(name) as Row | undefined;
       return row?.value as string | undefined;
@@ -355,6 +366,7 @@ function sqliteTx(db: Db): StoreTx {
     ...sqliteAuditWrites(sql),
     ...sqliteOidcWrites(sql),
     ...sqlIamPolicyWrites({ run: async (text, args) => void sql(text).run(...args) }),
+    ...sqlReplicationWrites(replicationRunner(db)),
     async putParameter(p) {
       sql(
         `INSERT INTO parameters (arn, account_id, name, due_at, doc) VALUES (?, ?, ?, ?, ?)

@@ -80,22 +80,24 @@ describe("replication to three regions", () => {
     const home = mkdtempSync(`${tmpdir()}/coffer-region-cli-`);
     const env = { ...isolatedEnv(home, west.credentials), COFFER_REGION: "us-west-2" };
     const dataDir = west.run.dataDir;
+    // The region's data: its SQLite file in the data directory, or its PostgreSQL schema under `npm run test:postgres`.
+    const data = west.run.databaseUrl ? ["--data-dir", dataDir, "--database-url", west.run.databaseUrl] : ["--data-dir", dataDir];
     try {
       const added = await finished(
-        coffer(["region", "add", "ap-south-1", "--endpoint", "https://ap.example:8443", "--data-dir", dataDir], {
+        coffer(["region", "add", "ap-south-1", "--endpoint", "https://ap.example:8443", ...data], {
           ...env,
           AWS_ACCESS_KEY_ID: "AKIDEXAMPLEAPSOUTH1",
           AWS_SECRET_ACCESS_KEY: "a-secret-that-must-not-show-in-listings",
         }),
       );
       expect(added.code, added.stderr).toBe(0);
-      const listed = await finished(coffer(["region", "list", "--data-dir", dataDir], env));
+      const listed = await finished(coffer(["region", "list", ...data], env));
       expect(listed.stdout).toMatch(/ap-south-1\s+https:\/\/ap\.example:8443\s+AKIDEXAMPLEAPSOUTH1\s+public CA/);
       expect(listed.stdout).toMatch(/us-east-1/);
       expect(listed.stdout).not.toMatch(/a-secret-that-must-not-show/);
-      const removed = await finished(coffer(["region", "remove", "ap-south-1", "--data-dir", dataDir], env));
+      const removed = await finished(coffer(["region", "remove", "ap-south-1", ...data], env));
       expect(removed.code, removed.stderr).toBe(0);
-      expect((await finished(coffer(["region", "list", "--data-dir", dataDir], env))).stdout).not.toMatch(/ap-south-1/);
+      expect((await finished(coffer(["region", "list", ...data], env))).stdout).not.toMatch(/ap-south-1/);
       // west has no link to eu-west-1.
       const err = await failure(west.client.send(new CreateSecretCommand({ Name: "w", SecretString: "x", AddReplicaRegions: [{ Region: "eu-west-1" }] })));
       expect(err.name).toBe("InvalidParameterException");

@@ -1,13 +1,13 @@
 import { evaluate } from "../../policy/policy-evaluate.ts";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import { assumedRoleArn, parseArn } from "../../shared/arn.ts";
+import { parseArn } from "../../shared/arn.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { IamPolicyReads, IdentityReads, WebIdentityInfo } from "../../storage/store.ts";
 import type { IdentityService } from "./identity-service.ts";
 import { providerResource } from "./oidc-providers.ts";
 import type { createTokenVerifier } from "./oidc-tokens.ts";
-import { packedSize, sessionPoliciesFor, type AssumedRole } from "./sts-service.ts";
+import { issueRoleSession, packedSize, sessionPoliciesFor, type AssumedRole } from "./sts-service.ts";
 
 /**
  * STS AssumeRoleWithWebIdentity (docs/workload-identity.md): the request is not signed; the
@@ -105,42 +105,16 @@ export function createWebIdentityService({
       );
       if (decision.effect !== "Allow") throw new CofferError("AccessDenied", DENIED);
 
-      const max = role.maxSessionDuration ?? 3600;
-      const duration = input.durationSeconds ?? 3600;
-      if (duration < 900 || duration > max) {
-        throw new CofferError(
-          "Validation",
-          `The requested DurationSeconds exceeds the MaxSessionDuration set for this role (${max} seconds); it must be between 900 and ${max}.`,
-        );
-      }
-      const expiration = now + duration * 1000;
-      const sessionArn = assumedRoleArn(role.accountId, role.name, input.roleSessionName);
       const webIdentity: WebIdentityInfo = { providerArn: provider.arn, subject, audience };
       // After the trust check, as for AssumeRole: which managed policies exist is not for a token the role does not trust.
       const policies = await sessionPoliciesFor(input, store, role.accountId);
-      const key = await identity.createSessionKey({
-        accountId: role.accountId,
-        sessionArn,
-        expiresAt: expiration,
-        session: {
-          roleArn: role.arn,
-          roleId: role.id,
-          sessionName: input.roleSessionName,
-          ...(policies ? { policies } : {}),
-          ...(input.policyArns?.length ? { policyArns: input.policyArns } : {}),
-          webIdentity,
-        },
+      const issued = await issueRoleSession(identity, role, input, {
+        max: role.maxSessionDuration ?? 3600,
+        now,
+        packedPolicySize,
+        session: { ...(policies ? { policies } : {}), webIdentity },
       });
-      return {
-        accessKeyId: key.accessKeyId,
-        secretAccessKey: key.secretAccessKey,
-        sessionToken: key.sessionToken,
-        expiration,
-        assumedRoleArn: sessionArn,
-        assumedRoleId: `${role.id}:${input.roleSessionName}`,
-        ...(packedPolicySize !== undefined ? { packedPolicySize } : {}),
-        ...webIdentity,
-      };
+      return { ...issued, ...webIdentity };
     },
   };
 }

@@ -1,6 +1,6 @@
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { IamPolicyReads, IdentityReads, Tag } from "../../storage/store.ts";
+import type { IamPolicyReads, IdentityReads, PrincipalRecord, SessionInfo, Tag } from "../../storage/store.ts";
 import { managedPolicyDocument } from "./managed-policy-documents.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
@@ -107,6 +107,48 @@ export interface AssumedRole {
   packedPolicySize?: number;
 }
 
+/**
+ * A role session, once the caller is allowed it (AssumeRole, AssumeRoleWithWebIdentity): checks
+ * DurationSeconds against `max`, issues the temporary key and shapes the answer.
+ */
+export async function issueRoleSession(
+  identity: Pick<IdentityService, "createSessionKey">,
+  role: Pick<PrincipalRecord, "arn" | "id" | "name" | "accountId">,
+  input: { roleSessionName: string; durationSeconds?: number; policyArns?: string[] },
+  { max, now, packedPolicySize, session }: { max: number; now: number; packedPolicySize?: number; session: Partial<Omit<SessionInfo, "tokenHash">> },
+): Promise<AssumedRole> {
+  const duration = input.durationSeconds ?? 3600;
+  if (duration < 900 || duration > max) {
+    throw new CofferError(
+      "Validation",
+      `The requested DurationSeconds exceeds the MaxSessionDuration set for this role (${max} seconds); it must be between 900 and ${max}.`,
+    );
+  }
+  const expiration = now + duration * 1000;
+  const sessionArn = assumedRoleArn(role.accountId, role.name, input.roleSessionName);
+  const key = await identity.createSessionKey({
+    accountId: role.accountId,
+    sessionArn,
+    expiresAt: expiration,
+    session: {
+      roleArn: role.arn,
+      roleId: role.id,
+      sessionName: input.roleSessionName,
+      ...session,
+      ...(input.policyArns?.length ? { policyArns: input.policyArns } : {}),
+    },
+  });
+  return {
+    accessKeyId: key.accessKeyId,
+    secretAccessKey: key.secretAccessKey,
+    sessionToken: key.sessionToken,
+    expiration,
+    assumedRoleArn: sessionArn,
+    assumedRoleId: `${role.id}:${input.roleSessionName}`,
+    ...(packedPolicySize !== undefined ? { packedPolicySize } : {}),
+  };
+}
+
 interface StsDeps {
   store: Pick<IdentityReads, "getPrincipal"> & Pick<IamPolicyReads, "getManagedPolicy">;
   identity: IdentityService;
@@ -162,38 +204,16 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
         throw new CofferError("AccessDenied", `Roles may not be assumed: ${input.roleArn} does not exist.`);
       }
       const max = caller.kind === "assumed-role" ? CHAINED_MAX_SECONDS : (role.maxSessionDuration ?? 3600);
-      const duration = input.durationSeconds ?? 3600;
-      if (duration < 900 || duration > max) {
-        throw new CofferError(
-          "Validation",
-          `The requested DurationSeconds exceeds the MaxSessionDuration set for this role (${max} seconds); it must be between 900 and ${max}.`,
-        );
-      }
-      const expiration = clock.now() + duration * 1000;
-      const sessionArn = assumedRoleArn(role.accountId, role.name, input.roleSessionName);
-      const key = await identity.createSessionKey({
-        accountId: role.accountId,
-        sessionArn,
-        expiresAt: expiration,
+      return issueRoleSession(identity, role, input, {
+        max,
+        now: clock.now(),
+        packedPolicySize,
         session: {
-          roleArn: role.arn,
-          roleId: role.id,
-          sessionName: input.roleSessionName,
           ...(tags.length ? { tags } : {}),
           ...(transitive.length ? { transitiveTagKeys: transitive } : {}),
           ...(policies ? { policies } : {}),
-          ...(input.policyArns?.length ? { policyArns: input.policyArns } : {}),
         },
       });
-      return {
-        accessKeyId: key.accessKeyId,
-        secretAccessKey: key.secretAccessKey,
-        sessionToken: key.sessionToken,
-        expiration,
-        assumedRoleArn: sessionArn,
-        assumedRoleId: `${role.id}:${input.roleSessionName}`,
-        ...(packedPolicySize !== undefined ? { packedPolicySize } : {}),
-      };
     },
 
     /**

@@ -117,19 +117,26 @@ export function registerAuditCommands(program: Command): void {
 export function registerAlertCommands(program: Command): void {
   const alerts = program.command("alerts").description("alert rules (docs/audit.md)");
 
-  /** Reads the rules; a `change` that returns new ones writes them, as an audited operator action (operator-audit.ts). */
-  async function withRules(flags: ConfigInput, change: (rules: AlertRule[]) => AlertRule[] | undefined, action?: { eventName: string; command: string; name: string }) {
+  /** An edit of the stored rules: the new list, written as the audited operator action it names (operator-audit.ts). */
+  interface RulesChange {
+    rules: AlertRule[];
+    eventName: string;
+    command: string;
+    ruleName: string;
+  }
+
+  /** Reads the rules; a `change` that returns an edit writes it. */
+  async function withRules(flags: ConfigInput, change: (rules: AlertRule[]) => RulesChange | undefined) {
     const config = loadConfig(flags);
     const { store, auditKey } = await openDataDir(config);
     try {
       const text = await store.getSetting(STORED_RULES_SETTING);
-      const rules = text ? parseAlertRules(JSON.parse(text)) : [];
-      const next = change(rules);
-      if (next && action) {
-        parseAlertRules(next);
-        const { name, ...what } = action;
-        await asOperator({ store, auditKey, region: config.region }, { ...what, accountId: config.accountId, details: { ruleName: name } }, () =>
-          store.transaction((tx) => tx.putSetting(STORED_RULES_SETTING, JSON.stringify(next))),
+      const edit = change(text ? parseAlertRules(JSON.parse(text)) : []);
+      if (edit) {
+        parseAlertRules(edit.rules);
+        const { rules, ruleName, ...what } = edit;
+        await asOperator({ store, auditKey, region: config.region }, { ...what, accountId: config.accountId, details: { ruleName } }, () =>
+          store.transaction((tx) => tx.putSetting(STORED_RULES_SETTING, JSON.stringify(rules))),
         );
       }
     } finally {
@@ -147,8 +154,8 @@ export function registerAlertCommands(program: Command): void {
       if (o.window !== undefined) rule.windowSeconds = Number(o.window);
       await withRules(o, (rules) => {
         if (rules.some((r) => r.name === name)) throw new Error(`A rule named ${name} exists already.`);
-        return [...rules, ...parseAlertRules([rule])];
-      }, { eventName: "AddAlertRule", command: "coffer alerts add", name });
+        return { rules: [...rules, ...parseAlertRules([rule])], eventName: "AddAlertRule", command: "coffer alerts add", ruleName: name };
+      });
       process.stdout.write(`alert rule ${name} added\n`);
     });
 
@@ -162,8 +169,8 @@ export function registerAlertCommands(program: Command): void {
   dataOptions(alerts.command("remove <name>").description("remove a rule")).action(async (name: string, o: ConfigInput) => {
     await withRules(o, (rules) => {
       if (!rules.some((r) => r.name === name)) throw new Error(`There is no rule named ${name}.`);
-      return rules.filter((r) => r.name !== name);
-    }, { eventName: "RemoveAlertRule", command: "coffer alerts remove", name });
+      return { rules: rules.filter((r) => r.name !== name), eventName: "RemoveAlertRule", command: "coffer alerts remove", ruleName: name };
+    });
     process.stdout.write(`alert rule ${name} removed\n`);
   });
 }

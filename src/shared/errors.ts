@@ -36,6 +36,7 @@ export type ErrorCode =
   | "VersionLimitExceeded" // a new version would push out an old one that may not go (it carries a label)
   | "LabelLimitExceeded" // a version already carries the most labels it may
   | "TooManyTags" // a resource would carry more tags than allowed
+  | "InvalidTag" // a tag key or value that may not be used (KMS: TagException)
   | "HierarchyLevelLimitExceeded" // a hierarchical name is nested too deeply
   | "PatternMismatch" // a value does not match the resource's own allowed pattern
   | "InvalidAllowedPattern" // an allowed pattern is not a valid regular expression

@@ -13,8 +13,11 @@ import {
   KMSClient,
   ListAliasesCommand,
   ListKeysCommand,
+  ListResourceTagsCommand,
   PutKeyPolicyCommand,
   ScheduleKeyDeletionCommand,
+  TagResourceCommand as TagKeyCommand,
+  UntagResourceCommand as UntagKeyCommand,
 } from "@aws-sdk/client-kms";
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
@@ -69,6 +72,42 @@ it("creates keys, aliases, encrypts and decrypts with encryption context", async
   expect((await failure(kms.send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: "{bad" })))).name).toBe(
     "MalformedPolicyDocumentException",
   );
+});
+
+it("tags a key: add, change, remove, list in pages, with KMS's errors", async () => {
+  const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Tags: [{ TagKey: "team", TagValue: "payments" }] }));
+  const keyId = KeyMetadata!.KeyId!;
+  const tags = async () => (await kms.send(new ListResourceTagsCommand({ KeyId: KeyMetadata!.Arn }))).Tags;
+  expect(await tags()).toEqual([{ TagKey: "team", TagValue: "payments" }]);
+
+  await kms.send(new TagKeyCommand({ KeyId: keyId, Tags: [{ TagKey: "team", TagValue: "ledger" }, { TagKey: "env", TagValue: "" }] }));
+  expect(await tags()).toEqual([{ TagKey: "team", TagValue: "ledger" }, { TagKey: "env", TagValue: "" }]);
+  await kms.send(new UntagKeyCommand({ KeyId: keyId, TagKeys: ["env", "not-there"] }));
+  expect(await tags()).toEqual([{ TagKey: "team", TagValue: "ledger" }]);
+
+  await kms.send(new TagKeyCommand({ KeyId: keyId, Tags: ["a", "b", "c"].map((k) => ({ TagKey: k, TagValue: k })) }));
+  const first = await kms.send(new ListResourceTagsCommand({ KeyId: keyId, Limit: 3 }));
+  expect(first).toMatchObject({ Truncated: true, Tags: [{ TagKey: "team" }, { TagKey: "a" }, { TagKey: "b" }] });
+  const second = await kms.send(new ListResourceTagsCommand({ KeyId: keyId, Limit: 3, Marker: first.NextMarker }));
+  expect(second).toMatchObject({ Truncated: false, Tags: [{ TagKey: "c" }] });
+  expect(second.NextMarker).toBeUndefined();
+
+  const reserved = await failure(kms.send(new TagKeyCommand({ KeyId: keyId, Tags: [{ TagKey: "aws:owner", TagValue: "x" }] })));
+  expect(reserved.name).toBe("TagException");
+  const many = Array.from({ length: 47 }, (_, n) => ({ TagKey: `k${n}`, TagValue: "v" }));
+  expect((await failure(kms.send(new TagKeyCommand({ KeyId: keyId, Tags: many })))).name).toBe("LimitExceededException");
+  expect((await failure(kms.send(new ListResourceTagsCommand({ KeyId: keyId, Marker: "nonsense" })))).name).toBe("InvalidMarkerException");
+  await kms.send(new CreateAliasCommand({ AliasName: "alias/tagged", TargetKeyId: keyId }));
+  expect((await failure(kms.send(new ListResourceTagsCommand({ KeyId: "alias/tagged" })))).name).toBe("NotFoundException");
+  expect(
+    (await failure(kms.send(new ListResourceTagsCommand({ KeyId: "arn:aws:kms:us-east-1:111122223333:key/" + keyId })))).name,
+  ).toBe("NotFoundException");
+
+  await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+  expect((await failure(kms.send(new TagKeyCommand({ KeyId: keyId, Tags: [{ TagKey: "late", TagValue: "x" }] })))).name).toBe(
+    "KMSInvalidStateException",
+  );
+  expect((await tags())!.length).toBe(4);
 });
 
 it("a key pending deletion refuses use until the deletion is cancelled, then is disabled", async () => {

@@ -19,6 +19,8 @@ const kmsErrors: Partial<Record<ErrorCode, { type: string; status: number }>> = 
   IncorrectKey: { type: "IncorrectKeyException", status: 400 },
   InvalidParameter: { type: "ValidationException", status: 400 },
   LimitExceeded: { type: "LimitExceededException", status: 400 },
+  InvalidTag: { type: "TagException", status: 400 },
+  InvalidNextToken: { type: "InvalidMarkerException", status: 400 },
   Internal: { type: "KMSInternalException", status: 500 },
 };
 
@@ -92,6 +94,20 @@ export function kmsApi(keys: KeysService): ApiService {
     async GetKeyRotationStatus(p, i: T.GetKeyRotationStatusRequest): Promise<T.GetKeyRotationStatusResponse> {
       const r = await keys.rotationStatus(p, i.KeyId);
       return { KeyRotationEnabled: r.enabled, RotationPeriodInDays: r.periodDays };
+    },
+    async TagResource(p, i: T.TagResourceRequest) {
+      await keys.tag(p, i.KeyId, i.Tags.map((t) => ({ key: t.TagKey, value: t.TagValue })));
+    },
+    async UntagResource(p, i: T.UntagResourceRequest) {
+      await keys.untag(p, i.KeyId, i.TagKeys);
+    },
+    async ListResourceTags(p, i: T.ListResourceTagsRequest): Promise<T.ListResourceTagsResponse> {
+      const page = await keys.listTags(p, i.KeyId, i.Limit, i.Marker);
+      return {
+        Tags: page.tags.map((t) => ({ TagKey: t.key, TagValue: t.value })),
+        NextMarker: page.nextMarker,
+        Truncated: page.nextMarker !== undefined,
+      };
     },
     async EnableKey(p, i: T.EnableKeyRequest) {
       await keys.setEnabled(p, i.KeyId, true);

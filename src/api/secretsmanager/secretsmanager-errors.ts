@@ -38,6 +38,7 @@ export const secretsManagerErrors: Record<ErrorCode, { type: string; status: num
   VersionLimitExceeded: { type: "LimitExceededException", status: 400 },
   LabelLimitExceeded: { type: "LimitExceededException", status: 400 },
   TooManyTags: { type: "InvalidParameterException", status: 400 },
+  InvalidTag: { type: "InvalidParameterException", status: 400 },
   HierarchyLevelLimitExceeded: { type: "InvalidParameterException", status: 400 },
   PatternMismatch: { type: "InvalidParameterException", status: 400 },
   InvalidAllowedPattern: { type: "InvalidParameterException", status: 400 },

@@ -8,6 +8,7 @@ import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
 import { iamArn, rootArn } from "../../shared/arn.ts";
 import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
+import { mergeTags as mergeTagsUpTo } from "../../shared/tags.ts";
 
 /**
  * IAM users, roles, their access keys and inline policies, per account. The
@@ -67,12 +68,8 @@ export function checkPolicyText(text: string, kind: "identity" | "trust"): void 
   }
 }
 
-export function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
-  const merged = new Map(existing.map((t) => [t.key, t.value]));
-  for (const t of added) merged.set(t.key, t.value);
-  if (merged.size > MAX_TAGS) throw new CofferError("LimitExceeded", `A user or role can have at most ${MAX_TAGS} tags.`);
-  return [...merged].map(([key, value]) => ({ key, value }));
-}
+/** IAM's tag merge: at most 50 tags on a user, role, policy or provider. */
+export const mergeTags = (existing: Tag[], added: Tag[]): Tag[] => mergeTagsUpTo(existing, added, MAX_TAGS, "user, role or policy");
 
 const noun = (kind: PrincipalKind) => (kind === "user" ? "user" : "role");
 

@@ -1,6 +1,7 @@
 import { formatArn, parseArn } from "../../shared/arn.ts";
 import { CofferError } from "../../shared/errors.ts";
 import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
+import { mergeTags } from "../../shared/tags.ts";
 import type { OidcProviderReads, OidcProviderRecord, OidcProviderStore, Tag } from "../../storage/store.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
 import { parseInlineKeys } from "./oidc-keys.ts";
@@ -70,13 +71,6 @@ function checkClientIds(list: string[]): string[] {
   return unique;
 }
 
-function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
-  const merged = new Map(existing.map((t) => [t.key, t.value]));
-  for (const t of added) merged.set(t.key, t.value);
-  if (merged.size > MAX_TAGS) throw new CofferError("LimitExceeded", `A resource can have at most ${MAX_TAGS} tags.`);
-  return [...merged].map(([key, value]) => ({ key, value }));
-}
-
 const notFound = (arn: string) => new CofferError("NotFound", `OpenIDConnect Provider not found for arn ${arn}`);
 
 export function createOidcProviderService({ store, authorizer, clock, allowHttp, onChange }: OidcProviderDeps) {
@@ -123,7 +117,7 @@ export function createOidcProviderService({ store, authorizer, clock, allowHttp,
         url: input.url,
         clientIds: checkClientIds(input.clientIds ?? []),
         thumbprints: checkThumbprints(input.thumbprints ?? []),
-        tags: mergeTags([], input.tags ?? []),
+        tags: mergeTags([], input.tags ?? [], MAX_TAGS),
         createdAt: clock.now(),
       };
       return write(async (tx) => {
@@ -171,7 +165,7 @@ export function createOidcProviderService({ store, authorizer, clock, allowHttp,
     },
 
     tag(caller: Principal, arn: string, tags: Tag[]) {
-      return update(caller, arn, "iam:TagOpenIDConnectProvider", (p) => ({ ...p, tags: mergeTags(p.tags, tags) }));
+      return update(caller, arn, "iam:TagOpenIDConnectProvider", (p) => ({ ...p, tags: mergeTags(p.tags, tags, MAX_TAGS) }));
     },
 
     untag(caller: Principal, arn: string, keys: string[]) {

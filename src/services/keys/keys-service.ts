@@ -6,6 +6,8 @@ import type { KeyMeta, KeyRecord, KeyStore, Tag } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { kmsAliasArn, rootArn } from "../../shared/arn.ts";
+import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
+import { mergeTags } from "../../shared/tags.ts";
 
 /**
  * KMS-style keys: customer keys with key policies, aliases, states, and the
@@ -27,6 +29,18 @@ export interface KeyDescription {
 
 const CIPHERTEXT_VERSION = 1;
 const DAY_MS = 86_400_000;
+const MAX_TAGS = 50;
+
+/** KMS's rules for a key's tags: keys of 1–128 characters not starting with aws:, values of at most 256. */
+function checkTags(tags: Tag[]): void {
+  for (const { key, value } of tags) {
+    if (key.length < 1 || key.length > 128 || value.length > 256) {
+      throw new CofferError("InvalidTag", "A tag key must have 1 to 128 characters and a tag value at most 256.");
+    }
+    if (key.toLowerCase().startsWith("aws:")) throw new CofferError("InvalidTag", "Tag keys can't start with aws:, which is reserved for AWS use.");
+  }
+  if (new Set(tags.map((t) => t.key)).size > MAX_TAGS) throw new CofferError("LimitExceeded", `A KMS key can have at most ${MAX_TAGS} tags.`);
+}
 
 export function defaultKeyPolicy(accountId: string): string {
   return JSON.stringify({
@@ -189,6 +203,22 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     return { keyId: updated.keyId, arn: updated.arn, accountId: updated.accountId, createdAt: updated.createdAt, meta: updated.meta };
   }
 
+  /**
+   * The tagging calls take a key ID or key ARN, not an alias, and are not cross-account on AWS:
+   * an alias or another account's key ARN names no key the caller can tag.
+   */
+  function ownKey(caller: Principal, keyName: string): string {
+    const arn = /^arn:[^:]+:kms:[^:]*:(\d{12}):(key|alias)\//.exec(keyName);
+    if (keyName.startsWith("alias/") || (arn && (arn[1] !== caller.accountId || arn[2] === "alias"))) {
+      throw new CofferError("NotFound", `Key '${keyName}' does not exist`);
+    }
+    return keyName;
+  }
+
+  function notPendingDeletion(meta: KeyMeta): void {
+    if (meta.state === "PendingDeletion") throw new CofferError("InvalidState", "The key is pending deletion.");
+  }
+
   const describeKey = (key: KeyRecord): KeyDescription => ({
     keyId: key.keyId,
     arn: key.arn,
@@ -202,12 +232,13 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
       const keyId = randomUUID();
       await authorizer.authorize({ principal: caller, action: "kms:CreateKey", resource: "*" });
       if (input.policy !== undefined) checkPolicy(input.policy);
+      checkTags(input.tags ?? []);
       const meta: KeyMeta = {
         description: input.description ?? "",
         state: "Enabled",
         managedBy: "CUSTOMER",
         policy: input.policy ?? defaultKeyPolicy(caller.accountId),
-        tags: input.tags ?? [],
+        tags: mergeTags([], input.tags ?? []),
       };
       const key = keyring.newKey({ keyId, accountId: caller.accountId, meta });
       await store.transaction((tx) => tx.putKey(key));
@@ -272,6 +303,35 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
       const key = await find(caller, keyName);
       await authorizeUse(caller, key, "kms:GetKeyRotationStatus");
       return { enabled: Boolean(key.meta.rotationEnabled), periodDays: key.meta.rotationPeriodInDays };
+    },
+
+    /** TagResource: adds tags or changes their values. Not on another account's key, nor on one pending deletion. */
+    async tag(caller: Principal, keyName: string, tags: Tag[]): Promise<void> {
+      checkTags(tags);
+      await update(caller, ownKey(caller, keyName), "kms:TagResource", (m) => {
+        notPendingDeletion(m);
+        return { ...m, tags: mergeTags(m.tags ?? [], tags, MAX_TAGS, "KMS key") };
+      });
+    },
+
+    /** UntagResource: a key that is not there is no error, as on AWS. */
+    async untag(caller: Principal, keyName: string, tagKeys: string[]): Promise<void> {
+      const removed = new Set(tagKeys);
+      await update(caller, ownKey(caller, keyName), "kms:UntagResource", (m) => {
+        notPendingDeletion(m);
+        return { ...m, tags: (m.tags ?? []).filter((t) => !removed.has(t.key)) };
+      });
+    },
+
+    /** ListResourceTags, a page of at most `limit` (1–50) tags in the order they were added. */
+    async listTags(caller: Principal, keyName: string, limit = MAX_TAGS, marker?: string): Promise<{ tags: Tag[]; nextMarker?: string }> {
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TAGS) throw new CofferError("InvalidParameter", `Limit must be between 1 and ${MAX_TAGS}.`);
+      const start = marker === undefined ? 0 : decodePageToken(marker, "number");
+      if (start === undefined) throw new CofferError("InvalidNextToken", "Invalid Marker.");
+      const key = await find(caller, ownKey(caller, keyName));
+      await authorizeUse(caller, key, "kms:ListResourceTags");
+      const all = key.meta.tags ?? [];
+      return { tags: all.slice(start, start + limit), nextMarker: start + limit < all.length ? encodePageToken(start + limit) : undefined };
     },
 
     async setEnabled(caller: Principal, keyName: string, enabled: boolean) {

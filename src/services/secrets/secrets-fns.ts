@@ -71,8 +71,3 @@ export function validateTags(tags: Tag[]): void {
   }
 }
 
-export function mergeTags(existing: Tag[], added: Tag[]): Tag[] {
-  const merged = new Map(existing.map((t) => [t.key, t.value]));
-  for (const t of added) merged.set(t.key, t.value);
-  return [...merged].map(([key, value]) => ({ key, value }));
-}

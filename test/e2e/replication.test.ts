@@ -18,7 +18,7 @@ import {
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { failure, onPostgres } from "./harness.ts";
+import { failure } from "./harness.ts";
 import { auditedEvents, dropRegion, eventually, link, startRegion, type Region } from "./replication-regions.ts";
 
 const REPLICA_WRITE = "Operation not permitted on a replica secret. Call must be made in primary secret's region.";
@@ -107,10 +107,7 @@ describe("replication between two regions", () => {
     expect((await west.client.send(new GetSecretValueCommand({ SecretId: "db/app" }))).SecretString).toBe("v2");
   });
 
-  // Known failure on PostgreSQL since the merge with issue 16's branches: the replica's ListSecretVersionIds shows the
-  // rotated version AWSCURRENT while its GetSecretValue keeps answering that no version has it (a stale read there).
-  // Open in issue 17; passes on SQLite.
-  it.skipIf(onPostgres)("rotates in the primary only; the rotation's result replicates, and the replica keeps no schedule of its own", async () => {
+  it("rotates in the primary only; the rotation's result replicates, and the replica keeps no schedule of its own", async () => {
     await east.client.send(new CreateSecretCommand({ Name: "rotated", SecretString: "initial", AddReplicaRegions: [{ Region: "us-west-2" }] }));
     await inSync("rotated");
     const r = await east.client.send(

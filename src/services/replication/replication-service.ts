@@ -10,6 +10,7 @@ import {
   type ApplyOutcome,
   type ReplicaRegionInput,
   type ReplicaSnapshot,
+  type SnapshotVersion,
 } from "./replication-types.ts";
 
 export interface ReplicationDeps {
@@ -142,9 +143,10 @@ export function createReplicationService(deps: ReplicationDeps) {
         }
         if (existing && (existing.replication?.seq ?? 0) >= snap.seq) return { outcome: "Stale", lastAccessedAt: existing.lastAccessedAt };
         const local = existing ? await tx.listVersions(arn) : [];
-        const missing = snap.versions
-          .filter((v) => v.valueKind !== "none" && v.value === undefined && !local.some((l) => l.versionId === v.versionId))
-          .map((v) => v.versionId);
+        // A version held here, as far as this snapshot goes: a rotation's placeholder (no value) that has a value
+        // in the primary now is not, so its value is taken (asked for if left out), not just its stages.
+        const held = (v: SnapshotVersion) => local.find((l) => l.versionId === v.versionId && (l.valueKind !== "none" || v.valueKind === "none"));
+        const missing = snap.versions.filter((v) => v.valueKind !== "none" && v.value === undefined && !held(v)).map((v) => v.versionId);
         if (missing.length > 0) return { outcome: "NeedValues", missing };
 
         const record: SecretRecord = {
@@ -163,10 +165,10 @@ export function createReplicationService(deps: ReplicationDeps) {
         if (existing?.lastAccessedAt !== undefined) record.lastAccessedAt = existing.lastAccessedAt;
         await tx.putSecret(record);
 
-        const needsKey = snap.versions.some((v) => v.value !== undefined && !local.some((l) => l.versionId === v.versionId));
+        const needsKey = snap.versions.some((v) => v.value !== undefined && !held(v));
         const key = needsKey ? await keyring.resolve(snap.accountId, snap.kmsKeyId, tx) : undefined;
         for (const v of snap.versions) {
-          const have = local.find((l) => l.versionId === v.versionId);
+          const have = held(v);
           if (have) {
             if (have.stages.join("\n") !== [...v.stages].sort().join("\n")) await tx.putVersion({ ...have, stages: v.stages });
             continue;

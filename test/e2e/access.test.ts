@@ -8,6 +8,7 @@ import {
   GetRoleCommand,
   GetUserPolicyCommand,
   IAMClient,
+  ListInstanceProfilesForRoleCommand,
   ListUsersCommand,
   NoSuchEntityException,
   PutRolePolicyCommand,
@@ -225,6 +226,18 @@ describe("identity and access", () => {
     );
     await iam(admin).send(new UpdateAccessKeyCommand({ UserName: "rotating", AccessKeyId: user.accessKeyId, Status: "Active" }));
     expect((await sm(user).send(new GetSecretValueCommand({ SecretId: "dev/myapp/db" }))).SecretString).toBeDefined();
+  });
+
+  it("lists a role's instance profiles (none: Coffer runs no instances) only for a role that exists", async () => {
+    const trust = policy({ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "sts:AssumeRole" });
+    await iam(admin).send(new CreateRoleCommand({ RoleName: "no-profiles", AssumeRolePolicyDocument: trust }));
+    expect(await iam(admin).send(new ListInstanceProfilesForRoleCommand({ RoleName: "no-profiles" }))).toMatchObject({
+      InstanceProfiles: [],
+      IsTruncated: false,
+    });
+    expect(await failure(iam(admin).send(new ListInstanceProfilesForRoleCommand({ RoleName: "nobody" })))).toBeInstanceOf(NoSuchEntityException);
+    const outsider = await userWithPolicy(admin, "profiles-outsider", policy({ Effect: "Allow", Action: "iam:GetRole", Resource: "*" }));
+    expect((await failure(iam(outsider).send(new ListInstanceProfilesForRoleCommand({ RoleName: "no-profiles" })))).name).toBe("AccessDenied");
   });
 
   it("manages users, inline policies and access keys through the IAM API", async () => {

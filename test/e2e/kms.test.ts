@@ -3,6 +3,7 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
+  DeleteAliasCommand,
   DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
@@ -18,6 +19,7 @@ import {
   ScheduleKeyDeletionCommand,
   TagResourceCommand as TagKeyCommand,
   UntagResourceCommand as UntagKeyCommand,
+  UpdateAliasCommand,
 } from "@aws-sdk/client-kms";
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
@@ -72,6 +74,20 @@ it("creates keys, aliases, encrypts and decrypts with encryption context", async
   expect((await failure(kms.send(new PutKeyPolicyCommand({ KeyId: keyId, Policy: "{bad" })))).name).toBe(
     "MalformedPolicyDocumentException",
   );
+});
+
+it("moves an alias to another key and deletes it; AWS's aliases stay", async () => {
+  const one = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+  const two = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
+  await kms.send(new CreateAliasCommand({ AliasName: "alias/moving", TargetKeyId: one.KeyId }));
+  await kms.send(new UpdateAliasCommand({ AliasName: "alias/moving", TargetKeyId: two.Arn }));
+  expect((await kms.send(new DescribeKeyCommand({ KeyId: "alias/moving" }))).KeyMetadata!.KeyId).toBe(two.KeyId);
+  await kms.send(new DeleteAliasCommand({ AliasName: "alias/moving" }));
+  expect((await failure(kms.send(new DescribeKeyCommand({ KeyId: "alias/moving" })))).name).toBe("NotFoundException");
+  expect((await kms.send(new DescribeKeyCommand({ KeyId: two.KeyId }))).KeyMetadata!.KeyState).toBe("Enabled");
+  expect((await failure(kms.send(new DeleteAliasCommand({ AliasName: "alias/moving" })))).name).toBe("NotFoundException");
+  expect((await failure(kms.send(new UpdateAliasCommand({ AliasName: "alias/nothing", TargetKeyId: one.KeyId })))).name).toBe("NotFoundException");
+  expect((await failure(kms.send(new DeleteAliasCommand({ AliasName: "alias/aws/secretsmanager" })))).name).toBe("InvalidAliasNameException");
 });
 
 it("tags a key: add, change, remove, list in pages, with KMS's errors", async () => {

@@ -96,6 +96,9 @@ export function iamApi(iam: IamService, more: Record<string, Handler> = {}): Api
       const page = await iam.list(p, "role", { pathPrefix: i.PathPrefix, marker: i.Marker, maxItems: i.MaxItems });
       return { Roles: page.items.map(roleOut), IsTruncated: page.marker !== undefined, Marker: page.marker };
     },
+    async ListInstanceProfilesForRole(p, i: T.ListInstanceProfilesForRoleRequest): Promise<T.ListInstanceProfilesForRoleResponse> {
+      return { InstanceProfiles: await iam.listInstanceProfiles(p, i.RoleName), IsTruncated: false };
+    },
     async DeleteRole(p, i: T.DeleteRoleRequest) {
       await iam.remove(p, "role", i.RoleName);
     },

@@ -72,6 +72,12 @@ export function kmsApi(keys: KeysService): ApiService {
     async CreateAlias(p, i: T.CreateAliasRequest) {
       await keys.createAlias(p, i.AliasName, i.TargetKeyId);
     },
+    async UpdateAlias(p, i: T.UpdateAliasRequest) {
+      await keys.updateAlias(p, i.AliasName, i.TargetKeyId);
+    },
+    async DeleteAlias(p, i: T.DeleteAliasRequest) {
+      await keys.deleteAlias(p, i.AliasName);
+    },
     async ListAliases(p, i: T.ListAliasesRequest): Promise<T.ListAliasesResponse> {
       const aliases = await keys.listAliases(p, i.KeyId);
       return {

@@ -200,6 +200,15 @@ export function createIamService({ store, identity, authorizer, clock }: IamDeps
       return authorizedGet(store, caller, kind, name, kind === "user" ? "iam:GetUser" : "iam:GetRole");
     },
 
+    /**
+     * ListInstanceProfilesForRole: Coffer runs no EC2 instances, so a role is in no instance
+     * profile; the role must still exist and the caller may ask (Terraform asks before DeleteRole).
+     */
+    async listInstanceProfiles(caller: Principal, roleName: string): Promise<never[]> {
+      await authorizedGet(store, caller, "role", roleName, "iam:ListInstanceProfilesForRole");
+      return [];
+    },
+
     async list(caller: Principal, kind: PrincipalKind, input: { pathPrefix?: string; marker?: string; maxItems?: number }) {
       await authorizer.authorize({
         principal: caller,

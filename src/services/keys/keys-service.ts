@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { DEFAULT_KEYS, DEFAULT_PARAMETER_KEY_ALIAS, DEFAULT_SECRET_KEY_ALIAS, type Keyring } from "../../crypto/keyring.ts";
 import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
-import type { KeyMeta, KeyRecord, KeyStore, Tag } from "../../storage/store.ts";
+import type { AliasRecord, KeyMeta, KeyReads, KeyRecord, KeyStore, Tag } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { kmsAliasArn, rootArn } from "../../shared/arn.ts";
@@ -215,6 +215,16 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     return keyName;
   }
 
+  /** An alias of the caller's account that a caller may change: not one of AWS's (alias/aws/...). */
+  async function customerAlias(tx: KeyReads, caller: Principal, aliasName: string): Promise<AliasRecord> {
+    if (aliasName.startsWith("alias/aws/")) {
+      throw new CofferError("InvalidAliasName", `${aliasName} is an AWS managed alias; it cannot be changed or deleted.`);
+    }
+    const alias = await tx.getAlias(caller.accountId, aliasName);
+    if (!alias) throw new CofferError("NotFound", `Alias ${kmsAliasArn(region, caller.accountId, aliasName)} is not found.`);
+    return alias;
+  }
+
   function notPendingDeletion(meta: KeyMeta): void {
     if (meta.state === "PendingDeletion") throw new CofferError("InvalidState", "The key is pending deletion.");
   }
@@ -267,6 +277,28 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
           throw new CofferError("AlreadyExists", `An alias with the name ${kmsAliasArn(region, caller.accountId, aliasName)} already exists`);
         }
         await tx.putAlias({ accountId: caller.accountId, aliasName, keyId: key.keyId });
+      });
+    },
+
+    /** UpdateAlias: points a customer alias at another key of the account; both keys' policies must allow it. */
+    async updateAlias(caller: Principal, aliasName: string, targetKeyId: string): Promise<void> {
+      const target = await find(caller, targetKeyId);
+      await store.transaction(async (tx) => {
+        const alias = await customerAlias(tx, caller, aliasName);
+        const current = await tx.getKey(alias.keyId);
+        if (current) await authorizeUse(caller, current, "kms:UpdateAlias");
+        await authorizeUse(caller, target, "kms:UpdateAlias");
+        await tx.putAlias({ ...alias, keyId: target.keyId });
+      });
+    },
+
+    /** DeleteAlias: the key stays; only the name goes. */
+    async deleteAlias(caller: Principal, aliasName: string): Promise<void> {
+      await store.transaction(async (tx) => {
+        const alias = await customerAlias(tx, caller, aliasName);
+        const key = await tx.getKey(alias.keyId);
+        if (key) await authorizeUse(caller, key, "kms:DeleteAlias");
+        await tx.deleteAlias(caller.accountId, aliasName);
       });
     },
 

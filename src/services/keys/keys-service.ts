@@ -368,7 +368,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
 
     async setEnabled(caller: Principal, keyName: string, enabled: boolean) {
       await update(caller, keyName, enabled ? "kms:EnableKey" : "kms:DisableKey", (m) => {
-        if (m.state === "PendingDeletion") throw new CofferError("InvalidState", "The key is pending deletion.");
+        notPendingDeletion(m);
         return { ...m, state: enabled ? "Enabled" : "Disabled" };
       });
     },

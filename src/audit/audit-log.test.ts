@@ -10,6 +10,7 @@ import type { Store } from "../storage/store.ts";
 import { ANCHOR_SETTING, HEAD_SETTING, createAuditLog, type AuditEntry } from "./audit-log.ts";
 import { exportAndPrune, signLegacyAnchor, verifyExport } from "./audit-retention.ts";
 import { verifyAuditChain } from "./audit-verify.ts";
+import { chainBatch } from "../storage/audit-chain.mjs";
 
 let dir: string;
 let store: Store;
@@ -120,6 +121,37 @@ it("signs the retention anchor: moving it, reusing a head signature or leaving i
   expect(await signLegacyAnchor(store, key)).toBe(true);
   expect(await signLegacyAnchor(store, key)).toBe(false);
   expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, rows: 0 });
+});
+
+it("counts rows committed with their signed head while it walks as covered; rows past every signed head are caught", async () => {
+  const log = createAuditLog({ store, key, clock });
+  for (let i = 1; i <= 3; i++) await log.append(entry(i));
+  // Another node commits an event (with its head) after the check read the head and before it read the rows,
+  // and another just before the check reads the head again.
+  let headReads = 0;
+  let rowReads = 0;
+  const racing: Parameters<typeof verifyAuditChain>[0] = {
+    listAuditCheckpoints: () => store.listAuditCheckpoints(),
+    listAuditRows: async (from, limit) => {
+      if (rowReads++ === 0) await log.append(entry(4));
+      return store.listAuditRows(from, limit);
+    },
+    getSetting: async (name) => {
+      if (name === HEAD_SETTING && headReads++ === 1) await log.append(entry(5));
+      return store.getSetting(name);
+    },
+  };
+  expect(await verifyAuditChain(racing, key)).toEqual({ ok: true, rows: 5, firstSeq: 1, lastSeq: 5, checkpoints: 0 });
+  expect(headReads).toBe(2);
+
+  // Someone with the database but not the key chains an event on correctly; no signed head covers it.
+  const last = (await store.getAuditHead())!;
+  const { rows, signedHead } = chainBatch({ seq: last.seq, hash: last.hash }, [entry(6)], randomBytes(32), now);
+  await store.transaction((tx) => tx.appendAuditRows(rows));
+  expect(await verifyAuditChain(store, key)).toEqual({ ok: false, seq: 6, problem: "events 6 to 6 were appended without a signed head" });
+  // A head signed without the key is a forgery.
+  await store.transaction((tx) => tx.putSetting(HEAD_SETTING, JSON.stringify(signedHead)));
+  expect(await verifyAuditChain(store, key)).toEqual({ ok: false, seq: 6, problem: "the signed checkpoint at event 6 was forged or altered" });
 });
 
 it("writer thread: a batch it cannot commit rejects every append in it; the chain carries on intact", async () => {

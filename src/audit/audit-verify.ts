@@ -38,48 +38,68 @@ export async function verifyAuditChain(
       return { ok: false, seq: anchor.seq, problem: `the retention anchor at event ${anchor.seq} was forged or altered: events before it were removed` };
     }
   }
-  const headText = await store.getSetting(HEAD_SETTING);
-  const head = headText ? (JSON.parse(headText) as AuditCheckpoint) : undefined;
+  const readHead = async (): Promise<AuditCheckpoint | undefined> => {
+    const text = await store.getSetting(HEAD_SETTING);
+    return text ? (JSON.parse(text) as AuditCheckpoint) : undefined;
+  };
+  const forged = (c: AuditCheckpoint) => !sameHex(signCheckpoint(key, c.seq, c.hash, c.time), c.signature);
+  let head = await readHead();
   const checkpoints = await store.listAuditCheckpoints();
   const signedAt = new Map<number, AuditCheckpoint>(checkpoints.map((c) => [c.seq, c]));
   if (head) signedAt.set(head.seq, head);
   for (const c of signedAt.values()) {
-    if (!sameHex(signCheckpoint(key, c.seq, c.hash, c.time), c.signature)) {
-      return { ok: false, seq: c.seq, problem: `the signed checkpoint at event ${c.seq} was forged or altered` };
-    }
+    if (forged(c)) return { ok: false, seq: c.seq, problem: `the signed checkpoint at event ${c.seq} was forged or altered` };
   }
 
   let expectSeq = anchor.seq + 1;
   let prevHash = anchor.hash;
   let rows = 0;
+  // Hashes of the rows past the head read first: a writer may commit rows and a newer head while we walk.
+  const pastHead = new Map<number, string>();
   for (;;) {
     const batch = await store.listAuditRows(expectSeq, 1000);
-    if (batch.length === 0) break;
-    for (const row of batch) {
-      if (row.seq !== expectSeq) {
-        return { ok: false, seq: expectSeq, problem: `event ${expectSeq}${row.seq - 1 > expectSeq ? ` to ${row.seq - 1}` : ""} removed` };
+    if (batch.length > 0) {
+      for (const row of batch) {
+        if (row.seq !== expectSeq) {
+          return { ok: false, seq: expectSeq, problem: `event ${expectSeq}${row.seq - 1 > expectSeq ? ` to ${row.seq - 1}` : ""} removed` };
+        }
+        if (row.prevHash !== prevHash) {
+          return { ok: false, seq: row.seq, problem: `event ${row.seq} does not follow event ${row.seq - 1}: an event was inserted or removed here` };
+        }
+        if (chainHash(row.prevHash, row.record) !== row.hash) {
+          return { ok: false, seq: row.seq, problem: `event ${row.seq} was altered` };
+        }
+        const signed = signedAt.get(row.seq);
+        if (signed && !sameHex(signed.hash, row.hash)) {
+          return { ok: false, seq: row.seq, problem: `event ${row.seq} does not match its signed checkpoint: the chain was rewritten up to here` };
+        }
+        if (head && row.seq > head.seq) pastHead.set(row.seq, row.hash);
+        prevHash = row.hash;
+        expectSeq += 1;
+        rows += 1;
       }
-      if (row.prevHash !== prevHash) {
-        return { ok: false, seq: row.seq, problem: `event ${row.seq} does not follow event ${row.seq - 1}: an event was inserted or removed here` };
-      }
-      if (chainHash(row.prevHash, row.record) !== row.hash) {
-        return { ok: false, seq: row.seq, problem: `event ${row.seq} was altered` };
-      }
-      const signed = signedAt.get(row.seq);
-      if (signed && !sameHex(signed.hash, row.hash)) {
-        return { ok: false, seq: row.seq, problem: `event ${row.seq} does not match its signed checkpoint: the chain was rewritten up to here` };
-      }
-      prevHash = row.hash;
-      expectSeq += 1;
-      rows += 1;
+      continue;
     }
+    const lastSeq = expectSeq - 1;
+    if (!head || head.seq >= lastSeq) break;
+    // Rows past the head: every writer commits its rows with their signed head in one transaction,
+    // so a head read now covers them, unless they were put there by someone without the key.
+    const newer = await readHead();
+    if (!newer || newer.seq <= head.seq) {
+      return { ok: false, seq: head.seq + 1, problem: `events ${head.seq + 1} to ${lastSeq} were appended without a signed head` };
+    }
+    if (forged(newer)) return { ok: false, seq: newer.seq, problem: `the signed checkpoint at event ${newer.seq} was forged or altered` };
+    const hash = pastHead.get(newer.seq);
+    if (hash !== undefined && !sameHex(newer.hash, hash)) {
+      return { ok: false, seq: newer.seq, problem: `event ${newer.seq} does not match its signed checkpoint: the chain was rewritten up to here` };
+    }
+    // A head past the rows read so far: the walk goes on to it (its row is checked when it is read).
+    if (hash === undefined) signedAt.set(newer.seq, newer);
+    head = newer;
   }
   const lastSeq = expectSeq - 1;
   if (head && head.seq > lastSeq) {
     return { ok: false, seq: lastSeq + 1, problem: `events ${lastSeq + 1} to ${head.seq} removed from the end of the chain` };
-  }
-  if (head && head.seq < lastSeq) {
-    return { ok: false, seq: head.seq + 1, problem: `events ${head.seq + 1} to ${lastSeq} were appended without a signed head` };
   }
   return { ok: true, rows, firstSeq: anchor.seq + 1, lastSeq, checkpoints: checkpoints.length };
 }

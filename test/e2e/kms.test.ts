@@ -87,6 +87,13 @@ it("moves an alias to another key and deletes it; AWS's aliases stay", async () 
   expect((await kms.send(new DescribeKeyCommand({ KeyId: two.KeyId }))).KeyMetadata!.KeyState).toBe("Enabled");
   expect((await failure(kms.send(new DeleteAliasCommand({ AliasName: "alias/moving" })))).name).toBe("NotFoundException");
   expect((await failure(kms.send(new UpdateAliasCommand({ AliasName: "alias/nothing", TargetKeyId: one.KeyId })))).name).toBe("NotFoundException");
+  // An alias names a key by its ID or ARN, never through another alias.
+  await kms.send(new CreateAliasCommand({ AliasName: "alias/first", TargetKeyId: one.KeyId }));
+  for (const target of ["alias/first", one.Arn!.replace(/key\/.*/, "alias/first")]) {
+    const denied = await failure(kms.send(new CreateAliasCommand({ AliasName: "alias/second", TargetKeyId: target })));
+    expect([denied.name, denied.message]).toEqual(["NotFoundException", `Invalid keyId ${target}: an alias's target is a key ID or key ARN, not an alias`]);
+    expect((await failure(kms.send(new UpdateAliasCommand({ AliasName: "alias/first", TargetKeyId: target })))).name).toBe("NotFoundException");
+  }
   expect((await failure(kms.send(new DeleteAliasCommand({ AliasName: "alias/aws/secretsmanager" })))).name).toBe("InvalidAliasNameException");
 });
 

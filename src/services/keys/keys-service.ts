@@ -151,6 +151,14 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     return key;
   }
 
+  /** CreateAlias/UpdateAlias: an alias points at a key named by its ID or ARN, never at another alias. */
+  async function aliasTargetKey(caller: Principal, targetKeyId: string): Promise<KeyRecord> {
+    if (targetKeyId.startsWith("alias/") || /^arn:[^:]+:kms:[^:]*:\d{12}:alias\//.test(targetKeyId)) {
+      throw new CofferError("NotFound", `Invalid keyId ${targetKeyId}: an alias's target is a key ID or key ARN, not an alias`);
+    }
+    return find(caller, targetKeyId);
+  }
+
   async function aliasTarget(accountId: string, aliasName: string): Promise<KeyRecord | undefined> {
     const alias = await store.getAlias(accountId, aliasName);
     return alias && store.getKey(alias.keyId);
@@ -270,7 +278,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
       if (!/^alias\/[a-zA-Z0-9/_-]+$/.test(aliasName) || aliasName.startsWith("alias/aws/")) {
         throw new CofferError("InvalidAliasName", `Alias ${aliasName} is not valid: it must start with alias/ and may not start with alias/aws/.`);
       }
-      const key = await find(caller, targetKeyId);
+      const key = await aliasTargetKey(caller, targetKeyId);
       await authorizeUse(caller, key, "kms:CreateAlias");
       await store.transaction(async (tx) => {
         if (await tx.getAlias(caller.accountId, aliasName)) {
@@ -282,7 +290,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
 
     /** UpdateAlias: points a customer alias at another key of the account; both keys' policies must allow it. */
     async updateAlias(caller: Principal, aliasName: string, targetKeyId: string): Promise<void> {
-      const target = await find(caller, targetKeyId);
+      const target = await aliasTargetKey(caller, targetKeyId);
       await store.transaction(async (tx) => {
         const alias = await customerAlias(tx, caller, aliasName);
         const current = await tx.getKey(alias.keyId);

@@ -23,3 +23,15 @@ export function decodePageToken(token: string, kind: "string" | "number"): PageP
   if (kind === "number") return Number.isSafeInteger(p) && (p as number) >= 0 ? (p as number) : undefined;
   return typeof p === "string" ? p : undefined;
 }
+
+/**
+ * Offset paging over a list held in memory: the page of at most `limit` items
+ * from `token` (undefined: the first page), with the token of the next page
+ * when there is one; undefined when `token` was not issued here.
+ */
+export function offsetPage<T>(items: readonly T[], limit: number, token: string | undefined): { items: T[]; next?: string } | undefined {
+  const start = token === undefined ? 0 : decodePageToken(token, "number");
+  if (start === undefined) return undefined;
+  const end = start + limit;
+  return end < items.length ? { items: items.slice(start, end), next: encodePageToken(end) } : { items: items.slice(start, end) };
+}

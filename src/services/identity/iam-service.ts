@@ -7,7 +7,7 @@ import { CofferError } from "../../shared/errors.ts";
 import type { IdentityService } from "./identity-service.ts";
 import type { Authorizer, Principal } from "./identity-types.ts";
 import { iamArn, rootArn } from "../../shared/arn.ts";
-import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
+import { offsetPage } from "../../shared/paging-token.ts";
 import { mergeTags as mergeTagsUpTo } from "../../shared/tags.ts";
 
 /**
@@ -74,11 +74,9 @@ export const mergeTags = (existing: Tag[], added: Tag[]): Tag[] => mergeTagsUpTo
 const noun = (kind: PrincipalKind) => (kind === "user" ? "user" : "role");
 
 export function paginate<T>(items: T[], maxItems = 100, marker?: string): Page<T> {
-  const start = marker ? decodePageToken(marker, "number") : 0;
-  if (start === undefined) throw new CofferError("InvalidParameter", "Invalid Marker.");
-  const page: Page<T> = { items: items.slice(start, start + maxItems) };
-  if (start + maxItems < items.length) page.marker = encodePageToken(start + maxItems);
-  return page;
+  const page = offsetPage(items, maxItems, marker || undefined);
+  if (!page) throw new CofferError("InvalidParameter", "Invalid Marker.");
+  return page.next === undefined ? { items: page.items } : { items: page.items, marker: page.next };
 }
 
 export function createIamService({ store, identity, authorizer, clock }: IamDeps) {

@@ -6,7 +6,7 @@ import type { AliasRecord, KeyMeta, KeyReads, KeyRecord, KeyStore, Tag } from ".
 import { CofferError } from "../../shared/errors.ts";
 import type { Authorizer, Principal } from "../identity/identity-types.ts";
 import { kmsAliasArn, rootArn } from "../../shared/arn.ts";
-import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
+import { offsetPage } from "../../shared/paging-token.ts";
 import { mergeTags } from "../../shared/tags.ts";
 
 /**
@@ -366,12 +366,11 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
     /** ListResourceTags, a page of at most `limit` (1–50) tags in the order they were added. */
     async listTags(caller: Principal, keyName: string, limit = MAX_TAGS, marker?: string): Promise<{ tags: Tag[]; nextMarker?: string }> {
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TAGS) throw new CofferError("InvalidParameter", `Limit must be between 1 and ${MAX_TAGS}.`);
-      const start = marker === undefined ? 0 : decodePageToken(marker, "number");
-      if (start === undefined) throw new CofferError("InvalidNextToken", "Invalid Marker.");
       const key = await find(caller, ownKey(caller, keyName));
       await authorizeUse(caller, key, "kms:ListResourceTags");
-      const all = key.meta.tags ?? [];
-      return { tags: all.slice(start, start + limit), nextMarker: start + limit < all.length ? encodePageToken(start + limit) : undefined };
+      const page = offsetPage(key.meta.tags ?? [], limit, marker);
+      if (!page) throw new CofferError("InvalidNextToken", "Invalid Marker.");
+      return { tags: page.items, nextMarker: page.next };
     },
 
     async setEnabled(caller: Principal, keyName: string, enabled: boolean) {

@@ -1,7 +1,7 @@
 import type { SecretRecord } from "../../storage/store.ts";
 import { CofferError } from "../../shared/errors.ts";
 import type { ListFilter, ListSecretsInput, Page } from "./secrets-types.ts";
-import { decodePageToken, encodePageToken } from "../../shared/paging-token.ts";
+import { offsetPage } from "../../shared/paging-token.ts";
 
 /**
  * ListSecrets filtering, sorting and paging as AWS documents them: values in
@@ -66,10 +66,7 @@ export function sortSecrets(secrets: SecretRecord[], input: ListSecretsInput): S
 
 /** Offset paging with an opaque token; a token that was not issued here is InvalidNextToken. */
 export function paginate<T>(items: T[], maxResults: number, nextToken: string | undefined): Page<T> {
-  const start = nextToken === undefined ? 0 : decodePageToken(nextToken, "number");
-  if (start === undefined) throw new CofferError("InvalidNextToken", "The NextToken value is invalid.");
-  const end = start + maxResults;
-  const page: Page<T> = { items: items.slice(start, end) };
-  if (end < items.length) page.nextToken = encodePageToken(end);
-  return page;
+  const page = offsetPage(items, maxResults, nextToken);
+  if (!page) throw new CofferError("InvalidNextToken", "The NextToken value is invalid.");
+  return page.next === undefined ? { items: page.items } : { items: page.items, nextToken: page.next };
 }

@@ -16,9 +16,12 @@ import {
 import { DescribeKeyCommand, KMSClient, ListResourceTagsCommand } from "@aws-sdk/client-kms";
 import { DescribeSecretCommand, GetResourcePolicyCommand, GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { GetParameterCommand, GetParametersByPathCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { AssumeRoleWithWebIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freshSchema } from "../postgres.ts";
 import { onPostgres } from "./harness.ts";
+import { rawCall } from "./raw.ts";
 import { printedCredentials, spawnServer, type Spawned } from "./spawn.ts";
 
 /**
@@ -102,7 +105,7 @@ describe.skipIf(why !== "")("examples/terraform with the hashicorp/aws provider"
     }
   }
 
-  it("applies, plans no changes, and destroys cleanly", { timeout: 300_000 }, async () => {
+  it("applies, lets the declared workload identity in, plans no changes, and destroys cleanly", { timeout: 300_000 }, async () => {
     const init = await tf("init");
     expect(init.code, init.out).toBe(0);
 
@@ -136,6 +139,38 @@ describe.skipIf(why !== "")("examples/terraform with the hashicorp/aws provider"
     expect((await iam.send(new GetGroupCommand({ GroupName: "operators" }))).Users!.map((u) => u.UserName)).toEqual(["alice"]);
     const groupPolicies = await iam.send(new ListAttachedGroupPoliciesCommand({ GroupName: "operators" }));
     expect(groupPolicies.AttachedPolicies!.map((p) => p.PolicyArn)).toEqual(["arn:aws:iam::aws:policy/SecretsManagerReadWrite"]);
+
+    // The workload identity it declared works: a CI job's token (the issuer's keys given inline,
+    // as for an issuer Coffer cannot reach) gets the role, which reads what its policy allows.
+    const issuer = "https://token.actions.githubusercontent.com";
+    const signing = await generateKeyPair("RS256", { extractable: true });
+    const providerArn = "arn:aws:iam::000000000000:oidc-provider/token.actions.githubusercontent.com";
+    const keys = JSON.stringify({ keys: [{ ...(await exportJWK(signing.publicKey)), kid: "ci", alg: "RS256", use: "sig" }] });
+    const put = await rawCall(server.url, {
+      target: "Coffer.PutOpenIDConnectProviderKeys",
+      body: JSON.stringify({ OpenIDConnectProviderArn: providerArn, Keys: keys }),
+      credentials: clients.credentials,
+      service: "coffer",
+    });
+    expect(put.status, put.body).toBe(200);
+    const token = (sub: string) =>
+      new SignJWT({ iss: issuer, aud: "sts.amazonaws.com", sub })
+        .setProtectedHeader({ alg: "RS256", kid: "ci", typ: "JWT" })
+        .setIssuedAt()
+        .setExpirationTime("10m")
+        .sign(signing.privateKey);
+    const sts = new STSClient({ endpoint: server.url, region: "us-east-1", maxAttempts: 1 }); // unsigned, as on AWS
+    const assume = async (sub: string) =>
+      sts.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: "arn:aws:iam::000000000000:role/myapp", RoleSessionName: "ci", WebIdentityToken: await token(sub) }));
+    const session = (await assume("repo:example/myapp:ref:refs/heads/main")).Credentials!;
+    const asApp = { ...clients, credentials: { accessKeyId: session.AccessKeyId!, secretAccessKey: session.SecretAccessKey!, sessionToken: session.SessionToken! } };
+    const appDb = await new SecretsManagerClient(asApp).send(new GetSecretValueCommand({ SecretId: "prod/myapp/db" }));
+    expect(JSON.parse(appDb.SecretString!).username).toBe("app");
+    const host = await new SSMClient(asApp).send(new GetParameterCommand({ Name: "/prod/myapp/db/host" }));
+    expect(host.Parameter!.Value).toBe("db.internal");
+    await expect(new SecretsManagerClient(asApp).send(new ListSecretsCommand({}))).rejects.toMatchObject({ name: "AccessDeniedException" });
+    // Another repository's job is outside the trust policy's sub condition.
+    await expect(assume("repo:example/other:ref:refs/heads/main")).rejects.toMatchObject({ name: "AccessDenied" });
 
     // Refreshing every resource finds it as Terraform left it: exit 0, not 2 (changes).
     const plan = await tf("plan", "-detailed-exitcode");

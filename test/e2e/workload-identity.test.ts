@@ -20,10 +20,11 @@ import {
   RemoveClientIDFromOpenIDConnectProviderCommand,
   TagOpenIDConnectProviderCommand,
   UntagOpenIDConnectProviderCommand,
+  UpdateAssumeRolePolicyCommand,
   UpdateOpenIDConnectProviderThumbprintCommand,
 } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { generate } from "selfsigned";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -369,6 +370,87 @@ describe("AssumeRoleWithWebIdentity", () => {
     // The role allows the read, the session policy does not: denied.
     const err = await failure(sm(creds).send(new GetSecretValueCommand({ SecretId: "prod/app/db" })));
     expect(err.name).toBe("AccessDeniedException");
+  });
+
+  it("carries the token's session tags (AWS's tags claim) into aws:PrincipalTag, only where the trust policy allows sts:TagSession", async () => {
+    const admin = iam(run.credentials);
+    const prefix = issuerA().replace("https://", "");
+    const federated = {
+      Effect: "Allow",
+      Principal: { Federated: providerArnOf(ACCOUNT, issuerA()) },
+      Action: "sts:AssumeRoleWithWebIdentity",
+      Condition: { StringEquals: { [`${prefix}:sub`]: "system:serviceaccount:prod:app" } },
+    };
+    await admin.send(new CreateRoleCommand({ RoleName: "by-team", AssumeRolePolicyDocument: policy(federated) }));
+    const paymentsOnly = policy({
+      Effect: "Allow",
+      Action: "secretsmanager:GetSecretValue",
+      Resource: "*",
+      Condition: { StringEquals: { "aws:PrincipalTag/team": "payments" } },
+    });
+    await admin.send(new PutRolePolicyCommand({ RoleName: "by-team", PolicyName: "payments-only", PolicyDocument: paymentsOnly }));
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/by-team`;
+    const tagged = (team: string, transitive?: string[]) =>
+      mint({ "https://aws.amazon.com/tags": { principal_tags: { team: [team] }, ...(transitive ? { transitive_tag_keys: transitive } : {}) } });
+    const session = async (token: string): Promise<Creds> => {
+      const c = (await assume(token, { RoleArn: roleArn })).Credentials!;
+      return { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! };
+    };
+
+    // Without sts:TagSession in the trust policy a token with tags is refused; one without is not.
+    expect((await failure(assume(await tagged("payments"), { RoleArn: roleArn }))).name).toBe("AccessDenied");
+    const untagged = await session(await mint({}));
+    expect((await failure(sm(untagged).send(new GetSecretValueCommand({ SecretId: "prod/app/db" })))).name).toBe("AccessDeniedException");
+
+    // Allowed for the teams the trust policy names (aws:RequestTag/team), the tag decides what the session reads.
+    await admin.send(
+      new UpdateAssumeRolePolicyCommand({
+        RoleName: "by-team",
+        PolicyDocument: policy(federated, {
+          ...federated,
+          Action: "sts:TagSession",
+          Condition: { StringEquals: { "aws:RequestTag/team": ["payments", "ledger"] } },
+        }),
+      }),
+    );
+    const payments = await session(await tagged("payments", ["team"]));
+    expect((await sm(payments).send(new GetSecretValueCommand({ SecretId: "prod/app/db" }))).SecretString).toBe("value of prod/app/db");
+    const ledger = await session(await tagged("ledger"));
+    expect((await failure(sm(ledger).send(new GetSecretValueCommand({ SecretId: "prod/app/db" })))).name).toBe("AccessDeniedException");
+    expect((await failure(assume(await tagged("intruders"), { RoleArn: roleArn }))).name).toBe("AccessDenied");
+
+    // A transitive tag passes on when the session assumes another role, and may not be overridden there.
+    await admin.send(
+      new CreateRoleCommand({
+        RoleName: "next-hop",
+        AssumeRolePolicyDocument: policy({ Effect: "Allow", Principal: { AWS: roleArn }, Action: ["sts:AssumeRole", "sts:TagSession"] }),
+      }),
+    );
+    await admin.send(new PutRolePolicyCommand({ RoleName: "next-hop", PolicyName: "payments-only", PolicyDocument: paymentsOnly }));
+    const mayHop = policy({ Effect: "Allow", Action: "sts:AssumeRole", Resource: "*" });
+    await admin.send(new PutRolePolicyCommand({ RoleName: "by-team", PolicyName: "hop", PolicyDocument: mayHop }));
+    const hopArn = `arn:aws:iam::${ACCOUNT}:role/next-hop`;
+    const hop = (await new STSClient(opts(payments)).send(new AssumeRoleCommand({ RoleArn: hopArn, RoleSessionName: "hop" }))).Credentials!;
+    const hopped = { accessKeyId: hop.AccessKeyId!, secretAccessKey: hop.SecretAccessKey!, sessionToken: hop.SessionToken! };
+    expect((await sm(hopped).send(new GetSecretValueCommand({ SecretId: "prod/app/db" }))).SecretString).toBe("value of prod/app/db");
+    const override = new AssumeRoleCommand({ RoleArn: hopArn, RoleSessionName: "hop", Tags: [{ Key: "team", Value: "ledger" }] });
+    expect((await failure(new STSClient(opts(payments)).send(override))).name).toBe("InvalidParameterValue");
+
+    // A claim that is not AWS's shape is an invalid token, never a session without its tags.
+    const malformed: [string, unknown][] = [
+      ["two values", { principal_tags: { team: ["payments", "ledger"] } }],
+      ["not an object", ["team", "payments"]],
+      ["a key STS refuses", { principal_tags: { "team!": ["payments"] } }],
+      ["too many", { principal_tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, ["v"]])) }],
+      ["transitive keys not a list", { principal_tags: { team: ["payments"] }, transitive_tag_keys: "team" }],
+    ];
+    for (const [what, claim] of malformed) {
+      const err = await failure(assume(await mint({ "https://aws.amazon.com/tags": claim }), { RoleArn: roleArn }));
+      expect(`${what}: ${err.name}`).toBe(`${what}: InvalidIdentityTokenException`);
+    }
+    const undeclaredKey = { principal_tags: { team: ["payments"] }, transitive_tag_keys: ["cost"] };
+    const undeclared = await failure(assume(await mint({ "https://aws.amazon.com/tags": undeclaredKey }), { RoleArn: roleArn }));
+    expect(undeclared.name).toBe("InvalidParameterValue");
   });
 
   it("refuses DurationSeconds beyond the role's MaxSessionDuration and an oversized token", async () => {

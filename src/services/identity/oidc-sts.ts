@@ -3,11 +3,11 @@ import { parsePolicy } from "../../policy/policy-parse.ts";
 import { PolicyError } from "../../policy/policy-types.ts";
 import { parseArn } from "../../shared/arn.ts";
 import { CofferError } from "../../shared/errors.ts";
-import type { IamPolicyReads, IdentityReads, WebIdentityInfo } from "../../storage/store.ts";
+import type { IamPolicyReads, IdentityReads, Tag, WebIdentityInfo } from "../../storage/store.ts";
 import type { IdentityService } from "./identity-service.ts";
 import { providerResource } from "./oidc-providers.ts";
 import type { createTokenVerifier } from "./oidc-tokens.ts";
-import { issueRoleSession, packedSize, sessionPoliciesFor, type AssumedRole } from "./sts-service.ts";
+import { checkSessionTags, issueRoleSession, packedSize, requestTagContext, sessionPoliciesFor, type AssumedRole } from "./sts-service.ts";
 
 /**
  * STS AssumeRoleWithWebIdentity (docs/workload-identity.md): the request is not signed; the
@@ -15,7 +15,8 @@ import { issueRoleSession, packedSize, sessionPoliciesFor, type AssumedRole } fr
  * a provider. The token is verified first (oidc-tokens.ts), then the role's trust policy must
  * allow sts:AssumeRoleWithWebIdentity for Principal {"Federated": <provider ARN>}, with the
  * token's claims as condition keys named as AWS names them: `<issuer host/path>:sub`, `:aud`,
- * `:amr`, and aws:FederatedProvider.
+ * `:amr`, and aws:FederatedProvider. Session tags come in the token's AWS claim, and need
+ * sts:TagSession as AssumeRole's do.
  */
 
 export interface WebIdentityInput {
@@ -44,6 +45,34 @@ type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
 const DENIED = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
 
+/** The claim AWS reads session tags from: {"principal_tags": {key: [value]}, "transitive_tag_keys": [key]}. */
+export const TAGS_CLAIM = "https://aws.amazon.com/tags";
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+const MAX_SESSION_TAGS = 50;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The session tags a verified token carries, held to STS's limits for the Tags parameter. */
+export function tokenSessionTags(claim: unknown): { tags: Tag[]; transitiveTagKeys?: string[] } {
+  if (claim === undefined) return { tags: [] };
+  const bad = (why: string) => new CofferError("InvalidIdentityToken", `The web identity token's ${TAGS_CLAIM} claim is not valid: ${why}.`);
+  if (!isObject(claim)) throw bad("it must be an object");
+  const principalTags = claim.principal_tags ?? {};
+  if (!isObject(principalTags)) throw bad("principal_tags must be an object of tag keys to values");
+  const tags = Object.entries(principalTags).map(([key, given]) => {
+    const value = Array.isArray(given) && given.length === 1 ? given[0] : given;
+    if (typeof value !== "string") throw bad(`the tag ${JSON.stringify(key.slice(0, 128))} must have one string value`);
+    if (!TAG_KEY.test(key) || !TAG_VALUE.test(value)) throw bad(`the tag ${JSON.stringify(key.slice(0, 128))} is not a valid session tag`);
+    return { key, value };
+  });
+  if (tags.length > MAX_SESSION_TAGS) throw bad(`it holds more than ${MAX_SESSION_TAGS} tags`);
+  const transitive = claim.transitive_tag_keys;
+  if (transitive === undefined) return { tags };
+  if (!Array.isArray(transitive) || !transitive.every((k) => typeof k === "string")) throw bad("transitive_tag_keys must be an array of tag keys");
+  return { tags, transitiveTagKeys: transitive };
+}
+
 export function createWebIdentityService({
   store,
   identity,
@@ -58,17 +87,21 @@ export function createWebIdentityService({
   return {
     async assumeRoleWithWebIdentity(input: WebIdentityInput, onVerified?: OnVerified): Promise<WebIdentityRole> {
       if (input.providerId !== undefined) {
-        throw new CofferError("InvalidParameter", "ProviderId is only for OAuth 2.0 providers, which Coffer does not serve; leave it out for an OpenID Connect provider.");
+        throw new CofferError(
+          "InvalidParameter",
+          "ProviderId is only for OAuth 2.0 providers, which Coffer does not serve; leave it out for an OpenID Connect provider.",
+        );
       }
       const roleParts = parseArn(input.roleArn);
       if (!roleParts || roleParts.service !== "iam" || !roleParts.resource.startsWith("role/") || !/^\d{12}$/.test(roleParts.accountId)) {
         throw new CofferError("Validation", `${input.roleArn.slice(0, 256)} is not a valid role ARN.`);
       }
-      const packedPolicySize = packedSize(input, []);
-
       const verified = await verifier.verify(input.webIdentityToken, roleParts.accountId);
       const { provider, subject, audience, claims } = verified;
       onVerified?.({ providerArn: provider.arn, subject, audience, accountId: provider.accountId });
+      const { tags, transitiveTagKeys } = tokenSessionTags(claims[TAGS_CLAIM]);
+      const { transitive } = checkSessionTags(tags, transitiveTagKeys);
+      const packedPolicySize = packedSize(input, tags);
 
       const role = await store.getPrincipal(input.roleArn);
       // The same answer for a missing role and one that does not trust the token: nothing to probe.
@@ -93,17 +126,15 @@ export function createWebIdentityService({
         "aws:EpochTime": String(Math.floor(now / 1000)),
         "aws:SourceIp": input.sourceIp,
         "aws:SecureTransport": input.secureTransport === undefined ? undefined : String(input.secureTransport),
+        ...(tags.length > 0 ? requestTagContext(tags, transitiveTagKeys) : {}),
       };
-      const decision = evaluate(
-        { identityPolicies: [], resourcePolicy: trust, mode: "trust" },
-        {
-          principal: { arn: provider.arn, accountId: provider.accountId, isRoot: false },
-          action: "sts:AssumeRoleWithWebIdentity",
-          resource: role.arn,
-          context,
-        },
-      );
-      if (decision.effect !== "Allow") throw new CofferError("AccessDenied", DENIED);
+      const allows = (action: string) =>
+        evaluate(
+          { identityPolicies: [], resourcePolicy: trust, mode: "trust" },
+          { principal: { arn: provider.arn, accountId: provider.accountId, isRoot: false }, action, resource: role.arn, context },
+        ).effect === "Allow";
+      // A token that carries session tags needs sts:TagSession too, as AssumeRole's Tags do.
+      if (!allows("sts:AssumeRoleWithWebIdentity") || (tags.length > 0 && !allows("sts:TagSession"))) throw new CofferError("AccessDenied", DENIED);
 
       const webIdentity: WebIdentityInfo = { providerArn: provider.arn, subject, audience };
       // After the trust check, as for AssumeRole: which managed policies exist is not for a token the role does not trust.
@@ -112,7 +143,12 @@ export function createWebIdentityService({
         max: role.maxSessionDuration ?? 3600,
         now,
         packedPolicySize,
-        session: { ...(policies ? { policies } : {}), webIdentity },
+        session: {
+          ...(tags.length ? { tags } : {}),
+          ...(transitive.length ? { transitiveTagKeys: transitive } : {}),
+          ...(policies ? { policies } : {}),
+          webIdentity,
+        },
       });
       return { ...issued, ...webIdentity };
     },

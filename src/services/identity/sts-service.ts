@@ -31,9 +31,11 @@ export interface AssumeRoleInput {
   policyArns?: string[];
 }
 
-/** The session tags the new session carries, checked as STS checks them. */
-function sessionTagsFor(caller: Principal, input: AssumeRoleInput): { tags: Tag[]; transitive: string[] } {
-  const requested = input.tags ?? [];
+/**
+ * Session tags asked for (AssumeRole's Tags, a web identity token's principal_tags), checked as
+ * STS checks them: their lower-cased keys, and the transitive ones.
+ */
+export function checkSessionTags(requested: Tag[], transitiveTagKeys: string[] | undefined): { keys: Set<string>; transitive: string[] } {
   const keys = new Set<string>();
   for (const t of requested) {
     if (keys.has(t.key.toLowerCase())) {
@@ -41,10 +43,17 @@ function sessionTagsFor(caller: Principal, input: AssumeRoleInput): { tags: Tag[
     }
     keys.add(t.key.toLowerCase());
   }
-  const transitive = [...new Set(input.transitiveTagKeys ?? [])];
+  const transitive = [...new Set(transitiveTagKeys ?? [])];
   if (transitive.some((k) => !keys.has(k.toLowerCase()))) {
     throw new CofferError("InvalidParameter", "The specified transitive tag key must be included in the requested tags.");
   }
+  return { keys, transitive };
+}
+
+/** The session tags the new session carries: those asked for, and a calling session's transitive ones. */
+function sessionTagsFor(caller: Principal, input: AssumeRoleInput): { tags: Tag[]; transitive: string[] } {
+  const requested = input.tags ?? [];
+  const { keys, transitive } = checkSessionTags(requested, input.transitiveTagKeys);
   // Role chaining: the calling session's transitive tags pass on, and may not be overridden.
   const incomingKeys = new Set((caller.kind === "assumed-role" ? (caller.transitiveTagKeys ?? []) : []).map((k) => k.toLowerCase()));
   const incoming = (caller.sessionTags ?? []).filter((t) => incomingKeys.has(t.key.toLowerCase()));
@@ -55,6 +64,14 @@ function sessionTagsFor(caller: Principal, input: AssumeRoleInput): { tags: Tag[
     );
   }
   return { tags: [...incoming, ...requested], transitive: [...incoming.map((t) => t.key), ...transitive] };
+}
+
+/** The request context of a trust check for the session tags asked for: aws:RequestTag/*, aws:TagKeys, sts:TransitiveTagKeys. */
+export function requestTagContext(tags: Tag[] | undefined, transitiveTagKeys: string[] | undefined): Record<string, string | string[] | undefined> {
+  const context: Record<string, string | string[] | undefined> = { "aws:TagKeys": tags?.map((t) => t.key) };
+  if (transitiveTagKeys) context["sts:TransitiveTagKeys"] = transitiveTagKeys;
+  for (const t of tags ?? []) context[`aws:RequestTag/${t.key}`] = t.value;
+  return context;
 }
 
 /** The session policies' documents; a malformed policy or an unknown managed policy is an error, as on AWS. */
@@ -171,10 +188,8 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
       const context: Record<string, string | string[] | undefined> = {
         "sts:ExternalId": input.externalId,
         "sts:RoleSessionName": input.roleSessionName,
-        "aws:TagKeys": input.tags?.map((t) => t.key),
+        ...requestTagContext(input.tags, input.transitiveTagKeys),
       };
-      if (input.transitiveTagKeys) context["sts:TransitiveTagKeys"] = input.transitiveTagKeys;
-      for (const t of input.tags ?? []) context[`aws:RequestTag/${t.key}`] = t.value;
       const check = async (action: string) => {
         try {
           await authorizer.authorize({

@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Api, Json } from "./aws.ts";
-import { ErrorMessage, Facts, JsonBlock, PageHeading, Status, ValueView, href, time, useAction, useLoad } from "./ui.tsx";
+import { Choice, ErrorMessage, Facts, JsonBlock, PageHeading, Status, ValueView, href, time, useAction, useLoad } from "./ui.tsx";
 
 /** Secrets Manager: ListSecrets with search, sort and paging; a page per secret (docs/console.md). */
 export function SecretsPage({ api, name }: { api: Api; name?: string }) {
@@ -21,6 +21,13 @@ const SORTS = [
   ["last-changed-date", "Last changed"],
   ["last-accessed-date", "Last accessed"],
 ] as const;
+
+const ORDERS = [
+  ["asc", "Ascending"],
+  ["desc", "Descending"],
+] as const;
+
+const PAGE_SIZES = ["10", "25", "50", "100"].map((n) => [n, n] as const);
 
 function SecretList({ api }: { api: Api }) {
   const [search, setSearch] = useState("");
@@ -68,43 +75,10 @@ function SecretList({ api }: { api: Api }) {
           Search
           <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
         </label>
-        <label>
-          Search in
-          <select value={filterKey} onChange={(e) => setFilterKey(e.currentTarget.value)}>
-            {FILTER_KEYS.map(([k, n]) => (
-              <option key={k} value={k}>
-                {n}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Sort by
-          <select value={sortBy} onChange={(e) => setSortBy(e.currentTarget.value)}>
-            {SORTS.map(([k, n]) => (
-              <option key={k} value={k}>
-                {n}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Order
-          <select value={sortOrder} onChange={(e) => setSortOrder(e.currentTarget.value)}>
-            <option value="asc">Ascending</option>
-            <option value="desc">Descending</option>
-          </select>
-        </label>
-        <label>
-          Per page
-          <select value={String(pageSize)} onChange={(e) => setPageSize(Number(e.currentTarget.value))}>
-            {[10, 25, 50, 100].map((n) => (
-              <option key={n} value={String(n)}>
-                {n}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Search in" value={filterKey} options={FILTER_KEYS} onChange={setFilterKey} />
+        <Choice label="Sort by" value={sortBy} options={SORTS} onChange={setSortBy} />
+        <Choice label="Order" value={sortOrder} options={ORDERS} onChange={setSortOrder} />
+        <Choice label="Per page" value={String(pageSize)} options={PAGE_SIZES} onChange={(n) => setPageSize(Number(n))} />
       </form>
       <ErrorMessage error={list.error} />
       {list.loading && <Status>Loading secrets…</Status>}

@@ -11,6 +11,9 @@ export interface FederatedCaller {
   providerArn: string;
   subject: string;
   audience: string;
+  /** Session tags the token carried: CloudTrail records them with the request's parameters. */
+  principalTags?: Record<string, string>;
+  transitiveTagKeys?: string[];
 }
 
 /** What the server knows about a finished (or refused) request. */
@@ -264,6 +267,9 @@ export function buildEvent(facts: RequestFacts): CloudTrailEvent {
   // A request that named no known operation changed nothing, but is filed with the writes, where it is looked for.
   const readOnly = facts.spec?.readOnly ?? false;
   const { parameters, named } = readInput(facts, accountId);
+  // Session tags a web identity token carried, as CloudTrail records them (already held to STS's limits).
+  const { principalTags, transitiveTagKeys } = facts.federated ?? {};
+  if (parameters && principalTags) Object.assign(parameters, { principalTags }, transitiveTagKeys ? { transitiveTagKeys } : {});
   const event: CloudTrailEvent = {
     eventVersion: "1.08",
     userIdentity: identity,

@@ -415,6 +415,12 @@ describe("AssumeRoleWithWebIdentity", () => {
     );
     const payments = await session(await tagged("payments", ["team"]));
     expect((await sm(payments).send(new GetSecretValueCommand({ SecretId: "prod/app/db" }))).SecretString).toBe("value of prod/app/db");
+    // CloudTrail records the tags with the request's parameters, as AWS does.
+    const trail = new CloudTrailClient(opts(run.credentials));
+    const lookup = new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: "EventName", AttributeValue: "AssumeRoleWithWebIdentity" }] });
+    const recorded = (await trail.send(lookup)).Events!.map((e) => JSON.parse(e.CloudTrailEvent!)).find((e) => e.requestParameters?.principalTags);
+    expect(recorded.requestParameters).toMatchObject({ roleArn, principalTags: { team: "payments" }, transitiveTagKeys: ["team"] });
+    expect(recorded.errorCode).toBeUndefined();
     const ledger = await session(await tagged("ledger"));
     expect((await failure(sm(ledger).send(new GetSecretValueCommand({ SecretId: "prod/app/db" })))).name).toBe("AccessDeniedException");
     expect((await failure(assume(await tagged("intruders"), { RoleArn: roleArn }))).name).toBe("AccessDenied");

@@ -39,7 +39,7 @@ export interface WebIdentityRole extends AssumedRole {
 }
 
 /** Told once the token verified, before the trust policy is asked: the request's audit identity. */
-export type OnVerified = (who: WebIdentityInfo & { accountId: string }) => void;
+export type OnVerified = (who: WebIdentityInfo & { accountId: string; principalTags?: Record<string, string>; transitiveTagKeys?: string[] }) => void;
 
 type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
@@ -98,8 +98,21 @@ export function createWebIdentityService({
       }
       const verified = await verifier.verify(input.webIdentityToken, roleParts.accountId);
       const { provider, subject, audience, claims } = verified;
-      onVerified?.({ providerArn: provider.arn, subject, audience, accountId: provider.accountId });
-      const { tags, transitiveTagKeys } = tokenSessionTags(claims[TAGS_CLAIM]);
+      let tagged: ReturnType<typeof tokenSessionTags> | undefined;
+      try {
+        tagged = tokenSessionTags(claims[TAGS_CLAIM]);
+      } finally {
+        // The request's audit identity, even when the tags claim is refused; with the tags when they are not.
+        const principalTags = tagged?.tags.length ? Object.fromEntries(tagged.tags.map((t) => [t.key, t.value])) : undefined;
+        onVerified?.({
+          providerArn: provider.arn,
+          subject,
+          audience,
+          accountId: provider.accountId,
+          ...(principalTags ? { principalTags, ...(tagged?.transitiveTagKeys ? { transitiveTagKeys: tagged.transitiveTagKeys } : {}) } : {}),
+        });
+      }
+      const { tags, transitiveTagKeys } = tagged;
       const { transitive } = checkSessionTags(tags, transitiveTagKeys);
       const packedPolicySize = packedSize(input, tags);
 

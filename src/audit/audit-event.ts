@@ -14,6 +14,8 @@ export interface FederatedCaller {
   /** Session tags the token carried: CloudTrail records them with the request's parameters. */
   principalTags?: Record<string, string>;
   transitiveTagKeys?: string[];
+  /** The token's source identity: recorded with the request's parameters too. */
+  sourceIdentity?: string;
 }
 
 /** What the server knows about a finished (or refused) request. */
@@ -127,6 +129,8 @@ function userIdentity(facts: RequestFacts): UserIdentity {
         ? { webIdFederationData: { federatedProvider: p.webIdentity.providerArn, attributes: { sub: p.webIdentity.subject, aud: p.webIdentity.audience } } }
         : {}),
       attributes: { mfaAuthenticated: "false" },
+      // Who is behind the session, kept through role chaining: what the trail is read by.
+      ...(p.sourceIdentity !== undefined ? { sourceIdentity: p.sourceIdentity } : {}),
     },
   };
 }
@@ -267,9 +271,10 @@ export function buildEvent(facts: RequestFacts): CloudTrailEvent {
   // A request that named no known operation changed nothing, but is filed with the writes, where it is looked for.
   const readOnly = facts.spec?.readOnly ?? false;
   const { parameters, named } = readInput(facts, accountId);
-  // Session tags a web identity token carried, as CloudTrail records them (already held to STS's limits).
-  const { principalTags, transitiveTagKeys } = facts.federated ?? {};
+  // Session tags and a source identity a web identity token carried, as CloudTrail records them (already held to STS's limits).
+  const { principalTags, transitiveTagKeys, sourceIdentity } = facts.federated ?? {};
   if (parameters && principalTags) Object.assign(parameters, { principalTags }, transitiveTagKeys ? { transitiveTagKeys } : {});
+  if (parameters && sourceIdentity !== undefined) parameters.sourceIdentity = sourceIdentity;
   const event: CloudTrailEvent = {
     eventVersion: "1.08",
     userIdentity: identity,

@@ -19,6 +19,8 @@ export interface UserIdentity {
     /** Sessions from AssumeRoleWithWebIdentity. */
     webIdFederationData?: { federatedProvider: string; attributes: Record<string, string> };
     attributes: { creationDate?: string; mfaAuthenticated: "false" };
+    /** The session's source identity (SourceIdentity), when it has one. */
+    sourceIdentity?: string;
   };
 }
 

@@ -240,6 +240,8 @@ export interface SessionInfo {
   policyArns?: string[];
   /** AssumeRoleWithWebIdentity: the provider, the token's subject and audience (audited with each request). */
   webIdentity?: WebIdentityInfo;
+  /** Who is behind the session (SourceIdentity): set once, kept through role chaining, never changed. */
+  sourceIdentity?: string;
   /** SHA-256 (hex) of the session token; the token itself is never stored. */
   tokenHash: string;
 }

@@ -459,6 +459,31 @@ describe("AssumeRoleWithWebIdentity", () => {
     expect(undeclared.name).toBe("InvalidParameterValue");
   });
 
+  it("carries the token's source identity claim through the session, where the trust policy allows sts:SetSourceIdentity", async () => {
+    const claim = (value: unknown) => mint({ "https://aws.amazon.com/source_identity": value });
+    // k8s-app's trust policy has no sts:SetSourceIdentity.
+    expect((await failure(assume(await claim("alice")))).name).toBe("AccessDenied");
+    const admin = iam(run.credentials);
+    await admin.send(
+      new CreateRoleCommand({
+        RoleName: "traced",
+        AssumeRolePolicyDocument: policy({
+          Effect: "Allow",
+          Principal: { Federated: providerArnOf(ACCOUNT, issuerA()) },
+          Action: ["sts:AssumeRoleWithWebIdentity", "sts:SetSourceIdentity"],
+          Condition: { StringLike: { "sts:SourceIdentity": "*@example.com" } },
+        }),
+      }),
+    );
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/traced`;
+    const answer = await assume(await claim("alice@example.com"), { RoleArn: roleArn });
+    expect(answer.SourceIdentity).toBe("alice@example.com");
+    expect((await failure(assume(await claim("bob@elsewhere.org"), { RoleArn: roleArn }))).name).toBe("AccessDenied");
+    for (const bad of ["a", "has space", "aws:x", 42]) {
+      expect((await failure(assume(await claim(bad), { RoleArn: roleArn }))).name).toBe("InvalidIdentityTokenException");
+    }
+  });
+
   it("refuses DurationSeconds beyond the role's MaxSessionDuration and an oversized token", async () => {
     const long = await failure(assume(await mint({}), { DurationSeconds: 7200 }));
     expect(long.name).toBe("ValidationError");

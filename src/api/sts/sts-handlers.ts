@@ -31,6 +31,7 @@ export function stsApi(sts: StsService): ApiService {
         externalId: i.ExternalId,
         policy: i.Policy,
         policyArns: i.PolicyArns?.map((d) => d.arn ?? ""),
+        sourceIdentity: i.SourceIdentity,
       });
       return {
         Credentials: {
@@ -41,6 +42,7 @@ export function stsApi(sts: StsService): ApiService {
         },
         AssumedRoleUser: { Arn: r.assumedRoleArn, AssumedRoleId: r.assumedRoleId },
         PackedPolicySize: r.packedPolicySize,
+        SourceIdentity: r.sourceIdentity,
       };
     },
     async GetCallerIdentity(p): Promise<T.GetCallerIdentityResponse> {

@@ -32,6 +32,7 @@ export function webIdentityHandlers(web: WebIdentityService): Record<string, Pub
         PackedPolicySize: r.packedPolicySize,
         Provider: r.providerArn,
         Audience: r.audience,
+        SourceIdentity: r.sourceIdentity,
       };
     },
   };

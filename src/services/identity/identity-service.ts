@@ -155,6 +155,7 @@ export function createIdentityService({ store, keyring, clock, onCacheLookup }: 
       if (session.transitiveTagKeys?.length) principal.transitiveTagKeys = session.transitiveTagKeys;
       if (session.policies) principal.sessionPolicies = session.policies;
       if (session.webIdentity) principal.webIdentity = session.webIdentity;
+      if (session.sourceIdentity !== undefined) principal.sourceIdentity = session.sourceIdentity;
     }
     return principal;
   }

@@ -17,6 +17,8 @@ export interface Principal {
   sessionPolicies?: string[];
   /** Sessions from AssumeRoleWithWebIdentity: the provider and the token's subject and audience. */
   webIdentity?: { providerArn: string; subject: string; audience: string };
+  /** The session's source identity (aws:SourceIdentity), kept through role chaining. */
+  sourceIdentity?: string;
   /** Facts of the current request, added by the server for policy conditions. */
   sourceIp?: string;
   secureTransport?: boolean;

@@ -39,7 +39,9 @@ export interface WebIdentityRole extends AssumedRole {
 }
 
 /** Told once the token verified, before the trust policy is asked: the request's audit identity. */
-export type OnVerified = (who: WebIdentityInfo & { accountId: string; principalTags?: Record<string, string>; transitiveTagKeys?: string[] }) => void;
+export type OnVerified = (
+  who: WebIdentityInfo & { accountId: string; principalTags?: Record<string, string>; transitiveTagKeys?: string[]; sourceIdentity?: string },
+) => void;
 
 type TokenVerifier = ReturnType<typeof createTokenVerifier>;
 
@@ -53,8 +55,23 @@ const MAX_SESSION_TAGS = 50;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** The session tags a verified token carries, held to STS's limits for the Tags parameter. */
-export function tokenSessionTags(claim: unknown): { tags: Tag[]; transitiveTagKeys?: string[] } {
+/** The claim AWS reads a source identity from: a string, as AssumeRole's SourceIdentity. */
+export const SOURCE_IDENTITY_CLAIM = "https://aws.amazon.com/source_identity";
+const SOURCE_IDENTITY = /^[\w+=,.@-]{2,64}$/;
+
+/** What a verified token asks its session to carry: session tags and a source identity, held to STS's limits for its parameters. */
+export function tokenSessionClaims(claims: Record<string, unknown>): { tags: Tag[]; transitiveTagKeys?: string[]; sourceIdentity?: string } {
+  const sourceIdentity = claims[SOURCE_IDENTITY_CLAIM];
+  if (sourceIdentity !== undefined && (typeof sourceIdentity !== "string" || !SOURCE_IDENTITY.test(sourceIdentity))) {
+    throw new CofferError(
+      "InvalidIdentityToken",
+      `The web identity token's ${SOURCE_IDENTITY_CLAIM} claim is not valid: it must be 2 to 64 letters, digits or _+=,.@- characters.`,
+    );
+  }
+  return { ...tokenSessionTags(claims[TAGS_CLAIM]), ...(sourceIdentity !== undefined ? { sourceIdentity } : {}) };
+}
+
+function tokenSessionTags(claim: unknown): { tags: Tag[]; transitiveTagKeys?: string[] } {
   if (claim === undefined) return { tags: [] };
   const bad = (why: string) => new CofferError("InvalidIdentityToken", `The web identity token's ${TAGS_CLAIM} claim is not valid: ${why}.`);
   if (!isObject(claim)) throw bad("it must be an object");
@@ -98,21 +115,22 @@ export function createWebIdentityService({
       }
       const verified = await verifier.verify(input.webIdentityToken, roleParts.accountId);
       const { provider, subject, audience, claims } = verified;
-      let tagged: ReturnType<typeof tokenSessionTags> | undefined;
+      let asked: ReturnType<typeof tokenSessionClaims> | undefined;
       try {
-        tagged = tokenSessionTags(claims[TAGS_CLAIM]);
+        asked = tokenSessionClaims(claims);
       } finally {
-        // The request's audit identity, even when the tags claim is refused; with the tags when they are not.
-        const principalTags = tagged?.tags.length ? Object.fromEntries(tagged.tags.map((t) => [t.key, t.value])) : undefined;
+        // The request's audit identity, even when a claim is refused; with the tags and source identity when they are not.
+        const principalTags = asked?.tags.length ? Object.fromEntries(asked.tags.map((t) => [t.key, t.value])) : undefined;
         onVerified?.({
           providerArn: provider.arn,
           subject,
           audience,
           accountId: provider.accountId,
-          ...(principalTags ? { principalTags, ...(tagged?.transitiveTagKeys ? { transitiveTagKeys: tagged.transitiveTagKeys } : {}) } : {}),
+          ...(principalTags ? { principalTags, ...(asked?.transitiveTagKeys ? { transitiveTagKeys: asked.transitiveTagKeys } : {}) } : {}),
+          ...(asked?.sourceIdentity !== undefined ? { sourceIdentity: asked.sourceIdentity } : {}),
         });
       }
-      const { tags, transitiveTagKeys } = tagged;
+      const { tags, transitiveTagKeys, sourceIdentity } = asked;
       const { transitive } = checkSessionTags(tags, transitiveTagKeys);
       const packedPolicySize = packedSize(input, tags);
 
@@ -140,14 +158,17 @@ export function createWebIdentityService({
         "aws:SourceIp": input.sourceIp,
         "aws:SecureTransport": input.secureTransport === undefined ? undefined : String(input.secureTransport),
         ...(tags.length > 0 ? requestTagContext(tags, transitiveTagKeys) : {}),
+        "sts:SourceIdentity": sourceIdentity,
       };
       const allows = (action: string) =>
         evaluate(
           { identityPolicies: [], resourcePolicy: trust, mode: "trust" },
           { principal: { arn: provider.arn, accountId: provider.accountId, isRoot: false }, action, resource: role.arn, context },
         ).effect === "Allow";
-      // A token that carries session tags needs sts:TagSession too, as AssumeRole's Tags do.
-      if (!allows("sts:AssumeRoleWithWebIdentity") || (tags.length > 0 && !allows("sts:TagSession"))) throw new CofferError("AccessDenied", DENIED);
+      // A token that carries session tags needs sts:TagSession too, and one with a source identity
+      // sts:SetSourceIdentity, as AssumeRole's Tags and SourceIdentity do.
+      const needs = ["sts:AssumeRoleWithWebIdentity", ...(tags.length > 0 ? ["sts:TagSession"] : []), ...(sourceIdentity !== undefined ? ["sts:SetSourceIdentity"] : [])];
+      if (!needs.every(allows)) throw new CofferError("AccessDenied", DENIED);
 
       const webIdentity: WebIdentityInfo = { providerArn: provider.arn, subject, audience };
       // After the trust check, as for AssumeRole: which managed policies exist is not for a token the role does not trust.
@@ -160,6 +181,7 @@ export function createWebIdentityService({
           ...(tags.length ? { tags } : {}),
           ...(transitive.length ? { transitiveTagKeys: transitive } : {}),
           ...(policies ? { policies } : {}),
+          ...(sourceIdentity !== undefined ? { sourceIdentity } : {}),
           webIdentity,
         },
       });

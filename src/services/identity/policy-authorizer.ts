@@ -77,6 +77,7 @@ export function createPolicyAuthorizer({
         "aws:PrincipalType": principal.kind === "root" ? "Account" : principal.kind === "user" ? "User" : "AssumedRole",
         "aws:SourceIp": principal.sourceIp,
         "aws:SecureTransport": principal.secureTransport === undefined ? undefined : String(principal.secureTransport),
+        "aws:SourceIdentity": principal.sourceIdentity,
       };
       if (principal.kind === "user") {
         context["aws:username"] = principal.arn.split("/").pop();

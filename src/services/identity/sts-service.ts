@@ -29,6 +29,8 @@ export interface AssumeRoleInput {
   policy?: string;
   /** Managed policies to use as session policies. */
   policyArns?: string[];
+  /** Who is behind the session (2–64 characters of [\w+=,.@-], checked by the model). */
+  sourceIdentity?: string;
 }
 
 /**
@@ -113,6 +115,18 @@ export function packedSize(input: Pick<AssumeRoleInput, "policy" | "policyArns">
   return Math.max(policyPct, tagPct);
 }
 
+/**
+ * The source identity a new session carries: the calling session's, which can never change, or the
+ * one asked for. A different value than the calling session's is refused.
+ */
+export function chainedSourceIdentity(caller: Pick<Principal, "sourceIdentity"> | undefined, asked: string | undefined, roleArn: string): string | undefined {
+  const held = caller?.sourceIdentity;
+  if (held !== undefined && asked !== undefined && asked !== held) {
+    throw new CofferError("AccessDenied", `The source identity of a session cannot be changed: it is ${held}, not ${asked}; leave SourceIdentity out to assume ${roleArn}.`);
+  }
+  return asked ?? held;
+}
+
 export interface AssumedRole {
   accessKeyId: string;
   secretAccessKey: string;
@@ -122,6 +136,7 @@ export interface AssumedRole {
   assumedRoleId: string;
   /** Present when the session has session policies or tags. */
   packedPolicySize?: number;
+  sourceIdentity?: string;
 }
 
 /**
@@ -163,6 +178,7 @@ export async function issueRoleSession(
     assumedRoleArn: sessionArn,
     assumedRoleId: `${role.id}:${input.roleSessionName}`,
     ...(packedPolicySize !== undefined ? { packedPolicySize } : {}),
+    ...(session.sourceIdentity !== undefined ? { sourceIdentity: session.sourceIdentity } : {}),
   };
 }
 
@@ -183,12 +199,14 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
     async assumeRole(caller: Principal, input: AssumeRoleInput): Promise<AssumedRole> {
       const { tags, transitive } = sessionTagsFor(caller, input);
       const packedPolicySize = packedSize(input, tags);
+      const sourceIdentity = chainedSourceIdentity(caller, input.sourceIdentity, input.roleArn);
       const role = await store.getPrincipal(input.roleArn);
       // aws:RequestTag/* and aws:TagKeys are the tags passed in this request, for both checks.
       const context: Record<string, string | string[] | undefined> = {
         "sts:ExternalId": input.externalId,
         "sts:RoleSessionName": input.roleSessionName,
         ...requestTagContext(input.tags, input.transitiveTagKeys),
+        "sts:SourceIdentity": sourceIdentity,
       };
       const check = async (action: string) => {
         try {
@@ -212,6 +230,8 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
       await check("sts:AssumeRole");
       // A session that carries tags (passed now, or passed on from the calling session) needs sts:TagSession too.
       if (tags.length > 0 || transitive.length > 0) await check("sts:TagSession");
+      // So does one with a source identity, set now or kept from the calling session.
+      if (sourceIdentity !== undefined) await check("sts:SetSourceIdentity");
       // After the trust check: which managed policies exist is not for a caller who may not assume the role.
       const policies = await sessionPoliciesFor(input, store, input.roleArn.split(":")[4] ?? "");
       if (!role || role.kind !== "role") {
@@ -227,6 +247,7 @@ export function createStsService({ store, identity, authorizer, clock }: StsDeps
           ...(tags.length ? { tags } : {}),
           ...(transitive.length ? { transitiveTagKeys: transitive } : {}),
           ...(policies ? { policies } : {}),
+          ...(sourceIdentity !== undefined ? { sourceIdentity } : {}),
         },
       });
     },

@@ -1,18 +1,24 @@
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { STSClient } from "@aws-sdk/client-sts";
+import { AssumeRoleCommand, STSClient, type AssumeRoleCommandInput } from "@aws-sdk/client-sts";
 
 /** SDK clients and small IAM fixtures shared by the identity security tests (sts, iam, secrets). */
 
 export type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 export const ACCOUNT = "000000000000";
 
+export const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+
 export function clients(url: string) {
   const opts = (credentials: Creds) => ({ endpoint: url, region: "us-east-1", credentials, maxAttempts: 1 });
+  const sts = (c: Creds) => new STSClient(opts(c));
   return {
     iam: (c: Creds) => new IAMClient(opts(c)),
-    sts: (c: Creds) => new STSClient(opts(c)),
+    sts,
     sm: (c: Creds) => new SecretsManagerClient(opts(c)),
+    /** AssumeRole as `who`, with the session name "sess" unless given. */
+    assume: (who: Creds, input: Omit<AssumeRoleCommandInput, "RoleSessionName"> & { RoleSessionName?: string }) =>
+      sts(who).send(new AssumeRoleCommand({ RoleSessionName: "sess", ...input })),
   };
 }
 

@@ -1,9 +1,8 @@
 import { CreateRoleCommand, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { AssumeRoleCommand, type AssumeRoleCommandInput } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure, startCoffer, type Running } from "../e2e/harness.ts";
-import { ACCOUNT, clients, policy, sessionCreds, trustAccount, type Creds } from "./identity-clients.ts";
+import { ACCOUNT, clients, policy, roleArn, sessionCreds, trustAccount, type Creds } from "./identity-clients.ts";
 
 // Issue 12 item 3: session tags need sts:TagSession in the role's trust policy; aws:RequestTag/*,
 // aws:TagKeys and aws:PrincipalTag/* behave as AWS documents.
@@ -11,9 +10,7 @@ import { ACCOUNT, clients, policy, sessionCreds, trustAccount, type Creds } from
 let run: Running;
 let c: ReturnType<typeof clients>;
 let admin: Creds;
-const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
-const assume = (who: Creds, input: Omit<AssumeRoleCommandInput, "RoleSessionName"> & { RoleSessionName?: string }) =>
-  c.sts(who).send(new AssumeRoleCommand({ RoleSessionName: "sess", ...input }));
+const assume: ReturnType<typeof clients>["assume"] = (who, input) => c.assume(who, input);
 
 beforeAll(async () => {
   run = await startCoffer();

@@ -1,10 +1,9 @@
 import { CreateRoleCommand, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { AssumeRoleCommand, type AssumeRoleCommandInput } from "@aws-sdk/client-sts";
 import { CloudTrailClient, LookupEventsCommand } from "@aws-sdk/client-cloudtrail";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { failure, startCoffer, type Running } from "../e2e/harness.ts";
-import { ACCOUNT, clients, policy, sessionCreds, trustAccount, userWithKey, type Creds } from "./identity-clients.ts";
+import { ACCOUNT, clients, policy, roleArn, sessionCreds, trustAccount, userWithKey, type Creds } from "./identity-clients.ts";
 
 // SourceIdentity, as AWS documents it: setting one needs sts:SetSourceIdentity (trust policy, and the
 // caller's own policy when the trust policy names the account); once set it is kept through role
@@ -14,9 +13,7 @@ let run: Running;
 let c: ReturnType<typeof clients>;
 let admin: Creds;
 let dev: Creds;
-const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
-const assume = (who: Creds, input: Omit<AssumeRoleCommandInput, "RoleSessionName"> & { RoleSessionName?: string }) =>
-  c.sts(who).send(new AssumeRoleCommand({ RoleSessionName: "sess", ...input }));
+const assume: ReturnType<typeof clients>["assume"] = (who, input) => c.assume(who, input);
 
 beforeAll(async () => {
   run = await startCoffer();

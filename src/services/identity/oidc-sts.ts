@@ -15,8 +15,8 @@ import { checkSessionTags, issueRoleSession, packedSize, requestTagContext, sess
  * a provider. The token is verified first (oidc-tokens.ts), then the role's trust policy must
  * allow sts:AssumeRoleWithWebIdentity for Principal {"Federated": <provider ARN>}, with the
  * token's claims as condition keys named as AWS names them: `<issuer host/path>:sub`, `:aud`,
- * `:amr`, and aws:FederatedProvider. Session tags come in the token's AWS claim, and need
- * sts:TagSession as AssumeRole's do.
+ * `:amr`, and aws:FederatedProvider. Session tags and a source identity come in the token's AWS
+ * claims, and need sts:TagSession and sts:SetSourceIdentity as AssumeRole's do.
  */
 
 export interface WebIdentityInput {
@@ -167,7 +167,11 @@ export function createWebIdentityService({
         ).effect === "Allow";
       // A token that carries session tags needs sts:TagSession too, and one with a source identity
       // sts:SetSourceIdentity, as AssumeRole's Tags and SourceIdentity do.
-      const needs = ["sts:AssumeRoleWithWebIdentity", ...(tags.length > 0 ? ["sts:TagSession"] : []), ...(sourceIdentity !== undefined ? ["sts:SetSourceIdentity"] : [])];
+      const needs = [
+        "sts:AssumeRoleWithWebIdentity",
+        ...(tags.length > 0 ? ["sts:TagSession"] : []),
+        ...(sourceIdentity !== undefined ? ["sts:SetSourceIdentity"] : []),
+      ];
       if (!needs.every(allows)) throw new CofferError("AccessDenied", DENIED);
 
       const webIdentity: WebIdentityInfo = { providerArn: provider.arn, subject, audience };

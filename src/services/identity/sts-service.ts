@@ -119,10 +119,13 @@ export function packedSize(input: Pick<AssumeRoleInput, "policy" | "policyArns">
  * The source identity a new session carries: the calling session's, which can never change, or the
  * one asked for. A different value than the calling session's is refused.
  */
-export function chainedSourceIdentity(caller: Pick<Principal, "sourceIdentity"> | undefined, asked: string | undefined, roleArn: string): string | undefined {
-  const held = caller?.sourceIdentity;
+function chainedSourceIdentity(caller: Pick<Principal, "sourceIdentity">, asked: string | undefined, roleArn: string): string | undefined {
+  const held = caller.sourceIdentity;
   if (held !== undefined && asked !== undefined && asked !== held) {
-    throw new CofferError("AccessDenied", `The source identity of a session cannot be changed: it is ${held}, not ${asked}; leave SourceIdentity out to assume ${roleArn}.`);
+    throw new CofferError(
+      "AccessDenied",
+      `The source identity of a session cannot be changed: it is ${held}, not ${asked}; leave SourceIdentity out to assume ${roleArn}.`,
+    );
   }
   return asked ?? held;
 }

@@ -134,10 +134,16 @@ interface KeysDeps {
   region: string;
 }
 
+/** A key or alias ARN: its account, whether it names a key or an alias, and the key ID or alias name. */
+const KMS_ARN = /^arn:[^:]+:kms:[^:]*:(\d{12}):(key|alias)\/(.+)$/;
+
+/** Whether a KeyId names an alias (alias/name, or an alias ARN) rather than a key. */
+const namesAlias = (keyName: string) => keyName.startsWith("alias/") || KMS_ARN.exec(keyName)?.[2] === "alias";
+
 export function createKeysService({ store, keyring, authorizer, clock, region }: KeysDeps) {
   async function find(caller: Principal, keyName: string): Promise<KeyRecord> {
     let key: KeyRecord | undefined;
-    const arn = /^arn:[^:]+:kms:[^:]*:(\d{12}):(key|alias)\/(.+)$/.exec(keyName);
+    const arn = KMS_ARN.exec(keyName);
     if (arn) {
       key = arn[2] === "key" ? await store.getKey(arn[3]) : await aliasTarget(arn[1], `alias/${arn[3]}`);
       if (key && key.accountId !== arn[1]) key = undefined;
@@ -153,7 +159,7 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
 
   /** CreateAlias/UpdateAlias: an alias points at a key named by its ID or ARN, never at another alias. */
   async function aliasTargetKey(caller: Principal, targetKeyId: string): Promise<KeyRecord> {
-    if (targetKeyId.startsWith("alias/") || /^arn:[^:]+:kms:[^:]*:\d{12}:alias\//.test(targetKeyId)) {
+    if (namesAlias(targetKeyId)) {
       throw new CofferError("NotFound", `Invalid keyId ${targetKeyId}: an alias's target is a key ID or key ARN, not an alias`);
     }
     return find(caller, targetKeyId);
@@ -216,8 +222,8 @@ export function createKeysService({ store, keyring, authorizer, clock, region }:
    * an alias or another account's key ARN names no key the caller can tag.
    */
   function ownKey(caller: Principal, keyName: string): string {
-    const arn = /^arn:[^:]+:kms:[^:]*:(\d{12}):(key|alias)\//.exec(keyName);
-    if (keyName.startsWith("alias/") || (arn && (arn[1] !== caller.accountId || arn[2] === "alias"))) {
+    const arn = KMS_ARN.exec(keyName);
+    if (namesAlias(keyName) || (arn && arn[1] !== caller.accountId)) {
       throw new CofferError("NotFound", `Key '${keyName}' does not exist`);
     }
     return keyName;

@@ -13,7 +13,6 @@ let run: Running;
 let c: ReturnType<typeof clients>;
 let admin: Creds;
 let dev: Creds;
-const assume: ReturnType<typeof clients>["assume"] = (who, input) => c.assume(who, input);
 
 beforeAll(async () => {
   run = await startCoffer();
@@ -59,41 +58,41 @@ beforeAll(async () => {
 afterAll(() => run.stop());
 
 it("needs sts:SetSourceIdentity in the trust policy and the caller's policy, with sts:SourceIdentity as its condition key", async () => {
-  expect((await failure(assume(admin, { RoleArn: roleArn("plain"), SourceIdentity: "dev" }))).message).toBe(
+  expect((await failure(c.assume(admin, { RoleArn: roleArn("plain"), SourceIdentity: "dev" }))).message).toBe(
     `User: arn:aws:iam::${ACCOUNT}:root is not authorized to perform: sts:SetSourceIdentity on resource: ${roleArn("plain")}`,
   );
-  expect((await assume(admin, { RoleArn: roleArn("plain") })).SourceIdentity).toBeUndefined();
+  expect((await c.assume(admin, { RoleArn: roleArn("plain") })).SourceIdentity).toBeUndefined();
   // The trust policy requires a source identity, and that one.
-  expect((await failure(assume(dev, { RoleArn: roleArn("critical") }))).name).toBe("AccessDenied");
-  expect((await failure(assume(admin, { RoleArn: roleArn("critical"), SourceIdentity: "root-pretending" }))).name).toBe("AccessDenied");
+  expect((await failure(c.assume(dev, { RoleArn: roleArn("critical") }))).name).toBe("AccessDenied");
+  expect((await failure(c.assume(admin, { RoleArn: roleArn("critical"), SourceIdentity: "root-pretending" }))).name).toBe("AccessDenied");
   // The trust policy would take "mallory", but dev's own policy lets it name only itself.
-  const mallory = await failure(assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "mallory" }));
+  const mallory = await failure(c.assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "mallory" }));
   expect(mallory.name).toBe("AccessDenied");
   // The model's pattern and length.
-  expect((await failure(assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "aws:dev" }))).name).toBe("ValidationError");
-  expect((await failure(assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "d" }))).name).toBe("ValidationError");
+  expect((await failure(c.assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "aws:dev" }))).name).toBe("ValidationError");
+  expect((await failure(c.assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "d" }))).name).toBe("ValidationError");
 
-  const answer = await assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "dev" });
+  const answer = await c.assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "dev" });
   expect(answer.SourceIdentity).toBe("dev");
   expect((await c.sm(sessionCreds(answer.Credentials)).send(new GetSecretValueCommand({ SecretId: "prod/db" }))).SecretString).toBe("s3cret");
 });
 
 it("is kept through role chaining, cannot be changed, and needs sts:SetSourceIdentity on every role of the chain", async () => {
-  const first = sessionCreds((await assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "dev" })).Credentials);
-  const hopped = await assume(first, { RoleArn: roleArn("next") });
+  const first = sessionCreds((await c.assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "dev" })).Credentials);
+  const hopped = await c.assume(first, { RoleArn: roleArn("next") });
   expect(hopped.SourceIdentity).toBe("dev");
-  const again = await assume(first, { RoleArn: roleArn("next"), SourceIdentity: "dev" });
+  const again = await c.assume(first, { RoleArn: roleArn("next"), SourceIdentity: "dev" });
   expect(again.SourceIdentity).toBe("dev");
 
-  const changed = await failure(assume(first, { RoleArn: roleArn("next"), SourceIdentity: "someone-else" }));
+  const changed = await failure(c.assume(first, { RoleArn: roleArn("next"), SourceIdentity: "someone-else" }));
   expect(changed.name).toBe("AccessDenied");
   expect(changed.message).toContain("source identity of a session cannot be changed");
   // Kept even when not passed: a role whose trust policy lacks sts:SetSourceIdentity cannot be reached with one.
-  expect((await failure(assume(first, { RoleArn: roleArn("next-no-source") }))).message).toContain("sts:SetSourceIdentity");
+  expect((await failure(c.assume(first, { RoleArn: roleArn("next-no-source") }))).message).toContain("sts:SetSourceIdentity");
 });
 
 it("is in the trail: the AssumeRole request's parameters, and every later request's session context", async () => {
-  const session = sessionCreds((await assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "dev", RoleSessionName: "traced" })).Credentials);
+  const session = sessionCreds((await c.assume(dev, { RoleArn: roleArn("critical"), SourceIdentity: "dev", RoleSessionName: "traced" })).Credentials);
   await c.sm(session).send(new GetSecretValueCommand({ SecretId: "prod/db" }));
   const trail = new CloudTrailClient({ endpoint: run.url, region: "us-east-1", credentials: admin, maxAttempts: 1 });
   const events = async (name: string) =>
